@@ -31,6 +31,9 @@ if [ ! -f "$KROOT/.done" ]; then
 	(cd "$KROOT/dl" && apt-get download -q "linux-image-$KVER-unsigned" >&2)
 	dpkg-deb -x "$KROOT"/dl/linux-image-*.deb "$KROOT/root"
 	rm -rf "$KROOT/dl"
+	# The package leaves modules.dep to its postinst; the image builder
+	# resolves module dependencies from it.
+	depmod -b "$KROOT/root" "$KVER"
 	touch "$KROOT/.done"
 fi
 
@@ -61,5 +64,6 @@ fi
 echo "KVER=$KVER"
 echo "KDIR=/usr/src/linux-headers-$KVER"
 echo "KIMAGE=$KROOT/root/boot/vmlinuz-$KVER"
+echo "KROOT=$KROOT/root"
 echo "KMODDIR=$KROOT/root/lib/modules/$KVER"
 echo "KSRC=$KSRC"

@@ -1,0 +1,66 @@
+#!/bin/bash
+# Build the guest's initramfs: busybox-static, vbridge.ko with the stock
+# modules it (and the baselines) depend on, the test programs and an
+# init that runs what the kernel command line asks for.
+#
+# usage: build-initramfs.sh --kroot DIR --kver VER --module vbridge.ko
+#                           --bin DIR --out FILE [--extra-module NAME]...
+#   --kroot         unpacked linux-image package (has lib/modules/VER)
+#   --bin           directory of static programs copied to /usr/bin
+#   --extra-module  stock module to include with its dependencies
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+KROOT= KVER= MODULE= BIN= OUT=
+EXTRA=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kroot) KROOT=$2; shift 2 ;;
+	--kver) KVER=$2; shift 2 ;;
+	--module) MODULE=$2; shift 2 ;;
+	--bin) BIN=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
+	--extra-module) EXTRA+=("$2"); shift 2 ;;
+	*) echo "build-initramfs: unknown argument $1" >&2; exit 1 ;;
+	esac
+done
+for v in KROOT KVER MODULE BIN OUT; do
+	[ -n "${!v}" ] || { echo "build-initramfs: --${v,,} is required" >&2; exit 1; }
+done
+
+STAGE=$(mktemp -d)
+trap 'rm -rf "$STAGE"' EXIT
+mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,mnt,run,etc,root}
+mkdir -p "$STAGE/lib/modules/$KVER/extra"
+
+cp /bin/busybox "$STAGE/bin/busybox"
+for applet in $(/bin/busybox --list); do
+	ln -sf busybox "$STAGE/bin/$applet"
+done
+
+# Stock modules: what vbridge.ko links against plus the extras, each
+# with its dependency closure, decompressed so busybox modprobe loads it.
+mapfile -t wanted < <(
+	{ modinfo -F depends "$MODULE" | tr ',' '\n'; printf '%s\n' "${EXTRA[@]}"; } |
+		sed '/^$/d' | sort -u)
+for m in "${wanted[@]}"; do
+	modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" |
+		awk '$1 == "insmod" { print $2 }'
+done | sort -u | while read -r ko; do
+	rel=${ko#"$KROOT/lib/modules/$KVER/"}
+	dst="$STAGE/lib/modules/$KVER/${rel%.xz}"
+	mkdir -p "$(dirname "$dst")"
+	xz -dc "$ko" >"$dst"
+done
+cp "$KROOT/lib/modules/$KVER"/modules.{builtin,builtin.modinfo,order} \
+	"$STAGE/lib/modules/$KVER/"
+cp "$MODULE" "$STAGE/lib/modules/$KVER/extra/"
+depmod -b "$STAGE" "$KVER"
+
+cp -a "$BIN"/. "$STAGE/usr/bin/"
+install -m 0755 "$HERE/init" "$STAGE/init"
+
+mkdir -p "$(dirname "$OUT")"
+(cd "$STAGE" && find . -print0 | sort -z |
+	cpio --null -o -H newc --quiet --owner=0:0) | gzip -1 >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"

@@ -1,0 +1,50 @@
+#!/bin/bash
+# Set up the machine and build everything: QEMU with the vbridge device
+# (cached outside the clone), the guest kernel files, vbridge.ko,
+# vbridged, the guest programs and the initramfs.  Writes build/env.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+JOBS=$(nproc)
+
+step() { printf '==> %s\n' "$*" >&2; }
+
+step "host packages"
+"$ROOT/scripts/setup-host.sh"
+
+step "guest kernel"
+eval "$("$ROOT/image/fetch-kernel.sh")"
+
+step "QEMU with the vbridge device"
+QEMU=$("$ROOT/host-side/qemu/build-qemu.sh" | tail -n 1)
+[ -x "$QEMU" ] || { echo "build: QEMU build gave no binary" >&2; exit 1; }
+
+step "vbridge.ko against $KVER"
+make -s -j"$JOBS" KDIR="$KDIR" >&2
+
+step "vbridged"
+make -s -j"$JOBS" -C host-side >&2
+
+step "guest programs and initramfs"
+GUEST_BIN=$ROOT/build/guest-bin
+rm -rf "$GUEST_BIN"
+mkdir -p "$GUEST_BIN"
+make -s -C selftests O="$GUEST_BIN" KSRC="$KSRC" >&2
+gcc -static -O2 -Wall -Wextra -Werror -Iinclude/uapi \
+	tools/vbridge-info.c -o "$GUEST_BIN/vbridge-info"
+cp image/guest/vb-* "$GUEST_BIN/"
+"$ROOT/image/build-initramfs.sh" --kroot "$KROOT" \
+	--kver "$KVER" --module "$ROOT/vbridge.ko" --bin "$GUEST_BIN" \
+	--out "$ROOT/build/initramfs.cpio.gz"
+
+cat >"$ROOT/build/env" <<EOV
+KVER=$KVER
+KDIR=$KDIR
+KSRC=$KSRC
+KIMAGE=$KIMAGE
+QEMU=$QEMU
+VBRIDGED=$ROOT/host-side/build/vbridged
+INITRD=$ROOT/build/initramfs.cpio.gz
+EOV
+step "build done"

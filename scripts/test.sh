@@ -1,0 +1,69 @@
+#!/bin/bash
+# Run every vbridge test: host unit tests (ASan/UBSan), the kernel
+# module's static checks, and the in-guest kselftests in a VM served by
+# vbridged.  Prints TAP per suite and a closing "N passed, N failed"
+# line; exits non-zero when anything failed.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+"$ROOT/scripts/build.sh" || { echo "0 passed, 1 failed"; exit 1; }
+# shellcheck source=/dev/null
+. "$ROOT/build/env"
+
+PASSED=0 FAILED=0
+LOGDIR=$ROOT/build/test-logs
+mkdir -p "$LOGDIR"
+
+# record NAME STATUS: a suite or check without its own counts.
+record() {
+	if [ "$2" = 0 ]; then
+		PASSED=$((PASSED + 1)); echo "ok - $1"
+	else
+		FAILED=$((FAILED + 1)); echo "not ok - $1"
+	fi
+}
+
+echo "==> host unit tests"
+make -s -C host-side check 2>&1 | tee "$LOGDIR/host.log"
+host_status=${PIPESTATUS[0]}
+counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$LOGDIR/host.log" | tail -n 1)
+if [ -n "$counts" ]; then
+	PASSED=$((PASSED + $(echo "$counts" | cut -d' ' -f1)))
+	FAILED=$((FAILED + $(echo "$counts" | cut -d' ' -f3)))
+fi
+[ "$host_status" = 0 ] && [ -n "$counts" ] || record "host unit tests exit status" 1
+
+echo "==> kernel module static checks (sparse C=2 with endian checks, W=1)"
+make -s check KDIR="$KDIR" >"$LOGDIR/kcheck.log" 2>&1
+kcheck=$?
+cat "$LOGDIR/kcheck.log"
+record "vbridge.ko builds clean under sparse and W=1" "$kcheck"
+
+alias=$(modinfo -F alias "$ROOT/vbridge.ko")
+echo "# modinfo alias: $alias"
+[ "$alias" = "virtio:d0000003Fv*" ]
+record "modinfo shows the virtio alias of device ID 63" $?
+
+echo "==> in-guest tests (QEMU, vbridged)"
+SHARE=$(mktemp -d /tmp/vbridge-share.XXXXXX)
+"$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
+	--kernel "$KIMAGE" --initrd "$INITRD" --job test --timeout 600 \
+	--log "$LOGDIR/guest.log" -- --shared-dir "share=$SHARE"
+vm_status=$?
+rm -rf "$SHARE"
+guest_pass=0 guest_fail=0
+while read -r line; do
+	p=$(echo "$line" | sed -n 's/.*pass:\([0-9]*\).*/\1/p')
+	f=$(echo "$line" | sed -n 's/.*fail:\([0-9]*\).*/\1/p')
+	guest_pass=$((guest_pass + p)); guest_fail=$((guest_fail + f))
+done < <(grep -a '# Totals:' "$LOGDIR/guest.log")
+guest_pass=$((guest_pass + $(grep -ac '^ok - vbridge probed' "$LOGDIR/guest.log")))
+PASSED=$((PASSED + guest_pass)); FAILED=$((FAILED + guest_fail))
+if [ "$vm_status" != 0 ] && [ "$guest_fail" = 0 ]; then
+	record "guest run completed (see $LOGDIR/guest.log)" 1
+fi
+
+echo
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
