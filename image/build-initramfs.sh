@@ -35,7 +35,7 @@ mkdir -p "$STAGE/lib/modules/$KVER/extra"
 
 cp /bin/busybox "$STAGE/bin/busybox"
 for applet in $(/bin/busybox --list); do
-	ln -sf busybox "$STAGE/bin/$applet"
+	[ "$applet" = busybox ] || ln -sf busybox "$STAGE/bin/$applet"
 done
 
 # Stock modules: what vbridge.ko links against plus the extras, each

@@ -60,7 +60,11 @@
 #define VBRIDGE_F_DEBUG			4
 
 #define VBRIDGE_TAG_LEN			36	/* NUL-padded, like virtio-fs */
-#define VBRIDGE_MAX_TAGS		8
+/*
+ * struct vbridge_config must fit in 256 bytes, the largest config space
+ * vhost-user frontends (QEMU's VHOST_USER_MAX_CONFIG_SIZE) transfer.
+ */
+#define VBRIDGE_MAX_TAGS		6
 #define VBRIDGE_MAX_REQUEST_QUEUES	64
 
 struct vbridge_config {
@@ -81,7 +85,7 @@ struct vbridge_config {
  * -EOPNOTSUPP so that a newer driver can probe an older device.
  */
 enum vbridge_opcode {
-	/* 0x0000 - 0x00ff: core */
+	/* 0x0000 - 0x007f: core */
 	VBRIDGE_OP_INIT			= 0x0001,
 	/* 0x0080 - 0x00ff: debug, only with VBRIDGE_F_DEBUG */
 	VBRIDGE_OP_PING			= 0x0080,
@@ -117,7 +121,9 @@ struct vbridge_resp_hdr {
  * VBRIDGE_OP_INIT: the first request on a device.  The driver proposes
  * its version and limits; the device answers with the version it will
  * speak (same major, minor = min of both) and limits no larger than
- * the driver's.  A major mismatch is answered with -EPROTO.
+ * the driver's.  A major mismatch is answered with -EPROTO.  Any other
+ * request before a successful INIT is answered with -EPROTO; INIT may
+ * be repeated, the last successful one is in effect.
  */
 struct vbridge_init_in {
 	__le16 major;

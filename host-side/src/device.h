@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The vbridge device: config space, feature bits and the requests of
+ * include/uapi/linux/vbridge.h, on top of the vhost-user layer.
+ */
+#ifndef VBD_DEVICE_H
+#define VBD_DEVICE_H
+
+#include <stdint.h>
+
+#include "share.h"
+#include "vhost_user.h"
+
+/* Limits the device proposes in INIT. */
+/* A 1 MiB payload plus its headers. */
+#define VBD_MAX_REQ_SIZE	((1U << 20) + 4096)
+#define VBD_MAX_INFLIGHT	VIRTQ_MAX_SIZE
+/* Events waiting for the guest to post event buffers. */
+#define VBD_MAX_PENDING_EVENTS	16
+
+struct vbd_device;
+
+/*
+ * A device with num_request_queues request queues exporting the
+ * directories of store (which the device does not own).  NULL after
+ * logging why not.
+ */
+struct vbd_device *vbd_device_new(const struct vbd_store *store,
+				  unsigned int num_request_queues);
+void vbd_device_free(struct vbd_device *dev);
+
+/* How the vhost-user layer reaches the device. */
+void vbd_device_vu_info(struct vbd_device *dev, struct vu_dev_info *info);
+
+#endif /* VBD_DEVICE_H */

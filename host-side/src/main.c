@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vbridged: vhost-user backend of the vbridge device.
+ *
+ * Follows the vhost-user backend program conventions: --socket-path or
+ * --fd, --print-capabilities, no daemonizing, one frontend connection
+ * per run.  Exits 0 when the frontend disconnects cleanly, 1 on bad
+ * arguments or when the connection breaks.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <linux/vbridge.h>
+
+#include "device.h"
+#include "log.h"
+#include "share.h"
+#include "vhost_user.h"
+
+#ifndef VBRIDGED_VERSION
+#define VBRIDGED_VERSION "0.1"
+#endif
+
+struct options {
+	const char *socket_path;
+	int fd;
+	unsigned int num_queues;
+	char *shares[VBRIDGE_MAX_TAGS + 1];
+	unsigned int nshares;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: vbridged (--socket-path=PATH | --fd=FDNUM) [OPTIONS]\n"
+"vhost-user backend for the vbridge paravirtual device.\n"
+"\n"
+"  --socket-path=PATH      listen on the Unix socket PATH\n"
+"  --fd=FDNUM              use the listening (or connected) socket FDNUM\n"
+"  --shared-dir=TAG=DIR[:ro]\n"
+"                          export directory DIR under TAG (up to %d times)\n"
+"  --num-queues=N          number of request queues, 1 to %d (default 1)\n"
+"  --log-level=LEVEL       error, warn, info (default) or debug\n"
+"  -v, --verbose           log more (repeatable)\n"
+"  --print-capabilities    print the backend capabilities as JSON and exit\n"
+"  -V, --version           print the version and exit\n"
+"  -h, --help              print this help and exit\n",
+		VBRIDGE_MAX_TAGS, VBRIDGE_MAX_REQUEST_QUEUES);
+}
+
+static void print_capabilities(void)
+{
+	printf("{\n"
+	       "  \"type\": \"vbridge\",\n"
+	       "  \"features\": [\n"
+	       "    \"shared-dir\",\n"
+	       "    \"num-queues\"\n"
+	       "  ]\n"
+	       "}\n");
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	if (!*s || *end || errno || *s == '-' || *v > max)
+		return -EINVAL;
+	return 0;
+}
+
+static __attribute__((noreturn, format(printf, 1, 2)))
+void bad_args(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("%s (see --help)", msg);
+	exit(1);
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+	enum {
+		OPT_SOCKET_PATH = 256,
+		OPT_FD,
+		OPT_SHARED_DIR,
+		OPT_NUM_QUEUES,
+		OPT_LOG_LEVEL,
+		OPT_PRINT_CAPS,
+	};
+	static const struct option longopts[] = {
+		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
+		{ "fd", required_argument, NULL, OPT_FD },
+		{ "shared-dir", required_argument, NULL, OPT_SHARED_DIR },
+		{ "num-queues", required_argument, NULL, OPT_NUM_QUEUES },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	int c, i;
+
+	/* The conventions want every other argument ignored with this one. */
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--print-capabilities")) {
+			print_capabilities();
+			exit(0);
+		}
+	}
+
+	o->fd = -1;
+	o->num_queues = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SOCKET_PATH:
+			o->socket_path = optarg;
+			break;
+		case OPT_FD:
+			if (parse_uint(optarg, INT_MAX, &v))
+				bad_args("--fd: invalid file descriptor '%s'", optarg);
+			o->fd = v;
+			break;
+		case OPT_SHARED_DIR:
+			if (o->nshares == VBRIDGE_MAX_TAGS)
+				bad_args("at most %d --shared-dir options are supported",
+					 VBRIDGE_MAX_TAGS);
+			o->shares[o->nshares++] = optarg;
+			break;
+		case OPT_NUM_QUEUES:
+			if (parse_uint(optarg, VBRIDGE_MAX_REQUEST_QUEUES, &v) || !v)
+				bad_args("--num-queues: expected 1 to %d, not '%s'",
+					 VBRIDGE_MAX_REQUEST_QUEUES, optarg);
+			o->num_queues = v;
+			break;
+		case OPT_LOG_LEVEL:
+			if (vbd_log_parse_level(optarg, &vbd_log_level))
+				bad_args("--log-level: unknown level '%s'", optarg);
+			break;
+		case 'v':
+			if (vbd_log_level < VBD_LOG_DEBUG)
+				vbd_log_level++;
+			break;
+		case 'V':
+			printf("vbridged %s (vbridge protocol %d.%d)\n",
+			       VBRIDGED_VERSION, VBRIDGE_PROTO_MAJOR,
+			       VBRIDGE_PROTO_MINOR);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case ':':
+			bad_args("option '%s' needs an argument", argv[optind - 1]);
+		default:
+			if (optopt)
+				bad_args("unknown option '-%c'", optopt);
+			bad_args("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		bad_args("unexpected argument '%s'", argv[optind]);
+	if (!o->socket_path == (o->fd < 0))
+		bad_args("exactly one of --socket-path and --fd is required");
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("--socket-path %s: path too long", path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	/* Replace a stale socket, but nothing else. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("--socket-path %s: exists and is not a socket", path);
+			return -1;
+		}
+		if (unlink(path) < 0) {
+			log_err("--socket-path %s: cannot remove the old socket: %s",
+				path, strerror(errno));
+			return -1;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_err("socket: %s", strerror(errno));
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(fd, 1) < 0) {
+		log_err("--socket-path %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The frontend's connection: accepted on a listening socket, or fd itself. */
+static int connect_frontend(int fd, const char *path)
+{
+	int listening, conn;
+	socklen_t len = sizeof(listening);
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0) {
+		log_err("file descriptor %d is not a socket", fd);
+		return -1;
+	}
+	if (!listening)
+		return fd;
+
+	log_info("waiting for the frontend on %s", path ? path : "its socket");
+	do
+		conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	while (conn < 0 && errno == EINTR);
+	if (conn < 0)
+		log_err("accept: %s", strerror(errno));
+	/* One connection per run: nobody else may connect. */
+	close(fd);
+	if (path)
+		unlink(path);
+	return conn;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct vbd_store *store;
+	struct vbd_device *dev;
+	struct vu_dev_info info;
+	struct vu_dev *vu;
+	int fd, r;
+
+	parse_args(argc, argv, &o);
+
+	store = vbd_share_store_open(o.shares, o.nshares);
+	if (!store)
+		return 1;
+	dev = vbd_device_new(store, o.num_queues);
+	if (!dev) {
+		store->ops->destroy(store);
+		return 1;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	fd = o.socket_path ? listen_on(o.socket_path) : o.fd;
+	if (fd >= 0)
+		fd = connect_frontend(fd, o.socket_path);
+	if (fd < 0) {
+		vbd_device_free(dev);
+		store->ops->destroy(store);
+		return 1;
+	}
+
+	log_info("frontend connected");
+	vbd_device_vu_info(dev, &info);
+	vu = vu_dev_new(fd, &info);
+	if (!vu) {
+		log_err("out of memory");
+		close(fd);
+		r = -ENOMEM;
+	} else {
+		r = vu_dev_run(vu);
+		vu_dev_free(vu);
+	}
+	vbd_device_free(dev);
+	store->ops->destroy(store);
+	return r ? 1 : 0;
+}

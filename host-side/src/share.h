@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Storage layer: the host directories exported to the guest, each under
+ * a tag.  Device logic uses them only through struct vbd_store_ops, so
+ * that it can be tested against a fake.
+ */
+#ifndef VBD_SHARE_H
+#define VBD_SHARE_H
+
+#include <stdbool.h>
+
+struct vbd_store;
+
+struct vbd_store_ops {
+	unsigned int (*num_exports)(const struct vbd_store *st);
+	/* Tag of export i < num_exports(): 1..VBRIDGE_TAG_LEN-1 bytes. */
+	const char *(*export_tag)(const struct vbd_store *st, unsigned int i);
+	void (*destroy)(struct vbd_store *st);
+};
+
+struct vbd_store {
+	const struct vbd_store_ops *ops;
+};
+
+/*
+ * Open the directories of --shared-dir TAG=DIR[:ro] arguments.  Returns
+ * NULL after logging why one of them is unusable.
+ */
+struct vbd_store *vbd_share_store_open(char *const *specs, unsigned int n);
+
+/* Whether tag is a valid export tag: printable ASCII, no spaces. */
+bool vbd_share_tag_valid(const char *tag);
+
+#endif /* VBD_SHARE_H */

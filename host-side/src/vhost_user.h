@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * vhost-user backend: the control connection to the frontend (QEMU) and
+ * one thread per running virtqueue.
+ *
+ * The main thread reads and answers the frontend's messages.  A queue
+ * thread exists while its ring is started and enabled and memory is
+ * mapped; it waits for kicks and hands the ring to the device.  The
+ * main thread stops queue threads (and waits for them) before it
+ * changes anything they use: the memory table, ring addresses, kick
+ * file descriptors, negotiated features, device state on reset.
+ */
+#ifndef VBD_VHOST_USER_H
+#define VBD_VHOST_USER_H
+
+#include <stdint.h>
+
+#include "virtq.h"
+
+/* QEMU's VHOST_USER_MAX_CONFIG_SIZE: the largest config space transferred. */
+#define VU_MAX_CONFIG_SIZE	256
+
+struct vu_dev;
+struct vu_queue;
+
+struct vu_dev_ops {
+	/*
+	 * On the queue's thread: the driver kicked queue index, or the
+	 * queue just started.  Use vu_queue_lock() to get at the ring.
+	 */
+	void (*handle_queue)(void *opaque, struct vu_queue *q,
+			     unsigned int index);
+	/* Copy config space [offset, offset + len) to buf; -EINVAL if outside. */
+	int (*get_config)(void *opaque, void *buf, uint32_t offset,
+			  uint32_t len);
+	/* The driver's features were acked (queue threads are stopped). */
+	void (*set_features)(void *opaque, uint64_t features);
+	/* Device reset (queue threads are stopped). */
+	void (*reset)(void *opaque);
+};
+
+struct vu_dev_info {
+	uint64_t features;		/* virtio features offered */
+	unsigned int num_queues;
+	const struct vu_dev_ops *ops;
+	void *opaque;
+};
+
+/* Serve the frontend connected on sock, which the device then owns. */
+struct vu_dev *vu_dev_new(int sock, const struct vu_dev_info *info);
+/*
+ * Handle messages until the frontend disconnects (returns 0) or the
+ * connection breaks: a protocol violation, or an I/O error (returns a
+ * negative errno after logging why).
+ */
+int vu_dev_run(struct vu_dev *d);
+/* Stop the queue threads, unmap guest memory, close everything. */
+void vu_dev_free(struct vu_dev *d);
+
+struct vu_queue *vu_dev_queue(struct vu_dev *d, unsigned int index);
+struct vu_dev *vu_queue_dev(const struct vu_queue *q);
+
+/*
+ * Lock q's ring; NULL (and not locked) if the ring is not running.  Any
+ * thread may take any queue's lock; the device fixes the order in which
+ * a thread nests them.  Every chain popped must be pushed before the
+ * unlock: the main thread stops a ring by taking its lock.
+ */
+struct virtq *vu_queue_lock(struct vu_queue *q);
+/* Interrupt the driver if it wants one for what was used (lock held). */
+void vu_queue_notify(struct vu_queue *q);
+void vu_queue_unlock(struct vu_queue *q);
+
+#endif /* VBD_VHOST_USER_H */

@@ -1,0 +1,86 @@
+#!/bin/sh
+# Command line tests of vbridged, in TAP.
+#
+# usage: cli.sh PATH/TO/vbridged
+D=$1
+n=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+result() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n - $2"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $2"
+		sed 's/^/#   /' "$tmp/out" "$tmp/err"
+	fi
+}
+
+# expect STATUS PATTERN NAME -- ARGS: exit status STATUS, stdout+stderr
+# matching the extended regular expression PATTERN.
+expect() {
+	status=$1 pattern=$2 name=$3
+	shift 4
+	"$D" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ $rc -eq "$status" ] && cat "$tmp/out" "$tmp/err" | grep -Eq -- "$pattern"; then
+		result 0 "$name"
+	else
+		echo "# exit status $rc, expected $status"
+		result 1 "$name"
+	fi
+}
+
+mkdir "$tmp/dir"
+touch "$tmp/file"
+
+expect 0 '^Usage: vbridged' "--help" -- --help
+expect 0 '^vbridged [0-9.]+ \(vbridge protocol 1\.0\)$' "--version" -- --version
+expect 0 '"type": "vbridge"' "--print-capabilities" -- --print-capabilities
+expect 0 '"features": \[' "--print-capabilities ignores other arguments" -- \
+	--print-capabilities --bogus
+expect 1 'error: exactly one of --socket-path and --fd' "no socket" --
+expect 1 'error: exactly one of --socket-path and --fd' "--socket-path and --fd" -- \
+	--socket-path "$tmp/s" --fd 3
+expect 1 "error: unknown option '--bogus'" "unknown option" -- --bogus
+expect 1 "error: option '--fd' needs an argument" "missing argument" -- --fd
+expect 1 "error: unexpected argument 'extra'" "extra argument" -- \
+	--socket-path "$tmp/s" extra
+expect 1 "error: --fd: invalid file descriptor 'x'" "bad --fd" -- --fd x
+expect 1 'error: file descriptor 9 is not a socket' "--fd not a socket" -- --fd 9
+expect 1 "error: --num-queues: expected 1 to 64, not '0'" "--num-queues 0" -- \
+	--socket-path "$tmp/s" --num-queues 0
+expect 1 "error: --num-queues: expected 1 to 64, not '65'" "--num-queues 65" -- \
+	--socket-path "$tmp/s" --num-queues 65
+expect 1 "error: --num-queues: expected 1 to 64" "--num-queues -1" -- \
+	--socket-path "$tmp/s" --num-queues=-1
+expect 1 "error: --log-level: unknown level 'loud'" "bad --log-level" -- \
+	--socket-path "$tmp/s" --log-level loud
+expect 1 'No such file or directory' "shared dir missing" -- \
+	--socket-path "$tmp/s" --shared-dir "a=$tmp/missing"
+expect 1 'Not a directory' "shared dir not a directory" -- \
+	--socket-path "$tmp/s" --shared-dir "a=$tmp/file"
+expect 1 "error: --shared-dir b=.*: duplicate tag 'b'" "duplicate tag" -- \
+	--socket-path "$tmp/s" --shared-dir "b=$tmp/dir" --shared-dir "b=$tmp/dir:ro"
+expect 1 'expected TAG=DIR' "shared dir without tag" -- \
+	--socket-path "$tmp/s" --shared-dir "$tmp/dir"
+expect 1 'printable ASCII' "tag with a space" -- \
+	--socket-path "$tmp/s" --shared-dir "a b=$tmp/dir"
+expect 1 'the tag must have 1 to 35 bytes' "tag too long" -- \
+	--socket-path "$tmp/s" --shared-dir "0123456789012345678901234567890123456=$tmp/dir"
+expect 1 'at most 6 --shared-dir' "too many shared dirs" -- --socket-path "$tmp/s" \
+	--shared-dir "a=$tmp/dir" --shared-dir "b=$tmp/dir" --shared-dir "c=$tmp/dir" \
+	--shared-dir "d=$tmp/dir" --shared-dir "e=$tmp/dir" --shared-dir "f=$tmp/dir" \
+	--shared-dir "g=$tmp/dir"
+expect 1 'exists and is not a socket' "socket path is a regular file" -- \
+	--socket-path "$tmp/file"
+[ -f "$tmp/file" ]
+result $? "regular file at the socket path left alone"
+expect 1 'path too long' "socket path too long" -- --socket-path \
+	"$tmp/$(printf '%0120d' 0)"
+
+echo "1..$n"
+[ $failed -eq 0 ]
