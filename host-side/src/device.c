@@ -22,6 +22,7 @@
 #include <linux/virtio_config.h>
 
 #include "device.h"
+#include "fs.h"
 #include "iov.h"
 #include "log.h"
 #include "util.h"
@@ -61,6 +62,9 @@ struct vbd_device {
 	/* Written only while no queue thread runs (set_features, reset). */
 	uint64_t features;
 
+	/* The filesystem requests; NULL without exports.  Has its own locks. */
+	struct vbd_fs *fs;
+
 	/*
 	 * lock protects the fields below.  It nests inside a request
 	 * queue's ring lock and outside the event queue's ring lock.
@@ -71,7 +75,10 @@ struct vbd_device {
 	unsigned int npending;
 	struct vbd_event pending[VBD_MAX_PENDING_EVENTS];
 	struct vbd_ratelimit evq_rl;
+	struct vbd_ratelimit fs_rl;
 	struct virtq_chain evq_chain;
+	/* The event queue, once a queue ran; NULL after reset or detach. */
+	struct vu_queue *evq;
 };
 
 /* One request being handled. */
@@ -79,6 +86,8 @@ struct vbd_req {
 	struct vbd_device *dev;
 	struct vu_queue *q;
 	const struct virtq_chain *c;
+	uint32_t opcode;
+	uint32_t max_req_size;	/* negotiated by INIT */
 	uint32_t in_len;	/* input payload bytes */
 	size_t out_max;		/* room for output payload */
 	size_t out_len;		/* output payload written */
@@ -140,13 +149,24 @@ static void evq_flush(struct vbd_device *dev, struct vu_queue *q)
 	vu_queue_unlock(q);
 }
 
-/* Queue an event for the guest: -EAGAIN if too many are waiting. */
-static int post_event(struct vbd_device *dev, struct vu_queue *q,
-		      const void *data, uint32_t len)
+/*
+ * Queue an event for the guest: -EAGAIN if too many are waiting.  With
+ * coalesce, an event identical to one still pending is not queued again.
+ */
+static int post_event(struct vbd_device *dev, const void *data, uint32_t len,
+		      bool coalesce)
 {
 	struct vbd_event *ev;
+	unsigned int i;
 
 	pthread_mutex_lock(&dev->lock);
+	for (i = 0; coalesce && i < dev->npending; i++) {
+		ev = &dev->pending[(dev->pending_first + i) % VBD_MAX_PENDING_EVENTS];
+		if (ev->len == len && !memcmp(ev->data, data, len)) {
+			pthread_mutex_unlock(&dev->lock);
+			return 0;
+		}
+	}
 	if (dev->npending == VBD_MAX_PENDING_EVENTS) {
 		pthread_mutex_unlock(&dev->lock);
 		return -EAGAIN;
@@ -156,9 +176,19 @@ static int post_event(struct vbd_device *dev, struct vu_queue *q,
 	ev->len = len;
 	memcpy(ev->data, data, len);
 	dev->npending++;
-	evq_flush(dev, q);
+	if (dev->evq)
+		evq_flush(dev, dev->evq);
 	pthread_mutex_unlock(&dev->lock);
 	return 0;
+}
+
+/* Filesystem invalidations, from the fs watcher thread. */
+static void post_fs_event(void *opaque, const void *data, uint32_t len)
+{
+	struct vbd_device *dev = opaque;
+
+	if (post_event(dev, data, len, true) && vbd_ratelimit(&dev->fs_rl))
+		log_warn("event queue full: host change notification dropped");
 }
 
 /* Requests */
@@ -222,8 +252,25 @@ static int op_event_test(struct vbd_req *r)
 	ev.hdr.type = htole32(VBRIDGE_EVT_TEST);
 	ev.hdr.len = htole32(sizeof(ev));
 	ev.cookie = in.cookie;
-	return post_event(r->dev, vu_dev_queue(vu_queue_dev(r->q), EVENT_QUEUE),
-			  &ev, sizeof(ev));
+	return post_event(r->dev, &ev, sizeof(ev), false);
+}
+
+static int op_fs(struct vbd_req *r)
+{
+	struct vbd_fs_req fr = {
+		.c = r->c,
+		.opcode = r->opcode,
+		.in_len = r->in_len,
+		.out_max = r->out_max,
+		.max_req_size = r->max_req_size,
+	};
+	int err;
+
+	if (!r->dev->fs)
+		return -EOPNOTSUPP;
+	err = vbd_fs_handle(r->dev->fs, &fr);
+	r->out_len = fr.out_len;
+	return err;
 }
 
 struct vbd_op {
@@ -249,6 +296,12 @@ static const struct vbd_op debug_ops[] = {
 		F(VBRIDGE_F_DEBUG) | F(VBRIDGE_F_EVENT_QUEUE) },
 };
 
+/* vbd_fs_handle() checks the sizes of each. */
+static const struct vbd_op fs_ops[] = {
+	[0 ... VBRIDGE_OP_FS_SETLKW - VBRIDGE_OP_FS_FIRST] = {
+		op_fs, sizeof(struct vbridge_fs_in), 0, F(VBRIDGE_F_FS) },
+};
+
 static const struct {
 	uint32_t first;
 	uint32_t count;
@@ -256,6 +309,7 @@ static const struct {
 } op_ranges[] = {
 	{ VBRIDGE_OP_CORE_FIRST, ARRAY_SIZE(core_ops), core_ops },
 	{ VBRIDGE_OP_DEBUG_FIRST, ARRAY_SIZE(debug_ops), debug_ops },
+	{ VBRIDGE_OP_FS_FIRST, ARRAY_SIZE(fs_ops), fs_ops },
 };
 
 static const struct vbd_op *op_lookup(uint32_t opcode)
@@ -315,6 +369,8 @@ static uint32_t handle_request(struct vbd_device *dev, struct vu_queue *q,
 		 c->wr_len - sizeof(resp) < op->out_size)
 		err = -EINVAL;
 	else {
+		r.opcode = opcode;
+		r.max_req_size = s.max_req_size;
 		r.in_len = len - sizeof(hdr);
 		r.out_max = c->wr_len - sizeof(resp);
 		err = op->fn(&r);
@@ -355,14 +411,14 @@ static void vbd_handle_queue(void *opaque, struct vu_queue *q,
 {
 	struct vbd_device *dev = opaque;
 
-	if (index != EVENT_QUEUE) {
-		handle_requests(dev, q);
-		return;
-	}
-	/* The guest posted event buffers. */
 	pthread_mutex_lock(&dev->lock);
-	evq_flush(dev, q);
+	dev->evq = vu_dev_queue(vu_queue_dev(q), EVENT_QUEUE);
+	/* The guest posted event buffers. */
+	if (index == EVENT_QUEUE)
+		evq_flush(dev, q);
 	pthread_mutex_unlock(&dev->lock);
+	if (index != EVENT_QUEUE)
+		handle_requests(dev, q);
 }
 
 static int vbd_get_config(void *opaque, void *buf, uint32_t offset,
@@ -392,6 +448,16 @@ static void vbd_reset(void *opaque)
 	memset(&dev->session, 0, sizeof(dev->session));
 	dev->pending_first = 0;
 	dev->npending = 0;
+	dev->evq = NULL;
+	pthread_mutex_unlock(&dev->lock);
+	if (dev->fs)
+		vbd_fs_reset(dev->fs);
+}
+
+void vbd_device_detach(struct vbd_device *dev)
+{
+	pthread_mutex_lock(&dev->lock);
+	dev->evq = NULL;
 	pthread_mutex_unlock(&dev->lock);
 }
 
@@ -411,8 +477,10 @@ void vbd_device_vu_info(struct vbd_device *dev, struct vu_dev_info *info)
 }
 
 struct vbd_device *vbd_device_new(const struct vbd_store *store,
-				  unsigned int num_request_queues)
+				  unsigned int num_request_queues,
+				  const struct vbd_fs_opts *fs_opts)
 {
+	static const struct vbd_fs_opts default_opts;
 	unsigned int i, ntags = store->ops->num_exports(store);
 	struct vbd_device *dev;
 
@@ -447,11 +515,21 @@ struct vbd_device *vbd_device_new(const struct vbd_store *store,
 		       F(VBRIDGE_F_EVENT_QUEUE) | F(VBRIDGE_F_DEBUG) |
 		       (ntags ? F(VBRIDGE_F_FS) : 0);
 	pthread_mutex_init(&dev->lock, NULL);
+	if (ntags) {
+		dev->fs = vbd_fs_new(store, fs_opts ?: &default_opts,
+				     post_fs_event, dev);
+		if (!dev->fs) {
+			vbd_device_free(dev);
+			return NULL;
+		}
+	}
 	return dev;
 }
 
 void vbd_device_free(struct vbd_device *dev)
 {
+	if (dev->fs)
+		vbd_fs_free(dev->fs);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev);
 }

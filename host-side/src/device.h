@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "fs.h"
 #include "share.h"
 #include "vhost_user.h"
 
@@ -22,11 +23,14 @@ struct vbd_device;
 
 /*
  * A device with num_request_queues request queues exporting the
- * directories of store (which the device does not own).  NULL after
- * logging why not.
+ * directories of store (which the device does not own) with fs_opts
+ * (NULL: defaults).  NULL after logging why not.
  */
 struct vbd_device *vbd_device_new(const struct vbd_store *store,
-				  unsigned int num_request_queues);
+				  unsigned int num_request_queues,
+				  const struct vbd_fs_opts *fs_opts);
+/* Forget the vhost-user device: call before vu_dev_free(). */
+void vbd_device_detach(struct vbd_device *dev);
 void vbd_device_free(struct vbd_device *dev);
 
 /* How the vhost-user layer reaches the device. */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,6 +38,7 @@ struct options {
 	unsigned int num_queues;
 	char *shares[VBRIDGE_MAX_TAGS + 1];
 	unsigned int nshares;
+	struct vbd_fs_opts fs;
 };
 
 static void usage(FILE *f)
@@ -50,12 +52,22 @@ static void usage(FILE *f)
 "  --shared-dir=TAG=DIR[:ro]\n"
 "                          export directory DIR under TAG (up to %d times)\n"
 "  --num-queues=N          number of request queues, 1 to %d (default 1)\n"
+"  --uid-map=GUEST:HOST:COUNT\n"
+"                          guest uids GUEST.. are host uids HOST.. (up to %d\n"
+"                          times; without any, ids are the same on both sides;\n"
+"                          ids outside every map are %d)\n"
+"  --gid-map=GUEST:HOST:COUNT\n"
+"                          the same for group ids\n"
+"  --max-fds=N             host file descriptors the filesystem may hold\n"
+"                          (default: RLIMIT_NOFILE less %d)\n"
+"  --allow-devices         let the guest create device nodes\n"
 "  --log-level=LEVEL       error, warn, info (default) or debug\n"
 "  -v, --verbose           log more (repeatable)\n"
 "  --print-capabilities    print the backend capabilities as JSON and exit\n"
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n",
-		VBRIDGE_MAX_TAGS, VBRIDGE_MAX_REQUEST_QUEUES);
+		VBRIDGE_MAX_TAGS, VBRIDGE_MAX_REQUEST_QUEUES, VBD_MAX_ID_MAPS,
+		VBD_OVERFLOW_ID, 64);
 }
 
 static void print_capabilities(void)
@@ -102,12 +114,20 @@ static void parse_args(int argc, char **argv, struct options *o)
 		OPT_NUM_QUEUES,
 		OPT_LOG_LEVEL,
 		OPT_PRINT_CAPS,
+		OPT_UID_MAP,
+		OPT_GID_MAP,
+		OPT_MAX_FDS,
+		OPT_ALLOW_DEVICES,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
 		{ "fd", required_argument, NULL, OPT_FD },
 		{ "shared-dir", required_argument, NULL, OPT_SHARED_DIR },
 		{ "num-queues", required_argument, NULL, OPT_NUM_QUEUES },
+		{ "uid-map", required_argument, NULL, OPT_UID_MAP },
+		{ "gid-map", required_argument, NULL, OPT_GID_MAP },
+		{ "max-fds", required_argument, NULL, OPT_MAX_FDS },
+		{ "allow-devices", no_argument, NULL, OPT_ALLOW_DEVICES },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
@@ -150,6 +170,26 @@ static void parse_args(int argc, char **argv, struct options *o)
 				bad_args("--num-queues: expected 1 to %d, not '%s'",
 					 VBRIDGE_MAX_REQUEST_QUEUES, optarg);
 			o->num_queues = v;
+			break;
+		case OPT_UID_MAP:
+			if (o->fs.nuid_maps == VBD_MAX_ID_MAPS ||
+			    vbd_id_map_parse(optarg, &o->fs.uid_map[o->fs.nuid_maps++]))
+				bad_args("--uid-map: expected GUEST:HOST:COUNT (at most %d), not '%s'",
+					 VBD_MAX_ID_MAPS, optarg);
+			break;
+		case OPT_GID_MAP:
+			if (o->fs.ngid_maps == VBD_MAX_ID_MAPS ||
+			    vbd_id_map_parse(optarg, &o->fs.gid_map[o->fs.ngid_maps++]))
+				bad_args("--gid-map: expected GUEST:HOST:COUNT (at most %d), not '%s'",
+					 VBD_MAX_ID_MAPS, optarg);
+			break;
+		case OPT_MAX_FDS:
+			if (parse_uint(optarg, INT_MAX, &v) || v < 16)
+				bad_args("--max-fds: expected at least 16, not '%s'", optarg);
+			o->fs.max_fds = v;
+			break;
+		case OPT_ALLOW_DEVICES:
+			o->fs.allow_devices = true;
 			break;
 		case OPT_LOG_LEVEL:
 			if (vbd_log_parse_level(optarg, &vbd_log_level))
@@ -253,14 +293,21 @@ int main(int argc, char **argv)
 	struct vbd_device *dev;
 	struct vu_dev_info info;
 	struct vu_dev *vu;
+	struct rlimit rl;
 	int fd, r;
 
 	parse_args(argc, argv, &o);
 
+	/* The filesystem holds a descriptor per inode the guest knows. */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+
 	store = vbd_share_store_open(o.shares, o.nshares);
 	if (!store)
 		return 1;
-	dev = vbd_device_new(store, o.num_queues);
+	dev = vbd_device_new(store, o.num_queues, &o.fs);
 	if (!dev) {
 		store->ops->destroy(store);
 		return 1;
@@ -285,6 +332,7 @@ int main(int argc, char **argv)
 		r = -ENOMEM;
 	} else {
 		r = vu_dev_run(vu);
+		vbd_device_detach(dev);
 		vu_dev_free(vu);
 	}
 	vbd_device_free(dev);

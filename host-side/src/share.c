@@ -45,6 +45,16 @@ static const char *share_export_tag(const struct vbd_store *st,
 	return to_share_store(st)->shares[i].tag;
 }
 
+static int share_export_dir(const struct vbd_store *st, unsigned int i)
+{
+	return to_share_store(st)->shares[i].dir_fd;
+}
+
+static bool share_export_readonly(const struct vbd_store *st, unsigned int i)
+{
+	return to_share_store(st)->shares[i].readonly;
+}
+
 static void share_destroy(struct vbd_store *st)
 {
 	struct vbd_share_store *ss = (struct vbd_share_store *)st;
@@ -58,6 +68,8 @@ static void share_destroy(struct vbd_store *st)
 static const struct vbd_store_ops share_store_ops = {
 	.num_exports = share_num_exports,
 	.export_tag = share_export_tag,
+	.export_dir = share_export_dir,
+	.export_readonly = share_export_readonly,
 	.destroy = share_destroy,
 };
 

@@ -15,6 +15,12 @@ struct vbd_store_ops {
 	unsigned int (*num_exports)(const struct vbd_store *st);
 	/* Tag of export i < num_exports(): 1..VBRIDGE_TAG_LEN-1 bytes. */
 	const char *(*export_tag)(const struct vbd_store *st, unsigned int i);
+	/*
+	 * O_PATH directory descriptor of export i, owned by the store, or
+	 * -1 if the export has no host directory (test fakes).
+	 */
+	int (*export_dir)(const struct vbd_store *st, unsigned int i);
+	bool (*export_readonly)(const struct vbd_store *st, unsigned int i);
 	void (*destroy)(struct vbd_store *st);
 };
 

@@ -38,6 +38,16 @@ static const char *fake_export_tag(const struct vbd_store *st, unsigned int i)
 	return ((const struct fake_store *)st)->tags[i];
 }
 
+static int fake_export_dir(const struct vbd_store *st, unsigned int i)
+{
+	return -1;
+}
+
+static bool fake_export_readonly(const struct vbd_store *st, unsigned int i)
+{
+	return false;
+}
+
 static void fake_destroy(struct vbd_store *st)
 {
 	free(st);
@@ -46,6 +56,8 @@ static void fake_destroy(struct vbd_store *st)
 static const struct vbd_store_ops fake_store_ops = {
 	.num_exports = fake_num_exports,
 	.export_tag = fake_export_tag,
+	.export_dir = fake_export_dir,
+	.export_readonly = fake_export_readonly,
 	.destroy = fake_destroy,
 };
 
@@ -65,6 +77,7 @@ static void *backend_thread(void *arg)
 	struct fe *f = arg;
 
 	f->run_result = vu_dev_run(f->vu);
+	vbd_device_detach(f->dev);
 	vu_dev_free(f->vu);
 	return NULL;
 }
@@ -73,16 +86,23 @@ void fe_start(struct fe *f, unsigned int nreq, const char *const *tags,
 	      unsigned int ntags)
 {
 	struct fake_store *st = calloc(1, sizeof(*st));
-	struct vu_dev_info info;
-	int sv[2];
 
-	memset(f, 0, sizeof(*f));
 	CHECK(st);
 	st->base.ops = &fake_store_ops;
 	st->n = ntags;
 	st->tags = tags;
-	f->store = &st->base;
-	f->dev = vbd_device_new(f->store, nreq);
+	fe_start_store(f, nreq, &st->base, NULL);
+}
+
+void fe_start_store(struct fe *f, unsigned int nreq, struct vbd_store *store,
+		    const struct vbd_fs_opts *opts)
+{
+	struct vu_dev_info info;
+	int sv[2];
+
+	memset(f, 0, sizeof(*f));
+	f->store = store;
+	f->dev = vbd_device_new(f->store, nreq, opts);
 	CHECK(f->dev);
 
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);

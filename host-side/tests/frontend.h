@@ -94,6 +94,9 @@ struct fe {
 /* Start a backend in this process with nreq request queues and tags. */
 void fe_start(struct fe *f, unsigned int nreq, const char *const *tags,
 	      unsigned int ntags);
+/* ... exporting store (which it then owns) with opts (NULL: defaults). */
+void fe_start_store(struct fe *f, unsigned int nreq, struct vbd_store *store,
+		    const struct vbd_fs_opts *opts);
 /* Use an already connected backend on sock (e.g. a vbridged process). */
 void fe_attach(struct fe *f, int sock, unsigned int nreq);
 /* Disconnect; returns what vu_dev_run() returned for an in-process backend. */

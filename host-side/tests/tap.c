@@ -16,6 +16,10 @@
 #include "tap.h"
 
 #define TEST_TIMEOUT_S	60
+#define TAP_SKIP_STATUS	77
+
+/* Why the test running in a child was skipped: shared with the parent. */
+static char *skip_reason;
 
 static char *read_log(void)
 {
@@ -69,6 +73,18 @@ void tap_fail(const char *file, int line, const char *fmt, ...)
 	_exit(1);
 }
 
+void tap_skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (skip_reason)
+		vsnprintf(skip_reason, 256, fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	exit(TAP_SKIP_STATUS);
+}
+
 bool tap_log_contains(const char *s)
 {
 	char *log = read_log();
@@ -106,6 +122,8 @@ static int run_one(const struct tap_test *t)
 		       WTERMSIG(status) == SIGALRM ? " (timeout)" : "");
 		return -1;
 	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == TAP_SKIP_STATUS)
+		return 1;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
@@ -113,15 +131,24 @@ int tap_main(const struct tap_test *tests, unsigned int n, int argc,
 	     char **argv)
 {
 	unsigned int i, run = 0, failed = 0;
+	int r;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	skip_reason = mmap(NULL, 256, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (skip_reason == MAP_FAILED)
+		skip_reason = NULL;
 	for (i = 0; i < n; i++) {
 		if (argc > 1 && !strstr(tests[i].name, argv[1]))
 			continue;
 		run++;
-		if (run_one(&tests[i])) {
+		r = run_one(&tests[i]);
+		if (r < 0) {
 			failed++;
 			printf("not ok %u - %s\n", run, tests[i].name);
+		} else if (r > 0) {
+			printf("ok %u - %s # SKIP %s\n", run, tests[i].name,
+			       skip_reason ? skip_reason : "");
 		} else {
 			printf("ok %u - %s\n", run, tests[i].name);
 		}

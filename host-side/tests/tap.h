@@ -21,6 +21,9 @@ int tap_main(const struct tap_test *tests, unsigned int n, int argc,
 void tap_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* End the test as skipped, for a reason such as a missing host feature. */
+void tap_skip(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
 
 /* Whether the daemon logged a line containing s during this test. */
 bool tap_log_contains(const char *s);

@@ -754,7 +754,9 @@ static void test_unknown_opcode(void)
 
 	setup_init(&f);
 	CHECK_EQ(request(&f, 1, 0x7f, NULL, 0), -EOPNOTSUPP);
-	CHECK_EQ(request(&f, 1, VBRIDGE_OP_FS_FIRST, NULL, 0), -EOPNOTSUPP);
+	CHECK_EQ(request(&f, 1, VBRIDGE_OP_FS_SETLKW + 1, NULL, 0), -EOPNOTSUPP);
+	/* A known filesystem request without its payload. */
+	CHECK_EQ(request(&f, 1, VBRIDGE_OP_FS_FIRST, NULL, 0), -EINVAL);
 	CHECK_EQ(request(&f, 1, VBRIDGE_OP_DISPLAY_FIRST, NULL, 0), -EOPNOTSUPP);
 	CHECK_EQ(request(&f, 1, 0xffffffff, NULL, 0), -EOPNOTSUPP);
 	expect_ping(&f, 1);

@@ -27,7 +27,8 @@
  *
  * Changelog:
  *   1.0  initial protocol: INIT handshake, PING/ECHO/EVENT_TEST debug
- *        requests, config space with tags and display geometry.
+ *        requests, config space with tags and display geometry,
+ *        filesystem requests and invalidation events.
  */
 #ifndef _UAPI_LINUX_VBRIDGE_H
 #define _UAPI_LINUX_VBRIDGE_H
@@ -92,6 +93,43 @@ enum vbridge_opcode {
 	VBRIDGE_OP_ECHO			= 0x0081,
 	VBRIDGE_OP_EVENT_TEST		= 0x0082,
 	/* 0x0100 - 0x01ff: filesystem (VBRIDGE_F_FS) */
+	VBRIDGE_OP_FS_MOUNT		= 0x0100,
+	VBRIDGE_OP_FS_LOOKUP		= 0x0101,
+	VBRIDGE_OP_FS_FORGET		= 0x0102,
+	VBRIDGE_OP_FS_GETATTR		= 0x0103,
+	VBRIDGE_OP_FS_SETATTR		= 0x0104,
+	VBRIDGE_OP_FS_READLINK		= 0x0105,
+	VBRIDGE_OP_FS_SYMLINK		= 0x0106,
+	VBRIDGE_OP_FS_MKNOD		= 0x0107,
+	VBRIDGE_OP_FS_MKDIR		= 0x0108,
+	VBRIDGE_OP_FS_UNLINK		= 0x0109,
+	VBRIDGE_OP_FS_RMDIR		= 0x010a,
+	VBRIDGE_OP_FS_RENAME		= 0x010b,
+	VBRIDGE_OP_FS_LINK		= 0x010c,
+	VBRIDGE_OP_FS_OPEN		= 0x010d,
+	VBRIDGE_OP_FS_CREATE		= 0x010e,
+	VBRIDGE_OP_FS_TMPFILE		= 0x010f,
+	VBRIDGE_OP_FS_READ		= 0x0110,
+	VBRIDGE_OP_FS_WRITE		= 0x0111,
+	VBRIDGE_OP_FS_FLUSH		= 0x0112,
+	VBRIDGE_OP_FS_RELEASE		= 0x0113,
+	VBRIDGE_OP_FS_FSYNC		= 0x0114,
+	VBRIDGE_OP_FS_OPENDIR		= 0x0115,
+	VBRIDGE_OP_FS_READDIR		= 0x0116,
+	VBRIDGE_OP_FS_RELEASEDIR	= 0x0117,
+	VBRIDGE_OP_FS_FSYNCDIR		= 0x0118,
+	VBRIDGE_OP_FS_STATFS		= 0x0119,
+	VBRIDGE_OP_FS_SYNCFS		= 0x011a,
+	VBRIDGE_OP_FS_GETXATTR		= 0x011b,
+	VBRIDGE_OP_FS_SETXATTR		= 0x011c,
+	VBRIDGE_OP_FS_LISTXATTR		= 0x011d,
+	VBRIDGE_OP_FS_REMOVEXATTR	= 0x011e,
+	VBRIDGE_OP_FS_FALLOCATE		= 0x011f,
+	VBRIDGE_OP_FS_LSEEK		= 0x0120,
+	VBRIDGE_OP_FS_COPY_FILE_RANGE	= 0x0121,
+	VBRIDGE_OP_FS_GETLK		= 0x0122,
+	VBRIDGE_OP_FS_SETLK		= 0x0123,
+	VBRIDGE_OP_FS_SETLKW		= 0x0124,
 	/* 0x0200 - 0x02ff: display (VBRIDGE_F_DISPLAY) */
 };
 
@@ -158,9 +196,12 @@ struct vbridge_event_test_in {
 /* Events (eventq, device-writable buffers). */
 enum vbridge_event_type {
 	VBRIDGE_EVT_TEST		= 0x1000,
+	VBRIDGE_EVT_FS_INVAL_INODE	= 0x1100,
+	VBRIDGE_EVT_FS_INVAL_ENTRY	= 0x1101,
 };
 
-#define VBRIDGE_EVENT_BUF_SIZE		256
+/* Room for the largest event, an INVAL_ENTRY with a 255-byte name. */
+#define VBRIDGE_EVENT_BUF_SIZE		512
 
 struct vbridge_event_hdr {
 	__le32 type;		/* enum vbridge_event_type */
@@ -170,6 +211,347 @@ struct vbridge_event_hdr {
 struct vbridge_event_test {
 	struct vbridge_event_hdr hdr;
 	__le64 cookie;
+};
+
+/*
+ * Filesystem requests (VBRIDGE_F_FS).
+ *
+ * The device names every file it has handed out by a 64-bit node id;
+ * node ids are never reused while the driver holds a lookup count on
+ * them.  Every LOOKUP, MOUNT, CREATE, MKNOD, MKDIR, SYMLINK, LINK,
+ * TMPFILE reply and every READDIR record that returns a node adds one to its
+ * lookup count, and FORGET subtracts.  Open files and directories are
+ * named by a 64-bit handle (fh) from OPEN, OPENDIR, CREATE or TMPFILE,
+ * valid until RELEASE.
+ *
+ * Each filesystem request starts with struct vbridge_fs_in right after
+ * the common header, then the opcode's own structure, then names and
+ * data.  Names are 1..VBRIDGE_FS_NAME_MAX bytes with no '/' and no NUL,
+ * never "." or "..", and are not NUL-terminated on the wire.
+ */
+#define VBRIDGE_FS_NAME_MAX		255
+#define VBRIDGE_FS_PATH_MAX		4096
+#define VBRIDGE_FS_XATTR_NAME_MAX	255
+#define VBRIDGE_FS_XATTR_SIZE_MAX	65536
+
+/* Prefix of every filesystem request. */
+struct vbridge_fs_in {
+	__le64 nodeid;		/* inode the request is about (the parent
+				 * directory for name operations) */
+	__le64 fh;		/* open handle, for the opcodes that take one */
+	__le32 uid;		/* caller's fsuid and fsgid: owner of new */
+	__le32 gid;		/* nodes, and whose access the device checks */
+	__le32 pid;		/* caller's tgid, for locks */
+	__le32 padding;
+};
+
+struct vbridge_fs_attr {
+	__le64 ino;
+	__le64 size;
+	__le64 blocks;		/* 512-byte units */
+	__le64 atime;
+	__le64 mtime;
+	__le64 ctime;
+	__le32 atimensec;
+	__le32 mtimensec;
+	__le32 ctimensec;
+	__le32 mode;
+	__le32 nlink;
+	__le32 uid;
+	__le32 gid;
+	__le32 rdev;		/* new_encode_dev() */
+	__le32 blksize;
+	__le32 padding;
+};
+
+struct vbridge_fs_entry_out {
+	__le64 nodeid;
+	__le64 generation;
+	__le64 entry_valid_ns;	/* how long the name may be cached */
+	__le64 attr_valid_ns;	/* how long the attributes may be cached */
+	struct vbridge_fs_attr attr;
+};
+
+struct vbridge_fs_attr_out {
+	__le64 attr_valid_ns;
+	struct vbridge_fs_attr attr;
+};
+
+/* VBRIDGE_OP_FS_MOUNT: which export; answered with the root's entry. */
+struct vbridge_fs_mount_in {
+	__u8 tag[VBRIDGE_TAG_LEN];	/* NUL-padded, as in the config */
+	__le32 flags;			/* none defined yet, must be zero */
+};
+
+/* Operations that name one child of fs_in.nodeid; the name follows. */
+struct vbridge_fs_name_in {
+	__le32 namelen;
+	__le32 padding;
+};
+
+/* VBRIDGE_OP_FS_FORGET: drop nlookup lookups of fs_in.nodeid; no reply payload. */
+struct vbridge_fs_forget_in {
+	__le64 nlookup;
+};
+
+/* VBRIDGE_OP_FS_SETATTR: fields selected by valid. */
+#define VBRIDGE_FS_SET_MODE		(1 << 0)
+#define VBRIDGE_FS_SET_UID		(1 << 1)
+#define VBRIDGE_FS_SET_GID		(1 << 2)
+#define VBRIDGE_FS_SET_SIZE		(1 << 3)
+#define VBRIDGE_FS_SET_ATIME		(1 << 4)
+#define VBRIDGE_FS_SET_MTIME		(1 << 5)
+#define VBRIDGE_FS_SET_ATIME_NOW	(1 << 6)
+#define VBRIDGE_FS_SET_MTIME_NOW	(1 << 7)
+#define VBRIDGE_FS_SET_FH		(1 << 8)	/* use fs_in.fh */
+
+struct vbridge_fs_setattr_in {
+	__le32 valid;
+	__le32 mode;
+	__le32 uid;
+	__le32 gid;
+	__le64 size;
+	__le64 atime;
+	__le64 mtime;
+	__le32 atimensec;
+	__le32 mtimensec;
+};
+
+/* VBRIDGE_OP_FS_MKNOD, VBRIDGE_OP_FS_MKDIR: the name follows. */
+struct vbridge_fs_mknod_in {
+	__le32 mode;		/* with the file type; umask already applied */
+	__le32 rdev;		/* new_encode_dev(), MKNOD only */
+	__le32 namelen;
+	__le32 padding;
+};
+
+/* VBRIDGE_OP_FS_SYMLINK: the name, then the target (no NUL). */
+struct vbridge_fs_symlink_in {
+	__le32 namelen;
+	__le32 targetlen;	/* 1..VBRIDGE_FS_PATH_MAX - 1 */
+};
+
+/* VBRIDGE_OP_FS_LINK: fs_in.nodeid is the existing inode; the name follows. */
+struct vbridge_fs_link_in {
+	__le64 newparent;
+	__le32 namelen;
+	__le32 padding;
+};
+
+/* VBRIDGE_OP_FS_RENAME: the old name, then the new one. */
+#define VBRIDGE_FS_RENAME_NOREPLACE	(1 << 0)
+#define VBRIDGE_FS_RENAME_EXCHANGE	(1 << 1)
+#define VBRIDGE_FS_RENAME_WHITEOUT	(1 << 2)
+
+struct vbridge_fs_rename_in {
+	__le64 newparent;
+	__le32 flags;
+	__le32 oldnamelen;
+	__le32 newnamelen;
+	__le32 padding;
+};
+
+/*
+ * VBRIDGE_OP_FS_OPEN, VBRIDGE_OP_FS_OPENDIR: open fs_in.nodeid.
+ * VBRIDGE_OP_FS_CREATE: create and open a child (the name follows);
+ * VBRIDGE_OP_FS_TMPFILE: an unnamed file in fs_in.nodeid.  Both are
+ * answered with an entry followed by the open reply.
+ * flags are Linux open(2) flags as on x86 (O_ACCMODE, O_APPEND,
+ * O_TRUNC, O_EXCL, O_DIRECT, O_SYNC...); O_CREAT is implied by CREATE.
+ */
+struct vbridge_fs_open_in {
+	__le32 flags;
+	__le32 mode;		/* CREATE/TMPFILE: umask already applied */
+	__le32 namelen;		/* CREATE only */
+	__le32 padding;
+};
+
+/* The device may only be read and written with page-aligned O_DIRECT. */
+#define VBRIDGE_FS_OPEN_DIRECT_IO	(1 << 0)
+/* Keep the page cache from before this open: nothing changed. */
+#define VBRIDGE_FS_OPEN_KEEP_CACHE	(1 << 1)
+
+struct vbridge_fs_open_out {
+	__le64 fh;
+	__le32 open_flags;	/* VBRIDGE_FS_OPEN_* */
+	__le32 padding;
+};
+
+/*
+ * VBRIDGE_OP_FS_READ: up to size bytes at offset, as the reply payload.
+ * VBRIDGE_OP_FS_READDIR: entries from the position offset (0 = start; then
+ * any vbridge_fs_dirent.off), packed into at most size bytes.
+ */
+struct vbridge_fs_read_in {
+	__le64 offset;
+	__le32 size;
+	__le32 padding;
+};
+
+/* VBRIDGE_OP_FS_WRITE: size bytes of data follow. */
+struct vbridge_fs_write_in {
+	__le64 offset;
+	__le32 size;
+	__le32 padding;
+};
+
+struct vbridge_fs_write_out {
+	__le32 size;		/* bytes written */
+	__le32 padding;
+};
+
+/*
+ * One READDIR record: the entry (nodeid 0 when the device does not hand
+ * out a lookup for it, e.g. "." and ".."), the position after this
+ * record, the name, then padding to 8 bytes.  A non-zero nodeid counts
+ * as a lookup.
+ */
+struct vbridge_fs_dirent {
+	struct vbridge_fs_entry_out entry;
+	__le64 off;
+	__le32 namelen;
+	__le32 type;		/* DT_* */
+	char name[];
+};
+
+#define VBRIDGE_FS_DIRENT_SIZE(namelen) \
+	((sizeof(struct vbridge_fs_dirent) + (namelen) + 7) & ~7UL)
+
+/* VBRIDGE_OP_FS_FSYNC, VBRIDGE_FS_FSYNCDIR */
+#define VBRIDGE_FS_FSYNC_DATASYNC	(1 << 0)
+
+struct vbridge_fs_fsync_in {
+	__le32 flags;
+	__le32 padding;
+};
+
+/* VBRIDGE_OP_FS_FLUSH: a close of a file descriptor of fs_in.fh. */
+struct vbridge_fs_flush_in {
+	__le64 lock_owner;
+};
+
+struct vbridge_fs_statfs_out {
+	__le64 blocks;
+	__le64 bfree;
+	__le64 bavail;
+	__le64 files;
+	__le64 ffree;
+	__le32 bsize;
+	__le32 namelen;
+	__le32 frsize;
+	__le32 padding;
+};
+
+/*
+ * Extended attributes.  GETXATTR and LISTXATTR with size 0 answer
+ * with vbridge_fs_xattr_out (the size needed); otherwise the value or
+ * the NUL-separated list is the reply payload, -ERANGE if larger than
+ * size.  The attribute name follows the structure (no NUL).  LISTXATTR
+ * takes vbridge_fs_getxattr_in with namelen 0, REMOVEXATTR takes
+ * vbridge_fs_name_in and the name.
+ */
+struct vbridge_fs_getxattr_in {
+	__le32 size;
+	__le32 namelen;
+};
+
+struct vbridge_fs_xattr_out {
+	__le32 size;
+	__le32 padding;
+};
+
+/* VBRIDGE_OP_FS_SETXATTR: the name, then size bytes of value. */
+struct vbridge_fs_setxattr_in {
+	__le32 size;
+	__le32 flags;		/* XATTR_CREATE, XATTR_REPLACE */
+	__le32 namelen;
+	__le32 padding;
+};
+
+/* VBRIDGE_OP_FS_FALLOCATE: mode as fallocate(2). */
+struct vbridge_fs_fallocate_in {
+	__le64 offset;
+	__le64 length;
+	__le32 mode;
+	__le32 padding;
+};
+
+/* VBRIDGE_OP_FS_LSEEK: SEEK_DATA or SEEK_HOLE. */
+struct vbridge_fs_lseek_in {
+	__le64 offset;
+	__le32 whence;
+	__le32 padding;
+};
+
+struct vbridge_fs_lseek_out {
+	__le64 offset;
+};
+
+/* VBRIDGE_OP_FS_COPY_FILE_RANGE: from fs_in.fh to fh_out, on the host. */
+struct vbridge_fs_copy_range_in {
+	__le64 off_in;
+	__le64 nodeid_out;
+	__le64 fh_out;
+	__le64 off_out;
+	__le64 len;
+	__le32 flags;		/* must be zero */
+	__le32 padding;
+};
+
+struct vbridge_fs_copy_range_out {
+	__le64 size;		/* bytes copied */
+};
+
+/*
+ * Locks on fs_in.fh.  POSIX locks are owned by (owner, pid), OFD locks
+ * by the open file description (owner), BSD locks by the open file
+ * (owner); the device takes the same kind of lock on the host file, so
+ * guest locks conflict with host locks and other guests' locks.
+ * GETLK answers with the conflicting lock, or type F_UNLCK.  SETLKW may
+ * be answered with -EAGAIN when the device waited a while without
+ * getting the lock: the driver then sends it again, unless the caller
+ * has a signal pending.
+ */
+#define VBRIDGE_FS_LK_POSIX		0
+#define VBRIDGE_FS_LK_OFD		1
+#define VBRIDGE_FS_LK_FLOCK		2
+
+struct vbridge_fs_lock {
+	__le64 start;
+	__le64 end;		/* inclusive; ~0 for "to the end" */
+	__le32 type;		/* F_RDLCK, F_WRLCK, F_UNLCK */
+	__le32 pid;
+};
+
+struct vbridge_fs_lock_in {
+	__le64 owner;
+	struct vbridge_fs_lock lk;
+	__le32 kind;		/* VBRIDGE_FS_LK_* */
+	__le32 padding;
+};
+
+struct vbridge_fs_lock_out {
+	struct vbridge_fs_lock lk;
+};
+
+/*
+ * Filesystem events (eventq): the host saw the file change.
+ * INVAL_INODE: drop cached attributes and data of nodeid (len 0 = all
+ * data from offset).  INVAL_ENTRY: drop the dentry name in parent.
+ */
+struct vbridge_event_fs_inval_inode {
+	struct vbridge_event_hdr hdr;
+	__le64 nodeid;
+	__le64 offset;
+	__le64 len;
+};
+
+struct vbridge_event_fs_inval_entry {
+	struct vbridge_event_hdr hdr;
+	__le64 parent;
+	__le32 namelen;
+	__le32 padding;
+	char name[];
 };
 
 /*
@@ -189,6 +571,7 @@ struct vbridge_ioc_info {
 	__u32 display_width;
 	__u32 display_height;
 	char tags[VBRIDGE_MAX_TAGS][VBRIDGE_TAG_LEN + 1];
+	__u8 padding[2];
 };
 
 struct vbridge_ioc_echo {

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The filesystem requests of the vbridge device (VBRIDGE_OP_FS_*): a
+ * passthrough of the exported host directories.
+ */
+#ifndef VBD_FS_H
+#define VBD_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "share.h"
+#include "virtq.h"
+
+/* Guest ids [guest, guest + count) are host ids [host, host + count). */
+struct vbd_id_map {
+	uint32_t guest;
+	uint32_t host;
+	uint32_t count;
+};
+
+#define VBD_MAX_ID_MAPS		16
+/* What ids outside every map become, as in user namespaces. */
+#define VBD_OVERFLOW_ID		65534
+
+struct vbd_fs_opts {
+	struct vbd_id_map uid_map[VBD_MAX_ID_MAPS];
+	struct vbd_id_map gid_map[VBD_MAX_ID_MAPS];
+	unsigned int nuid_maps;		/* 0: identity */
+	unsigned int ngid_maps;
+	unsigned int max_fds;		/* 0: from RLIMIT_NOFILE */
+	uint64_t timeout_ns;		/* entry and attribute validity */
+	bool allow_devices;		/* MKNOD of device nodes */
+};
+
+/* Parse GUEST:HOST:COUNT into m; -EINVAL if malformed or wrapping. */
+int vbd_id_map_parse(const char *s, struct vbd_id_map *m);
+
+/* Deliver an event to the guest, from any thread. */
+typedef void vbd_fs_event_fn(void *opaque, const void *ev, uint32_t len);
+
+struct vbd_fs;
+
+/* NULL after logging why not. */
+struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
+			  const struct vbd_fs_opts *opts,
+			  vbd_fs_event_fn *post_event, void *opaque);
+void vbd_fs_free(struct vbd_fs *fs);
+/* Forget every node and handle (device reset; no request in flight). */
+void vbd_fs_reset(struct vbd_fs *fs);
+
+/* One request: the payloads follow the common headers in c. */
+struct vbd_fs_req {
+	const struct virtq_chain *c;
+	uint32_t opcode;
+	uint32_t in_len;		/* input payload bytes */
+	size_t out_max;			/* room for the output payload */
+	size_t out_len;			/* output payload written */
+	uint32_t max_req_size;		/* negotiated by INIT */
+};
+
+/* Handle r; returns 0 or a negative errno for the response header. */
+int vbd_fs_handle(struct vbd_fs *fs, struct vbd_fs_req *r);
+
+#endif /* VBD_FS_H */
