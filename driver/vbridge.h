@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vbridge guest driver: private definitions shared by the driver's
+ * source files.
+ *
+ * Layout of the driver:
+ *   vbridge_main.c     virtio driver, probe/remove/freeze/restore, config
+ *                      space, INIT handshake, device lifetime
+ *   vbridge_vq.c       request layer on the request virtqueues
+ *   vbridge_event.c    event virtqueue and event dispatch
+ *   vbridge_chardev.c  /dev/vbridgeN control node (ioctls)
+ *   vbridge_debugfs.c  /sys/kernel/debug/vbridge/<device>/
+ *   vbridge_trace.c    trace points
+ *   vbridge_fs_super.c vbridgefs: mount, superblock, device registry,
+ *                      filesystem requests, forgets, INVAL events
+ *   vbridge_fs_inode.c vbridgefs: inode cache, attributes, setattr,
+ *                      symlinks, extended attributes
+ *   vbridge_fs_dir.c   vbridgefs: lookup, dentry revalidation, namespace
+ *                      operations, readdir
+ *   vbridge_fs_file.c  vbridgefs: open files, page cache I/O, direct I/O,
+ *                      mmap, fsync, fallocate, lseek, copy_file_range, locks
+ *
+ * Feature parts use the request API (vbridge_request*()) and register
+ * event handlers in vbridge_event_dispatch().
+ */
+#ifndef _VBRIDGE_PRIV_H
+#define _VBRIDGE_PRIV_H
+
+#include <linux/atomic.h>
+#include <linux/bvec.h>
+#include <linux/fs.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/miscdevice.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/virtio.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/vbridge.h>
+
+struct dentry;
+
+/* Virtqueue indexes. */
+#define VBRIDGE_VQ_EVENT		0
+#define VBRIDGE_VQ_REQUEST		1
+
+/* Driver name, also the name of the debugfs root directory. */
+#define VBRIDGE_NAME			"vbridge"
+
+/* Largest size of struct vbridge_req_hdr and struct vbridge_resp_hdr. */
+#define VBRIDGE_HDR_MAX \
+	MAX(sizeof(struct vbridge_req_hdr), sizeof(struct vbridge_resp_hdr))
+
+/*
+ * Device life cycle.  Written under vbridge_dev.state_lock, read
+ * locklessly with READ_ONCE().
+ */
+enum vbridge_state {
+	VBRIDGE_STATE_SETUP,		/* probing: only the INIT request */
+	VBRIDGE_STATE_RUNNING,		/* requests accepted */
+	VBRIDGE_STATE_SUSPENDED,	/* frozen: new requests wait */
+	VBRIDGE_STATE_BROKEN,		/* the device misbehaved, reset */
+	VBRIDGE_STATE_REMOVED,		/* unbound from the device */
+};
+
+/* Validated copy of struct vbridge_config, in CPU byte order. */
+struct vbridge_cfg {
+	u32 num_request_queues;
+	u32 num_tags;
+	u32 num_scanouts;
+	u32 display_width;
+	u32 display_height;
+	char tags[VBRIDGE_MAX_TAGS][VBRIDGE_TAG_LEN + 1];
+};
+
+/**
+ * struct vbridge_vq - a request virtqueue
+ * @vb: owning device
+ * @lock: serialises every virtqueue_*() call on @vq (the virtio ring API
+ *	is not thread safe) and protects @vq, @stop_err, @space_seq,
+ *	@inflight and the statistics.  Never taken from hard interrupt
+ *	context: the virtqueue callback only queues @done_work.
+ * @vq: the virtqueue, NULL while the virtqueues are deleted
+ * @stop_err: 0 while requests may be added; -EAGAIN while suspended
+ *	(submitters go back to waiting for the device); otherwise the
+ *	error new requests fail with
+ * @index: request queue number, 0-based (virtqueue VBRIDGE_VQ_REQUEST + i)
+ * @space_seq: bumped whenever descriptors are returned or the queue is
+ *	stopped, so that submitters waiting for ring space can tell
+ * @space_wq: submitters waiting for ring space
+ * @done_work: drains the used ring and completes requests
+ * @inflight: requests posted and not yet returned by the device,
+ *	including abandoned ones
+ * @requests: requests posted
+ * @bytes_out: bytes posted device-readable (headers included)
+ * @bytes_in: bytes returned by the device (used lengths)
+ * @errors: requests that completed with an error, including protocol
+ *	violations of the device
+ * @bad_responses: responses that violated the protocol (subset of @errors)
+ * @ring_full: submissions that found the ring full and backed off
+ * @abandoned: requests given up by their waiter (signal, timeout) while
+ *	the device still owned them
+ * @name: virtqueue name
+ */
+struct vbridge_vq {
+	struct vbridge_dev *vb;
+	spinlock_t lock;		/* see the kernel-doc above */
+	struct virtqueue *vq;
+	int stop_err;
+	unsigned int index;
+	unsigned int space_seq;
+	wait_queue_head_t space_wq;
+	struct work_struct done_work;
+	unsigned int inflight;
+	u64 requests;
+	u64 bytes_out;
+	u64 bytes_in;
+	u64 errors;
+	u64 bad_responses;
+	u64 ring_full;
+	atomic64_t abandoned;
+	char name[16];
+} ____cacheline_aligned_in_smp;
+
+/**
+ * struct vbridge_evq - the event virtqueue
+ * @lock: serialises every virtqueue_*() call on @vq and protects @vq
+ * @vq: the virtqueue, NULL when VBRIDGE_F_EVENT_QUEUE was not negotiated
+ *	or while the virtqueues are deleted
+ * @work: drains the used ring and dispatches events
+ * @nr_bufs: buffers posted when the queue was filled
+ * @events: valid events received
+ * @bad_events: malformed events dropped
+ * @unknown_events: well-formed events of an unknown type
+ */
+struct vbridge_evq {
+	spinlock_t lock;		/* see the kernel-doc above */
+	struct virtqueue *vq;
+	struct work_struct work;
+	unsigned int nr_bufs;
+	atomic64_t events;
+	atomic64_t bad_events;
+	atomic64_t unknown_events;
+};
+
+/**
+ * struct vbridge_dev - one vbridge device
+ * @kref: held by the driver binding and by every open control node file
+ * @vdev: the virtio device; its struct device is referenced (get_device())
+ *	until @kref drops to zero, so logging through it is always safe, but
+ *	the device may only be accessed while bound (see @state)
+ * @id: N in /dev/vbridgeN, from an IDA
+ * @name: "vbridgeN"
+ * @state_lock: serialises probe, remove, freeze, restore and failure
+ *	handling, i.e. every creation and deletion of the virtqueues
+ * @state: enum vbridge_state, written under @state_lock
+ * @vqs_live: the virtqueues exist (under @state_lock)
+ * @state_wq: woken on every @state change
+ * @cfg: validated configuration space
+ * @features: negotiated virtio feature bits
+ * @major: negotiated protocol version, major
+ * @minor: negotiated protocol version, minor
+ * @max_req_size: negotiated largest request/response, headers included
+ * @max_inflight: negotiated largest number of requests in flight per queue
+ * @max_segs: largest descriptor chain (queue size) a request may use
+ * @nr_queues: request queues used by the driver
+ * @vqs: the request queues, @nr_queues entries
+ * @evq: the event queue
+ * @wq: completion and event work items
+ * @next_unique: source of request ids
+ * @fail_work: resets and disables a misbehaving device
+ * @config_work: handles configuration changes
+ * @evt_lock: protects @evt_waiters and @last_test_cookie
+ * @evt_waiters: struct vbridge_evt_waiter list
+ * @last_test_cookie: cookie of the last VBRIDGE_EVT_TEST event
+ * @evt_wq: woken when an event arrives or the device goes down
+ * @debugfs: /sys/kernel/debug/vbridge/<virtio device>/
+ * @misc: the control node
+ * @misc_registered: @misc is registered
+ * @fs_entry: on the list of devices vbridgefs mounts from, under
+ *	vbridge_fs_lock (vbridge_fs_super.c)
+ */
+struct vbridge_dev {
+	struct kref kref;
+	struct virtio_device *vdev;
+	int id;
+	char name[20];
+
+	struct mutex state_lock;	/* see the kernel-doc above */
+	enum vbridge_state state;
+	bool vqs_live;
+	wait_queue_head_t state_wq;
+
+	struct vbridge_cfg cfg;
+	u64 features;
+	u16 major;
+	u16 minor;
+	u32 max_req_size;
+	u32 max_inflight;
+	unsigned int max_segs;
+
+	unsigned int nr_queues;
+	struct vbridge_vq *vqs;
+	struct vbridge_evq evq;
+	struct workqueue_struct *wq;
+	atomic64_t next_unique;
+
+	struct work_struct fail_work;
+	struct work_struct config_work;
+
+	spinlock_t evt_lock;		/* see the kernel-doc above */
+	struct list_head evt_waiters;
+	u64 last_test_cookie;
+	wait_queue_head_t evt_wq;
+
+	struct dentry *debugfs;
+	struct miscdevice misc;
+	bool misc_registered;
+
+	struct list_head fs_entry;
+};
+
+/*
+ * Request API.
+ *
+ * Direction names follow the protocol: the input payload is read by the
+ * device, the output payload is written by the device.
+ */
+
+/* Wait for the request killably instead of interruptibly. */
+#define VBRIDGE_REQ_KILLABLE		BIT(0)
+/* Internal: the INIT request, allowed before the device is running. */
+#define VBRIDGE_REQ_INIT		BIT(1)
+
+/**
+ * struct vbridge_args - description of one request
+ * @opcode: enum vbridge_opcode
+ * @flags: VBRIDGE_REQ_* flags
+ * @timeout_ms: give up after this long (ring space and response
+ *	included); 0 uses the request_timeout_ms module parameter
+ * @in: inline input payload, copied into the request; may be on the stack
+ * @in_len: bytes at @in
+ * @in_bvec: further input payload, sent after @in.  The pages are
+ *	referenced for as long as the device owns them, so the caller may
+ *	drop its own references as soon as vbridge_request_args() returns.
+ * @in_nr_bvec: entries in @in_bvec
+ * @out: inline output buffer, filled from the response; may be on the stack
+ * @out_len: bytes at @out
+ * @out_bvec: further output buffer, filled after @out.  Only valid once
+ *	vbridge_request_args() returned 0 (an abandoned request may still
+ *	be written by the device later; pages are referenced until then).
+ * @out_nr_bvec: entries in @out_bvec
+ * @out_actual: set on success: output payload bytes the device returned
+ *	(inline part first, then @out_bvec)
+ */
+struct vbridge_args {
+	u32 opcode;
+	u32 flags;
+	u32 timeout_ms;
+	const void *in;
+	u32 in_len;
+	const struct bio_vec *in_bvec;
+	unsigned int in_nr_bvec;
+	void *out;
+	u32 out_len;
+	const struct bio_vec *out_bvec;
+	unsigned int out_nr_bvec;
+	u32 out_actual;
+};
+
+/* Event waiter, see vbridge_event_test(). */
+struct vbridge_evt_waiter {
+	struct list_head node;
+	u64 cookie;
+	bool fired;
+};
+
+/* vbridge_main.c */
+extern unsigned int vbridge_request_timeout_ms;
+void vbridge_dev_get(struct vbridge_dev *vb);
+void vbridge_dev_put(struct vbridge_dev *vb);
+void vbridge_dev_fail(struct vbridge_dev *vb);
+int vbridge_state_err(enum vbridge_state state);
+
+/* vbridge_vq.c */
+int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args);
+int vbridge_request(struct vbridge_dev *vb, u32 opcode, const void *in,
+		    size_t in_len, void *out, size_t out_len,
+		    size_t *out_actual);
+u32 vbridge_max_in_payload(struct vbridge_dev *vb);
+u32 vbridge_max_out_payload(struct vbridge_dev *vb);
+void vbridge_queue_init(struct vbridge_dev *vb, struct vbridge_vq *vbq,
+			unsigned int index);
+void vbridge_queue_done(struct virtqueue *vq);
+void vbridge_queues_start(struct vbridge_dev *vb, struct virtqueue **vqs);
+void vbridge_queues_stop(struct vbridge_dev *vb, int err);
+void vbridge_queues_drain(struct vbridge_dev *vb, unsigned int timeout_ms);
+void vbridge_queues_flush(struct vbridge_dev *vb, int err);
+
+/* vbridge_event.c */
+void vbridge_evq_init(struct vbridge_dev *vb);
+void vbridge_evq_done(struct virtqueue *vq);
+int vbridge_evq_fill(struct vbridge_dev *vb, struct virtqueue *vq);
+void vbridge_evq_kick(struct vbridge_dev *vb);
+void vbridge_evq_flush(struct vbridge_dev *vb);
+int vbridge_event_test(struct vbridge_dev *vb, u64 cookie,
+		       unsigned int timeout_ms);
+
+/* vbridge_chardev.c */
+int vbridge_chardev_register(struct vbridge_dev *vb);
+void vbridge_chardev_unregister(struct vbridge_dev *vb);
+
+/* vbridge_debugfs.c */
+void vbridge_debugfs_init(void);
+void vbridge_debugfs_exit(void);
+void vbridge_debugfs_add(struct vbridge_dev *vb);
+void vbridge_debugfs_remove(struct vbridge_dev *vb);
+
+/*
+ * Filesystem (vbridgefs).
+ */
+
+#define VBRIDGE_FS_TYPE			"vbridgefs"
+#define VBRIDGE_FS_MAGIC		0x76627266	/* "vbrf" */
+
+enum vbridge_fs_cache {
+	VBRIDGE_FS_CACHE_NONE,		/* no timeouts, direct read/write */
+	VBRIDGE_FS_CACHE_AUTO,		/* the device's timeouts */
+	VBRIDGE_FS_CACHE_ALWAYS,	/* long timeouts, INVAL events */
+};
+
+/**
+ * struct vbridge_fs - one vbridgefs superblock
+ * @vb: the device, referenced until the superblock dies; requests fail
+ *	with -ENODEV once it is removed
+ * @sb: the superblock
+ * @entry: on vbridge_fs_supers, under vbridge_fs_lock
+ * @root: node id of the export's root
+ * @cache: enum vbridge_fs_cache
+ * @writeback: dirty pages are written back lazily, not on every write
+ * @max_pages: data pages per READ or WRITE request
+ * @attr_version: bumped by every local change of an inode's size, so that
+ *	attributes fetched before it do not overwrite it
+ * @forget_lock: protects @forgets
+ * @forgets: struct vbridge_fs_forget waiting for @forget_work
+ * @forget_work: sends FORGET requests for evicted inodes
+ */
+struct vbridge_fs {
+	struct vbridge_dev *vb;
+	struct super_block *sb;
+	struct list_head entry;
+	u64 root;
+	enum vbridge_fs_cache cache;
+	bool writeback;
+	unsigned int max_pages;
+	atomic64_t attr_version;
+	spinlock_t forget_lock;		/* see the kernel-doc above */
+	struct list_head forgets;
+	struct work_struct forget_work;
+};
+
+/**
+ * struct vbridge_inode - a vbridgefs inode
+ * @vfs: the VFS inode
+ * @nodeid: the device's node id
+ * @lock: protects @nlookup, @attr_expires, @attr_version and @files
+ * @nlookup: lookups the device counted for @nodeid, given back by FORGET
+ * @attr_expires: get_jiffies_64() until which the attributes are valid;
+ *	0 once invalidated
+ * @attr_version: vbridge_fs.attr_version of the last local size change
+ * @files: open regular files (struct vbridge_file), whose handles serve
+ *	reads and writeback without a file of their own
+ */
+struct vbridge_inode {
+	struct inode vfs;
+	u64 nodeid;
+	spinlock_t lock;		/* see the kernel-doc above */
+	u64 nlookup;
+	u64 attr_expires;
+	u64 attr_version;
+	struct list_head files;
+};
+
+/**
+ * struct vbridge_file - an open vbridgefs file or directory
+ * @fh: the device's handle
+ * @entry: on vbridge_inode.files (regular files only)
+ * @mode: FMODE_READ and FMODE_WRITE of the handle on the device
+ * @direct: read and write bypass the page cache
+ */
+struct vbridge_file {
+	u64 fh;
+	struct list_head entry;
+	fmode_t mode;
+	bool direct;
+};
+
+static inline struct vbridge_inode *VBRIDGE_I(struct inode *inode)
+{
+	return container_of(inode, struct vbridge_inode, vfs);
+}
+
+static inline struct vbridge_fs *VBRIDGE_FS(struct super_block *sb)
+{
+	return sb->s_fs_info;
+}
+
+/* vbridge_fs_super.c */
+extern struct mutex vbridge_fs_lock;
+int vbridge_fs_register(void);
+void vbridge_fs_unregister(void);
+void vbridge_fs_add_device(struct vbridge_dev *vb);
+void vbridge_fs_remove_device(struct vbridge_dev *vb);
+bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len);
+void vbridge_fs_in_init(struct vbridge_fs_in *in, u64 nodeid, u64 fh);
+int vbridge_fs_call(struct vbridge_fs *fs, struct vbridge_args *args,
+		    u32 min_out);
+int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
+		      u32 in_len, void *out, u32 out_len);
+void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
+u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);
+
+/* vbridge_fs_inode.c */
+extern const struct xattr_handler * const vbridge_fs_xattr_handlers[];
+struct inode *vbridge_fs_iget(struct super_block *sb,
+			      const struct vbridge_fs_entry_out *e,
+			      u64 attr_version);
+int vbridge_fs_check_entry(const struct vbridge_fs_entry_out *e);
+void vbridge_fs_update_attr(struct inode *inode,
+			    const struct vbridge_fs_attr *attr, u64 valid_ns,
+			    u64 attr_version);
+void vbridge_fs_inval_attr(struct inode *inode);
+int vbridge_fs_refresh_attr(struct inode *inode, bool force);
+int vbridge_fs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
+		       struct iattr *attr);
+int vbridge_fs_getattr(struct mnt_idmap *idmap, const struct path *path,
+		       struct kstat *stat, u32 mask, unsigned int flags);
+ssize_t vbridge_fs_listxattr(struct dentry *dentry, char *list, size_t size);
+extern const struct inode_operations vbridge_fs_file_iops;
+extern const struct inode_operations vbridge_fs_symlink_iops;
+extern const struct inode_operations vbridge_fs_special_iops;
+extern const struct super_operations vbridge_fs_sops;
+
+/* vbridge_fs_dir.c */
+extern const struct inode_operations vbridge_fs_dir_iops;
+extern const struct file_operations vbridge_fs_dir_fops;
+extern const struct dentry_operations vbridge_fs_dentry_ops;
+void vbridge_fs_set_entry_timeout(struct dentry *dentry, u64 valid_ns);
+
+/* vbridge_fs_file.c */
+extern const struct file_operations vbridge_fs_file_fops;
+extern const struct address_space_operations vbridge_fs_aops;
+u32 vbridge_fs_wire_flags(struct vbridge_fs *fs, unsigned int flags);
+int vbridge_fs_open_common(struct inode *inode, struct file *file,
+			   u64 fh, u32 open_flags);
+
+static inline bool vbridge_has_feature(const struct vbridge_dev *vb,
+				       unsigned int fbit)
+{
+	return vb->features & BIT_ULL(fbit);
+}
+
+#endif /* _VBRIDGE_PRIV_H */

@@ -1,0 +1,709 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vbridgefs directories: lookup and dentry revalidation, the namespace
+ * operations and readdir.
+ *
+ * A dentry is valid until dentry->d_time (get_jiffies_64(); 0 is
+ * expired), set from the entry timeout of the reply that produced it.
+ * Negative dentries are only kept with cache=always, where INVAL_ENTRY
+ * events expire them.
+ */
+
+#include <linux/fs.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "vbridge.h"
+
+/* Bytes of READDIR records asked for at a time. */
+#define VBRIDGE_FS_READDIR_SIZE		(64 * 1024)
+
+void vbridge_fs_set_entry_timeout(struct dentry *dentry, u64 valid_ns)
+{
+	u64 expires = valid_ns ? vbridge_fs_timeout(VBRIDGE_FS(dentry->d_sb),
+						    valid_ns) : 0;
+
+	WRITE_ONCE(dentry->d_time, expires);
+}
+
+static bool vbridge_fs_entry_valid(struct dentry *dentry)
+{
+	return time_before64(get_jiffies_64(), READ_ONCE(dentry->d_time));
+}
+
+/* A request naming @name in directory @dir, with @fixed bytes before the name. */
+struct vbridge_fs_name_msg {
+	struct vbridge_fs_in fs;
+	struct vbridge_fs_name_in name;
+	char data[VBRIDGE_FS_NAME_MAX];
+};
+
+static int vbridge_fs_name_check(const struct qstr *name)
+{
+	return name->len > VBRIDGE_FS_NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* LOOKUP @name in @dir; the entry holds one lookup on success. */
+static int vbridge_fs_do_lookup(struct inode *dir, const struct qstr *name,
+				struct vbridge_fs_entry_out *e)
+{
+	struct vbridge_fs_name_msg in;
+	int err;
+
+	err = vbridge_fs_name_check(name);
+	if (err)
+		return err;
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, 0);
+	in.name.namelen = cpu_to_le32(name->len);
+	in.name.padding = 0;
+	memcpy(in.data, name->name, name->len);
+	err = vbridge_fs_simple(VBRIDGE_FS(dir->i_sb), VBRIDGE_OP_FS_LOOKUP,
+				&in, offsetof(typeof(in), data) + name->len,
+				e, sizeof(*e));
+	if (err)
+		return err;
+	err = vbridge_fs_check_entry(e);
+	if (err && e->nodeid)
+		vbridge_fs_forget(VBRIDGE_FS(dir->i_sb),
+				  le64_to_cpu(e->nodeid), 1);
+	return err;
+}
+
+static struct dentry *vbridge_fs_lookup(struct inode *dir,
+					struct dentry *dentry,
+					unsigned int flags)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(dir->i_sb);
+	struct vbridge_fs_entry_out e;
+	struct inode *inode = NULL;
+	struct dentry *res;
+	u64 version;
+	int err;
+
+	version = atomic64_inc_return(&fs->attr_version);
+	err = vbridge_fs_do_lookup(dir, &dentry->d_name, &e);
+	if (err == -ENOENT) {
+		res = d_splice_alias(NULL, dentry);
+		vbridge_fs_set_entry_timeout(dentry,
+					     fs->cache == VBRIDGE_FS_CACHE_ALWAYS);
+		return res;
+	}
+	if (err)
+		return ERR_PTR(err);
+	inode = vbridge_fs_iget(dir->i_sb, &e, version);
+	if (IS_ERR(inode))
+		return ERR_CAST(inode);
+	res = d_splice_alias(inode, dentry);
+	if (!IS_ERR(res))
+		vbridge_fs_set_entry_timeout(res ?: dentry,
+					     le64_to_cpu(e.entry_valid_ns));
+	return res;
+}
+
+static int vbridge_fs_d_revalidate(struct dentry *dentry, unsigned int flags)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(dentry->d_sb);
+	struct vbridge_fs_entry_out e;
+	struct inode *inode, *dir;
+	struct dentry *parent;
+	u64 version;
+	int err;
+
+	if (vbridge_fs_entry_valid(dentry))
+		return 1;
+	inode = d_inode_rcu(dentry);
+	if (!inode || (flags & LOOKUP_RCU))
+		return inode ? -ECHILD : 0;
+	if (is_bad_inode(inode))
+		return 0;
+
+	parent = dget_parent(dentry);
+	dir = d_inode(parent);
+	version = atomic64_inc_return(&fs->attr_version);
+	err = vbridge_fs_do_lookup(dir, &dentry->d_name, &e);
+	dput(parent);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	if (le64_to_cpu(e.nodeid) != VBRIDGE_I(inode)->nodeid ||
+	    ((inode->i_mode ^ le32_to_cpu(e.attr.mode)) & S_IFMT)) {
+		vbridge_fs_forget(fs, le64_to_cpu(e.nodeid), 1);
+		return 0;
+	}
+	spin_lock(&VBRIDGE_I(inode)->lock);
+	VBRIDGE_I(inode)->nlookup++;
+	spin_unlock(&VBRIDGE_I(inode)->lock);
+	vbridge_fs_update_attr(inode, &e.attr, le64_to_cpu(e.attr_valid_ns),
+			       version);
+	vbridge_fs_set_entry_timeout(dentry, le64_to_cpu(e.entry_valid_ns));
+	return 1;
+}
+
+const struct dentry_operations vbridge_fs_dentry_ops = {
+	.d_revalidate	= vbridge_fs_d_revalidate,
+};
+
+/*
+ * Finish a request that created @dentry in @dir and answered with @e:
+ * instantiate it.
+ */
+static int vbridge_fs_instantiate(struct inode *dir, struct dentry *dentry,
+				  const struct vbridge_fs_entry_out *e)
+{
+	struct inode *inode;
+	struct dentry *alias;
+	int err;
+
+	err = vbridge_fs_check_entry(e);
+	if (err) {
+		if (e->nodeid)
+			vbridge_fs_forget(VBRIDGE_FS(dir->i_sb),
+					  le64_to_cpu(e->nodeid), 1);
+		return err;
+	}
+	vbridge_fs_inval_attr(dir);
+	inode = vbridge_fs_iget(dir->i_sb, e, 0);
+	if (IS_ERR(inode))
+		return PTR_ERR(inode);
+	d_drop(dentry);
+	alias = d_splice_alias(inode, dentry);
+	if (IS_ERR(alias))
+		return PTR_ERR(alias);
+	if (alias) {
+		vbridge_fs_set_entry_timeout(alias,
+					     le64_to_cpu(e->entry_valid_ns));
+		dput(alias);
+	} else {
+		vbridge_fs_set_entry_timeout(dentry,
+					     le64_to_cpu(e->entry_valid_ns));
+	}
+	return 0;
+}
+
+/* MKNOD and MKDIR. */
+static int vbridge_fs_make(struct inode *dir, struct dentry *dentry,
+			   u32 opcode, umode_t mode, dev_t rdev)
+{
+	struct vbridge_fs_entry_out e;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_mknod_in mk;
+		char name[VBRIDGE_FS_NAME_MAX];
+	} in;
+	int err;
+
+	err = vbridge_fs_name_check(&dentry->d_name);
+	if (err)
+		return err;
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, 0);
+	in.mk.mode = cpu_to_le32(mode);
+	in.mk.rdev = cpu_to_le32(new_encode_dev(rdev));
+	in.mk.namelen = cpu_to_le32(dentry->d_name.len);
+	in.mk.padding = 0;
+	memcpy(in.name, dentry->d_name.name, dentry->d_name.len);
+	err = vbridge_fs_simple(VBRIDGE_FS(dir->i_sb), opcode, &in,
+				offsetof(typeof(in), name) + dentry->d_name.len,
+				&e, sizeof(e));
+	return err ?: vbridge_fs_instantiate(dir, dentry, &e);
+}
+
+static int vbridge_fs_mknod(struct mnt_idmap *idmap, struct inode *dir,
+			    struct dentry *dentry, umode_t mode, dev_t rdev)
+{
+	return vbridge_fs_make(dir, dentry, VBRIDGE_OP_FS_MKNOD, mode, rdev);
+}
+
+static int vbridge_fs_create(struct mnt_idmap *idmap, struct inode *dir,
+			     struct dentry *dentry, umode_t mode, bool excl)
+{
+	return vbridge_fs_make(dir, dentry, VBRIDGE_OP_FS_MKNOD,
+			       (mode & 07777) | S_IFREG, 0);
+}
+
+static int vbridge_fs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
+			    struct dentry *dentry, umode_t mode)
+{
+	return vbridge_fs_make(dir, dentry, VBRIDGE_OP_FS_MKDIR,
+			       (mode & 07777) | S_IFDIR, 0);
+}
+
+static int vbridge_fs_symlink(struct mnt_idmap *idmap, struct inode *dir,
+			      struct dentry *dentry, const char *target)
+{
+	size_t tlen = strlen(target), nlen = dentry->d_name.len;
+	struct vbridge_fs_symlink_in *sl;
+	struct vbridge_fs_entry_out e;
+	struct vbridge_fs_in *fsin;
+	size_t len;
+	void *msg;
+	int err;
+
+	err = vbridge_fs_name_check(&dentry->d_name);
+	if (err)
+		return err;
+	if (tlen >= VBRIDGE_FS_PATH_MAX)
+		return -ENAMETOOLONG;
+	len = sizeof(*fsin) + sizeof(*sl) + nlen + tlen;
+	msg = kmalloc(len, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	fsin = msg;
+	sl = msg + sizeof(*fsin);
+	vbridge_fs_in_init(fsin, VBRIDGE_I(dir)->nodeid, 0);
+	sl->namelen = cpu_to_le32(nlen);
+	sl->targetlen = cpu_to_le32(tlen);
+	memcpy(sl + 1, dentry->d_name.name, nlen);
+	memcpy((void *)(sl + 1) + nlen, target, tlen);
+	err = vbridge_fs_simple(VBRIDGE_FS(dir->i_sb), VBRIDGE_OP_FS_SYMLINK,
+				msg, len, &e, sizeof(e));
+	kfree(msg);
+	return err ?: vbridge_fs_instantiate(dir, dentry, &e);
+}
+
+static int vbridge_fs_link(struct dentry *old, struct inode *dir,
+			   struct dentry *dentry)
+{
+	struct inode *inode = d_inode(old);
+	struct vbridge_fs_entry_out e;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_link_in link;
+		char name[VBRIDGE_FS_NAME_MAX];
+	} in;
+	int err;
+
+	err = vbridge_fs_name_check(&dentry->d_name);
+	if (err)
+		return err;
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, 0);
+	in.link.newparent = cpu_to_le64(VBRIDGE_I(dir)->nodeid);
+	in.link.namelen = cpu_to_le32(dentry->d_name.len);
+	in.link.padding = 0;
+	memcpy(in.name, dentry->d_name.name, dentry->d_name.len);
+	err = vbridge_fs_simple(VBRIDGE_FS(dir->i_sb), VBRIDGE_OP_FS_LINK, &in,
+				offsetof(typeof(in), name) + dentry->d_name.len,
+				&e, sizeof(e));
+	if (err)
+		return err;
+	if (le64_to_cpu(e.nodeid) != VBRIDGE_I(inode)->nodeid) {
+		/* A hard link is the same node. */
+		vbridge_fs_forget(VBRIDGE_FS(dir->i_sb), le64_to_cpu(e.nodeid),
+				  1);
+		return -EIO;
+	}
+	return vbridge_fs_instantiate(dir, dentry, &e);
+}
+
+/* UNLINK and RMDIR. */
+static int vbridge_fs_remove(struct inode *dir, struct dentry *dentry,
+			     u32 opcode)
+{
+	struct inode *inode = d_inode(dentry);
+	struct vbridge_fs_name_msg in;
+	int err;
+
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, 0);
+	in.name.namelen = cpu_to_le32(dentry->d_name.len);
+	in.name.padding = 0;
+	memcpy(in.data, dentry->d_name.name, dentry->d_name.len);
+	err = vbridge_fs_simple(VBRIDGE_FS(dir->i_sb), opcode, &in,
+				offsetof(typeof(in), data) + dentry->d_name.len,
+				NULL, 0);
+	if (err)
+		return err;
+	vbridge_fs_inval_attr(dir);
+	vbridge_fs_inval_attr(inode);
+	if (opcode == VBRIDGE_OP_FS_RMDIR)
+		clear_nlink(inode);
+	else if (inode->i_nlink)
+		drop_nlink(inode);
+	return 0;
+}
+
+static int vbridge_fs_unlink(struct inode *dir, struct dentry *dentry)
+{
+	return vbridge_fs_remove(dir, dentry, VBRIDGE_OP_FS_UNLINK);
+}
+
+static int vbridge_fs_rmdir(struct inode *dir, struct dentry *dentry)
+{
+	return vbridge_fs_remove(dir, dentry, VBRIDGE_OP_FS_RMDIR);
+}
+
+static int vbridge_fs_rename(struct mnt_idmap *idmap, struct inode *olddir,
+			     struct dentry *old, struct inode *newdir,
+			     struct dentry *new, unsigned int flags)
+{
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_rename_in ren;
+		char names[2 * VBRIDGE_FS_NAME_MAX];
+	} in;
+	u32 olen = old->d_name.len, nlen = new->d_name.len, wflags = 0;
+	int err;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	err = vbridge_fs_name_check(&new->d_name);
+	if (err)
+		return err;
+	if (flags & RENAME_NOREPLACE)
+		wflags |= VBRIDGE_FS_RENAME_NOREPLACE;
+	if (flags & RENAME_EXCHANGE)
+		wflags |= VBRIDGE_FS_RENAME_EXCHANGE;
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(olddir)->nodeid, 0);
+	in.ren.newparent = cpu_to_le64(VBRIDGE_I(newdir)->nodeid);
+	in.ren.flags = cpu_to_le32(wflags);
+	in.ren.oldnamelen = cpu_to_le32(olen);
+	in.ren.newnamelen = cpu_to_le32(nlen);
+	in.ren.padding = 0;
+	memcpy(in.names, old->d_name.name, olen);
+	memcpy(in.names + olen, new->d_name.name, nlen);
+	err = vbridge_fs_simple(VBRIDGE_FS(olddir->i_sb), VBRIDGE_OP_FS_RENAME,
+				&in, offsetof(typeof(in), names) + olen + nlen,
+				NULL, 0);
+	if (err)
+		return err;
+	vbridge_fs_inval_attr(olddir);
+	vbridge_fs_inval_attr(newdir);
+	vbridge_fs_inval_attr(d_inode(old));
+	if (d_really_is_positive(new)) {
+		struct inode *target = d_inode(new);
+
+		vbridge_fs_inval_attr(target);
+		if (!(flags & RENAME_EXCHANGE)) {
+			if (S_ISDIR(target->i_mode))
+				clear_nlink(target);
+			else if (target->i_nlink)
+				drop_nlink(target);
+		}
+	}
+	return 0;
+}
+
+/* CREATE @dentry and open it into @file. */
+static int vbridge_fs_create_open(struct inode *dir, struct dentry *dentry,
+				  struct file *file, unsigned int flags,
+				  umode_t mode)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(dir->i_sb);
+	struct {
+		struct vbridge_fs_entry_out e;
+		struct vbridge_fs_open_out o;
+	} out;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_open_in open;
+		char name[VBRIDGE_FS_NAME_MAX];
+	} in;
+	struct inode *inode;
+	u32 wflags;
+	int err;
+
+	err = vbridge_fs_name_check(&dentry->d_name);
+	if (err)
+		return err;
+	wflags = vbridge_fs_wire_flags(fs, flags) | (flags & O_EXCL);
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, 0);
+	in.open.flags = cpu_to_le32(wflags);
+	in.open.mode = cpu_to_le32(mode & 07777);
+	in.open.namelen = cpu_to_le32(dentry->d_name.len);
+	in.open.padding = 0;
+	memcpy(in.name, dentry->d_name.name, dentry->d_name.len);
+	err = vbridge_fs_simple(fs, VBRIDGE_OP_FS_CREATE, &in,
+				offsetof(typeof(in), name) + dentry->d_name.len,
+				&out, sizeof(out));
+	if (err)
+		return err;
+	err = vbridge_fs_check_entry(&out.e);
+	if (!err && !S_ISREG(le32_to_cpu(out.e.attr.mode)))
+		err = -EIO;
+	if (err) {
+		vbridge_fs_forget(fs, le64_to_cpu(out.e.nodeid), 1);
+		goto err_release;
+	}
+	vbridge_fs_inval_attr(dir);
+	inode = vbridge_fs_iget(dir->i_sb, &out.e, 0);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		goto err_release;
+	}
+	d_instantiate(dentry, inode);
+	vbridge_fs_set_entry_timeout(dentry, le64_to_cpu(out.e.entry_valid_ns));
+	file->f_mode |= FMODE_CREATED;
+	err = finish_open(file, dentry, generic_file_open);
+	if (err)
+		goto err_release;
+	return vbridge_fs_open_common(inode, file, le64_to_cpu(out.o.fh),
+				      le32_to_cpu(out.o.open_flags));
+
+err_release:
+	in.fs.fh = out.o.fh;
+	in.fs.nodeid = out.e.nodeid;
+	vbridge_fs_simple(fs, VBRIDGE_OP_FS_RELEASE, &in.fs, sizeof(in.fs),
+			  NULL, 0);
+	return err;
+}
+
+static int vbridge_fs_atomic_open(struct inode *dir, struct dentry *dentry,
+				  struct file *file, unsigned int flags,
+				  umode_t mode)
+{
+	struct dentry *res = NULL;
+	int err;
+
+	if (d_in_lookup(dentry)) {
+		res = vbridge_fs_lookup(dir, dentry, 0);
+		if (IS_ERR(res))
+			return PTR_ERR(res);
+		if (res)
+			dentry = res;
+	}
+	if (!(flags & O_CREAT) || d_really_is_positive(dentry))
+		return finish_no_open(file, res);
+
+	err = vbridge_fs_create_open(dir, dentry, file, flags, mode);
+	dput(res);
+	return err;
+}
+
+static int vbridge_fs_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
+			      struct file *file, umode_t mode)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(dir->i_sb);
+	struct {
+		struct vbridge_fs_entry_out e;
+		struct vbridge_fs_open_out o;
+	} out;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_open_in open;
+	} in = {};
+	struct inode *inode;
+	u32 wflags;
+	int err;
+
+	wflags = vbridge_fs_wire_flags(fs, file->f_flags);
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, 0);
+	in.open.flags = cpu_to_le32(wflags);
+	in.open.mode = cpu_to_le32(mode & 07777);
+	err = vbridge_fs_simple(fs, VBRIDGE_OP_FS_TMPFILE, &in, sizeof(in),
+				&out, sizeof(out));
+	if (err)
+		return err;
+	err = vbridge_fs_check_entry(&out.e);
+	if (!err && !S_ISREG(le32_to_cpu(out.e.attr.mode)))
+		err = -EIO;
+	if (err) {
+		vbridge_fs_forget(fs, le64_to_cpu(out.e.nodeid), 1);
+		goto err_release;
+	}
+	inode = vbridge_fs_iget(dir->i_sb, &out.e, 0);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		goto err_release;
+	}
+	/* d_tmpfile() drops the link an unnamed file never had here. */
+	if (!inode->i_nlink)
+		set_nlink(inode, 1);
+	d_tmpfile(file, inode);
+	err = finish_open_simple(file, 0);
+	if (err)
+		goto err_release;
+	return vbridge_fs_open_common(inode, file, le64_to_cpu(out.o.fh),
+				      le32_to_cpu(out.o.open_flags));
+
+err_release:
+	in.fs.fh = out.o.fh;
+	in.fs.nodeid = out.e.nodeid;
+	vbridge_fs_simple(fs, VBRIDGE_OP_FS_RELEASE, &in.fs, sizeof(in.fs),
+			  NULL, 0);
+	return err;
+}
+
+/* Directory files */
+
+static int vbridge_fs_opendir(struct inode *inode, struct file *file)
+{
+	struct vbridge_fs_open_out out;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_open_in open;
+	} in = {};
+	struct vbridge_file *vf;
+	int err;
+
+	vf = kzalloc(sizeof(*vf), GFP_KERNEL);
+	if (!vf)
+		return -ENOMEM;
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, 0);
+	in.open.flags = cpu_to_le32(O_RDONLY | O_DIRECTORY);
+	err = vbridge_fs_simple(VBRIDGE_FS(inode->i_sb), VBRIDGE_OP_FS_OPENDIR,
+				&in, sizeof(in), &out, sizeof(out));
+	if (err) {
+		kfree(vf);
+		return err;
+	}
+	vf->fh = le64_to_cpu(out.fh);
+	INIT_LIST_HEAD(&vf->entry);
+	file->private_data = vf;
+	return 0;
+}
+
+static int vbridge_fs_releasedir(struct inode *inode, struct file *file)
+{
+	struct vbridge_file *vf = file->private_data;
+	struct vbridge_fs_in in;
+
+	vbridge_fs_in_init(&in, VBRIDGE_I(inode)->nodeid, vf->fh);
+	vbridge_fs_simple(VBRIDGE_FS(inode->i_sb), VBRIDGE_OP_FS_RELEASEDIR,
+			  &in, sizeof(in), NULL, 0);
+	kfree(vf);
+	return 0;
+}
+
+/*
+ * Account the lookup a READDIR record holds: the inode keeps it until
+ * it is evicted, and a later LOOKUP finds it cached.
+ */
+static void vbridge_fs_readdir_entry(struct inode *dir,
+				     const struct vbridge_fs_dirent *d,
+				     u64 version)
+{
+	struct inode *inode;
+
+	if (vbridge_fs_check_entry(&d->entry)) {
+		vbridge_fs_forget(VBRIDGE_FS(dir->i_sb),
+				  le64_to_cpu(d->entry.nodeid), 1);
+		return;
+	}
+	inode = vbridge_fs_iget(dir->i_sb, &d->entry, version);
+	if (!IS_ERR(inode))
+		iput(inode);
+}
+
+static int vbridge_fs_readdir(struct file *file, struct dir_context *ctx)
+{
+	struct inode *dir = file_inode(file);
+	struct vbridge_fs *fs = VBRIDGE_FS(dir->i_sb);
+	struct vbridge_file *vf = file->private_data;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_read_in read;
+	} in = {};
+	struct vbridge_args args = {
+		.opcode = VBRIDGE_OP_FS_READDIR,
+		.flags = VBRIDGE_REQ_KILLABLE,
+		.in = &in,
+		.in_len = sizeof(in),
+	};
+	bool full = false;
+	u64 version;
+	void *buf;
+	int err = 0;
+
+	args.out_len = min_t(u32, VBRIDGE_FS_READDIR_SIZE,
+			     vbridge_max_out_payload(fs->vb));
+	buf = kvmalloc(args.out_len, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	args.out = buf;
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, vf->fh);
+	in.read.size = cpu_to_le32(args.out_len);
+
+	while (!full) {
+		u32 pos = 0, len;
+
+		in.read.offset = cpu_to_le64(ctx->pos);
+		version = atomic64_inc_return(&fs->attr_version);
+		err = vbridge_fs_call(fs, &args, 0);
+		if (err)
+			break;
+		len = min(args.out_actual, args.out_len);
+		if (!len)
+			break;		/* end of the directory */
+		while (pos < len) {
+			const struct vbridge_fs_dirent *d = buf + pos;
+			u32 namelen, rlen;
+
+			if (len - pos < sizeof(*d)) {
+				err = -EIO;
+				break;
+			}
+			namelen = le32_to_cpu(d->namelen);
+			rlen = VBRIDGE_FS_DIRENT_SIZE(namelen);
+			if (!namelen || namelen > VBRIDGE_FS_NAME_MAX ||
+			    rlen > len - pos ||
+			    memchr(d->name, '/', namelen) ||
+			    memchr(d->name, '\0', namelen)) {
+				err = -EIO;
+				break;
+			}
+			pos += rlen;
+			if (d->entry.nodeid)
+				vbridge_fs_readdir_entry(dir, d, version);
+			/* Later records still hold lookups: account them all. */
+			if (full)
+				continue;
+			if (!dir_emit(ctx, d->name, namelen,
+				      le64_to_cpu(d->entry.attr.ino),
+				      le32_to_cpu(d->type) & 15)) {
+				full = true;
+				continue;
+			}
+			ctx->pos = le64_to_cpu(d->off);
+		}
+		if (err) {
+			/* Skip the rest of this batch's lookups; they are lost. */
+			pr_warn_ratelimited("%s: malformed READDIR reply\n",
+					    fs->vb->name);
+			break;
+		}
+	}
+	kvfree(buf);
+	return err;
+}
+
+static int vbridge_fs_fsyncdir(struct file *file, loff_t start, loff_t end,
+			       int datasync)
+{
+	struct inode *inode = file_inode(file);
+	struct vbridge_file *vf = file->private_data;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_fsync_in sync;
+	} in = {};
+
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, vf->fh);
+	in.sync.flags = cpu_to_le32(datasync ? VBRIDGE_FS_FSYNC_DATASYNC : 0);
+	return vbridge_fs_simple(VBRIDGE_FS(inode->i_sb),
+				 VBRIDGE_OP_FS_FSYNCDIR, &in, sizeof(in),
+				 NULL, 0);
+}
+
+const struct inode_operations vbridge_fs_dir_iops = {
+	.lookup		= vbridge_fs_lookup,
+	.create		= vbridge_fs_create,
+	.atomic_open	= vbridge_fs_atomic_open,
+	.tmpfile	= vbridge_fs_tmpfile,
+	.mkdir		= vbridge_fs_mkdir,
+	.mknod		= vbridge_fs_mknod,
+	.symlink	= vbridge_fs_symlink,
+	.link		= vbridge_fs_link,
+	.unlink		= vbridge_fs_unlink,
+	.rmdir		= vbridge_fs_rmdir,
+	.rename		= vbridge_fs_rename,
+	.getattr	= vbridge_fs_getattr,
+	.setattr	= vbridge_fs_setattr,
+	.listxattr	= vbridge_fs_listxattr,
+};
+
+const struct file_operations vbridge_fs_dir_fops = {
+	.open		= vbridge_fs_opendir,
+	.release	= vbridge_fs_releasedir,
+	.iterate_shared	= vbridge_fs_readdir,
+	.llseek		= generic_file_llseek,
+	.read		= generic_read_dir,
+	.fsync		= vbridge_fs_fsyncdir,
+};

@@ -1,0 +1,1006 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vbridgefs regular files: open and close, the page cache (READ straight
+ * into and WRITE straight from the folios' pages), direct I/O from the
+ * caller's pages, shared writable mmap, fsync, fallocate, lseek,
+ * copy_file_range and locks.
+ *
+ * Without the writeback mount option the page cache is write-through:
+ * a write dirties the folios and writes the range back before returning.
+ * Writeback without a file (the flusher, mmap) uses any writable handle
+ * of the inode; a file's dirty pages are written back when it is closed,
+ * so an inode has dirty pages only while a writable handle is open.
+ */
+
+#include <linux/fs.h>
+#include <linux/falloc.h>
+#include <linux/filelock.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/once.h>
+#include <linux/pagemap.h>
+#include <linux/random.h>
+#include <linux/sched/signal.h>
+#include <linux/siphash.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <linux/writeback.h>
+
+#include "vbridge.h"
+
+/* Largest COPY_FILE_RANGE, so that it completes within the request timeout. */
+#define VBRIDGE_FS_COPY_MAX		(64 * 1024 * 1024)
+
+/* Wire open(2) flags: positions are explicit, truncation is a SETATTR. */
+u32 vbridge_fs_wire_flags(struct vbridge_fs *fs, unsigned int flags)
+{
+	u32 w = flags & (O_ACCMODE | O_SYNC | O_DSYNC | O_NOATIME);
+
+	/* The page cache reads around partial writes. */
+	if ((w & O_ACCMODE) == O_WRONLY && fs->cache != VBRIDGE_FS_CACHE_NONE)
+		w = (w & ~O_ACCMODE) | O_RDWR;
+	return w;
+}
+
+static fmode_t vbridge_fs_wire_mode(u32 wire_flags)
+{
+	switch (wire_flags & O_ACCMODE) {
+	case O_RDONLY:
+		return FMODE_READ;
+	case O_WRONLY:
+		return FMODE_WRITE;
+	default:
+		return FMODE_READ | FMODE_WRITE;
+	}
+}
+
+/* Attach the device's handle @fh to @file; releases it on failure. */
+int vbridge_fs_open_common(struct inode *inode, struct file *file,
+			   u64 fh, u32 open_flags)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	struct vbridge_file *vf;
+	struct vbridge_fs_in in;
+
+	vf = kzalloc(sizeof(*vf), GFP_KERNEL);
+	if (!vf) {
+		vbridge_fs_in_init(&in, vi->nodeid, fh);
+		vbridge_fs_simple(fs, VBRIDGE_OP_FS_RELEASE, &in, sizeof(in),
+				  NULL, 0);
+		return -ENOMEM;
+	}
+	vf->fh = fh;
+	vf->mode = vbridge_fs_wire_mode(vbridge_fs_wire_flags(fs,
+							      file->f_flags));
+	vf->direct = fs->cache == VBRIDGE_FS_CACHE_NONE ||
+		     (open_flags & VBRIDGE_FS_OPEN_DIRECT_IO);
+	file->private_data = vf;
+	spin_lock(&vi->lock);
+	list_add(&vf->entry, &vi->files);
+	spin_unlock(&vi->lock);
+	return 0;
+}
+
+static int vbridge_fs_open(struct inode *inode, struct file *file)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	struct vbridge_fs_open_out out;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_open_in open;
+	} in = {};
+	struct timespec64 mtime;
+	u32 wflags, oflags;
+	loff_t size;
+	int err;
+
+	err = generic_file_open(inode, file);
+	if (err)
+		return err;
+	wflags = vbridge_fs_wire_flags(fs, file->f_flags);
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, 0);
+	in.open.flags = cpu_to_le32(wflags);
+	err = vbridge_fs_simple(fs, VBRIDGE_OP_FS_OPEN, &in, sizeof(in),
+				&out, sizeof(out));
+	if (err == -EACCES && (wflags & O_ACCMODE) !=
+			      (file->f_flags & O_ACCMODE)) {
+		/* Write-only access: no reads around partial writes then. */
+		in.open.flags = cpu_to_le32((wflags & ~O_ACCMODE) | O_WRONLY);
+		err = vbridge_fs_simple(fs, VBRIDGE_OP_FS_OPEN, &in, sizeof(in),
+					&out, sizeof(out));
+	}
+	if (err)
+		return err;
+	oflags = le32_to_cpu(out.open_flags);
+	err = vbridge_fs_open_common(inode, file, le64_to_cpu(out.fh), oflags);
+	if (err)
+		return err;
+	if (le32_to_cpu(in.open.flags) != wflags)
+		((struct vbridge_file *)file->private_data)->mode = FMODE_WRITE;
+
+	/* cache=auto: close-to-open consistency with the host. */
+	if (fs->cache == VBRIDGE_FS_CACHE_AUTO &&
+	    !(oflags & VBRIDGE_FS_OPEN_KEEP_CACHE)) {
+		mtime = inode_get_mtime(inode);
+		size = i_size_read(inode);
+		if (!vbridge_fs_refresh_attr(inode, true)) {
+			struct timespec64 now = inode_get_mtime(inode);
+
+			if (!timespec64_equal(&mtime, &now) ||
+			    size != i_size_read(inode))
+				invalidate_inode_pages2(inode->i_mapping);
+		}
+	}
+	return 0;
+}
+
+static int vbridge_fs_release(struct inode *inode, struct file *file)
+{
+	struct vbridge_file *vf = file->private_data;
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	struct vbridge_fs_in in;
+
+	/* Pages dirtied through a mapping after the last close. */
+	if (vf->mode & FMODE_WRITE)
+		filemap_write_and_wait(inode->i_mapping);
+	spin_lock(&vi->lock);
+	list_del(&vf->entry);
+	spin_unlock(&vi->lock);
+	vbridge_fs_in_init(&in, vi->nodeid, vf->fh);
+	vbridge_fs_simple(VBRIDGE_FS(inode->i_sb), VBRIDGE_OP_FS_RELEASE, &in,
+			  sizeof(in), NULL, 0);
+	kfree(vf);
+	return 0;
+}
+
+/* Lock owners on the wire: hashed, the host has no business with pointers. */
+static u64 vbridge_fs_owner_id(const void *owner)
+{
+	static siphash_key_t key;
+
+	get_random_once(&key, sizeof(key));
+	return siphash_1u64((unsigned long)owner, &key);
+}
+
+static int vbridge_fs_flush(struct file *file, fl_owner_t id)
+{
+	struct inode *inode = file_inode(file);
+	struct vbridge_file *vf = file->private_data;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_flush_in flush;
+	} in;
+	int err = 0;
+
+	if (vf->mode & FMODE_WRITE)
+		err = filemap_write_and_wait(inode->i_mapping);
+	/* Releases the owner's POSIX locks on the host. */
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, vf->fh);
+	in.flush.lock_owner = cpu_to_le64(vbridge_fs_owner_id(id));
+	return vbridge_fs_simple(VBRIDGE_FS(inode->i_sb), VBRIDGE_OP_FS_FLUSH,
+				 &in, sizeof(in), NULL, 0) ?: err;
+}
+
+/*
+ * A handle of @inode open with @mode: @file's own if it has that access,
+ * else any open one.
+ */
+static int vbridge_fs_pick_fh(struct inode *inode, struct file *file,
+			      fmode_t mode, u64 *fh)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	struct vbridge_file *vf;
+	int err = -EBADF;
+
+	if (file) {
+		vf = file->private_data;
+		if ((vf->mode & mode) == mode) {
+			*fh = vf->fh;
+			return 0;
+		}
+	}
+	spin_lock(&vi->lock);
+	list_for_each_entry(vf, &vi->files, entry) {
+		if ((vf->mode & mode) == mode) {
+			*fh = vf->fh;
+			err = 0;
+			break;
+		}
+	}
+	spin_unlock(&vi->lock);
+	return err;
+}
+
+/* READ @size bytes at @pos into @bv; the bytes read in *@done. */
+static int vbridge_fs_read_pages(struct inode *inode, u64 fh, loff_t pos,
+				 const struct bio_vec *bv, unsigned int nr,
+				 u32 size, u32 *done)
+{
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_read_in read;
+	} in = {};
+	struct vbridge_args args = {
+		.opcode = VBRIDGE_OP_FS_READ,
+		.flags = VBRIDGE_REQ_KILLABLE,
+		.in = &in,
+		.in_len = sizeof(in),
+		.out_bvec = bv,
+		.out_nr_bvec = nr,
+	};
+	int err;
+
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, fh);
+	in.read.offset = cpu_to_le64(pos);
+	in.read.size = cpu_to_le32(size);
+	err = vbridge_fs_call(VBRIDGE_FS(inode->i_sb), &args, 0);
+	if (err)
+		return err;
+	if (args.out_actual > size)
+		return -EIO;
+	*done = args.out_actual;
+	return 0;
+}
+
+/* WRITE @size bytes at @pos from @bv; returns the bytes written. */
+static ssize_t vbridge_fs_write_pages(struct inode *inode, u64 fh, loff_t pos,
+				      const struct bio_vec *bv,
+				      unsigned int nr, u32 size)
+{
+	struct vbridge_fs_write_out out;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_write_in write;
+	} in = {};
+	struct vbridge_args args = {
+		.opcode = VBRIDGE_OP_FS_WRITE,
+		.flags = VBRIDGE_REQ_KILLABLE,
+		.in = &in,
+		.in_len = sizeof(in),
+		.in_bvec = bv,
+		.in_nr_bvec = nr,
+		.out = &out,
+		.out_len = sizeof(out),
+	};
+	int err;
+
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, fh);
+	in.write.offset = cpu_to_le64(pos);
+	in.write.size = cpu_to_le32(size);
+	err = vbridge_fs_call(VBRIDGE_FS(inode->i_sb), &args, sizeof(out));
+	if (err)
+		return err;
+	if (le32_to_cpu(out.size) > size)
+		return -EIO;
+	return le32_to_cpu(out.size);
+}
+
+/* The local size moved: attributes fetched before must not move it back. */
+static void vbridge_fs_set_size(struct inode *inode, loff_t size)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+
+	spin_lock(&vi->lock);
+	vi->attr_version = atomic64_inc_return(&VBRIDGE_FS(inode->i_sb)->attr_version);
+	if (size > i_size_read(inode))
+		i_size_write(inode, size);
+	vi->attr_expires = 0;
+	spin_unlock(&vi->lock);
+}
+
+/*
+ * Fill @nr contiguous locked folios from the device, zeroing what lies
+ * beyond the end of the file, and mark them uptodate.
+ */
+static int vbridge_fs_fill_folios(struct file *file, struct inode *inode,
+				  struct folio **folios, unsigned int nr)
+{
+	loff_t pos = folio_pos(folios[0]);
+	struct bio_vec *bv;
+	u32 size = 0, done;
+	unsigned int i;
+	u64 fh;
+	int err;
+
+	err = vbridge_fs_pick_fh(inode, file, FMODE_READ, &fh);
+	if (err)
+		return err;
+	bv = kmalloc_array(nr, sizeof(*bv), GFP_KERNEL);
+	if (!bv)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		bvec_set_folio(&bv[i], folios[i], folio_size(folios[i]), 0);
+		size += folio_size(folios[i]);
+	}
+	err = vbridge_fs_read_pages(inode, fh, pos, bv, nr, size, &done);
+	kfree(bv);
+	if (err)
+		return err;
+	for (i = 0; i < nr; i++) {
+		size_t off = folio_pos(folios[i]) - pos;
+		size_t fsize = folio_size(folios[i]);
+
+		if (done < off + fsize)
+			folio_zero_segment(folios[i],
+					   done > off ? done - off : 0, fsize);
+		folio_mark_uptodate(folios[i]);
+	}
+	return 0;
+}
+
+static int vbridge_fs_read_folio(struct file *file, struct folio *folio)
+{
+	int err = vbridge_fs_fill_folios(file, folio->mapping->host, &folio, 1);
+
+	folio_unlock(folio);
+	return err;
+}
+
+static void vbridge_fs_read_batch(struct readahead_control *rac,
+				  struct folio **folios, unsigned int nr)
+{
+	unsigned int i;
+
+	vbridge_fs_fill_folios(rac->file, rac->mapping->host, folios, nr);
+	for (i = 0; i < nr; i++)
+		folio_unlock(folios[i]);
+}
+
+/* Read ahead in requests of up to vbridge_fs.max_pages pages. */
+static void vbridge_fs_readahead(struct readahead_control *rac)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(rac->mapping->host->i_sb);
+	unsigned int nr = 0, pages = 0;
+	struct folio **folios, *folio;
+
+	folios = kmalloc_array(fs->max_pages, sizeof(*folios), GFP_KERNEL);
+	if (!folios)
+		return;		/* the folios left are read one by one */
+	while ((folio = readahead_folio(rac))) {
+		if (nr && pages + folio_nr_pages(folio) > fs->max_pages) {
+			vbridge_fs_read_batch(rac, folios, nr);
+			nr = 0;
+			pages = 0;
+		}
+		folios[nr++] = folio;
+		pages += folio_nr_pages(folio);
+	}
+	if (nr)
+		vbridge_fs_read_batch(rac, folios, nr);
+	kfree(folios);
+}
+
+static int vbridge_fs_write_begin(struct file *file,
+				  struct address_space *mapping, loff_t pos,
+				  unsigned int len, struct folio **foliop,
+				  void **fsdata)
+{
+	struct inode *inode = mapping->host;
+	struct folio *folio;
+	size_t off;
+	int err;
+
+	folio = __filemap_get_folio(mapping, pos >> PAGE_SHIFT, FGP_WRITEBEGIN,
+				    mapping_gfp_mask(mapping));
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	*foliop = folio;
+	if (folio_test_uptodate(folio))
+		return 0;
+	off = offset_in_folio(folio, pos);
+	/* Overwritten entirely: write_end marks it uptodate. */
+	if (!off && len >= folio_size(folio))
+		return 0;
+	if (folio_pos(folio) >= i_size_read(inode)) {
+		folio_zero_range(folio, 0, folio_size(folio));
+		folio_mark_uptodate(folio);
+		return 0;
+	}
+	err = vbridge_fs_fill_folios(file, inode, &folio, 1);
+	if (err) {
+		folio_unlock(folio);
+		folio_put(folio);
+	}
+	return err;
+}
+
+static int vbridge_fs_write_end(struct file *file,
+				struct address_space *mapping, loff_t pos,
+				unsigned int len, unsigned int copied,
+				struct folio *folio, void *fsdata)
+{
+	struct inode *inode = mapping->host;
+
+	if (!folio_test_uptodate(folio)) {
+		/* A short copy into a folio never read: try again. */
+		if (copied < folio_size(folio)) {
+			copied = 0;
+			goto out;
+		}
+		folio_mark_uptodate(folio);
+	}
+	if (pos + copied > i_size_read(inode))
+		vbridge_fs_set_size(inode, pos + copied);
+	folio_mark_dirty(folio);
+out:
+	folio_unlock(folio);
+	folio_put(folio);
+	return copied;
+}
+
+/* Contiguous folios under writeback, sent as one WRITE. */
+struct vbridge_fs_wb {
+	struct inode *inode;
+	u64 fh;
+	loff_t pos;
+	u32 size;
+	unsigned int nr;
+	struct folio **folios;
+	struct bio_vec *bv;
+};
+
+static int vbridge_fs_wb_flush(struct vbridge_fs_wb *wb)
+{
+	ssize_t written;
+	unsigned int i;
+	int err = 0;
+
+	if (!wb->nr)
+		return 0;
+	written = vbridge_fs_write_pages(wb->inode, wb->fh, wb->pos, wb->bv,
+					 wb->nr, wb->size);
+	if (written < 0)
+		err = written;
+	else if (written != wb->size)
+		err = -EIO;
+	for (i = 0; i < wb->nr; i++) {
+		if (err)
+			mapping_set_error(wb->inode->i_mapping, err);
+		folio_end_writeback(wb->folios[i]);
+	}
+	wb->nr = 0;
+	wb->size = 0;
+	return err;
+}
+
+static int vbridge_fs_writepages(struct address_space *mapping,
+				 struct writeback_control *wbc)
+{
+	struct inode *inode = mapping->host;
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	struct vbridge_fs_wb wb = { .inode = inode };
+	struct folio *folio = NULL;
+	int err, ret = 0;
+
+	err = vbridge_fs_pick_fh(inode, NULL, FMODE_WRITE, &wb.fh);
+	if (err)
+		return err;
+	wb.folios = kmalloc_array(fs->max_pages, sizeof(*wb.folios),
+				  GFP_NOFS);
+	wb.bv = kmalloc_array(fs->max_pages, sizeof(*wb.bv), GFP_NOFS);
+	if (!wb.folios || !wb.bv) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while ((folio = writeback_iter(mapping, wbc, folio, &err))) {
+		loff_t isize = i_size_read(inode), fpos = folio_pos(folio);
+		size_t len;
+
+		err = 0;
+		if (fpos >= isize) {
+			/* Truncated meanwhile. */
+			folio_unlock(folio);
+			continue;
+		}
+		len = min_t(loff_t, folio_size(folio), isize - fpos);
+		if (wb.nr && (fpos != wb.pos + wb.size || wb.nr == fs->max_pages ||
+			      (wb.size & (PAGE_SIZE - 1))))
+			ret = vbridge_fs_wb_flush(&wb) ?: ret;
+		folio_start_writeback(folio);
+		folio_unlock(folio);
+		if (!wb.nr)
+			wb.pos = fpos;
+		bvec_set_folio(&wb.bv[wb.nr], folio, len, 0);
+		wb.folios[wb.nr++] = folio;
+		wb.size += len;
+	}
+	ret = vbridge_fs_wb_flush(&wb) ?: ret;
+out:
+	kfree(wb.folios);
+	kfree(wb.bv);
+	return ret ?: err;
+}
+
+const struct address_space_operations vbridge_fs_aops = {
+	.read_folio	= vbridge_fs_read_folio,
+	.readahead	= vbridge_fs_readahead,
+	.writepages	= vbridge_fs_writepages,
+	.dirty_folio	= filemap_dirty_folio,
+	.write_begin	= vbridge_fs_write_begin,
+	.write_end	= vbridge_fs_write_end,
+	.migrate_folio	= filemap_migrate_folio,
+	/* O_DIRECT is served by read_iter/write_iter. */
+	.direct_IO	= noop_direct_IO,
+};
+
+/* Direct I/O: straight between the caller's pages and the device. */
+static ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
+				    bool write)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	struct vbridge_file *vf = iocb->ki_filp->private_data;
+	size_t count = iov_iter_count(iter);
+	loff_t pos = iocb->ki_pos, start = pos;
+	struct page **pages;
+	struct bio_vec *bv;
+	ssize_t err = 0;
+
+	if (!count)
+		return 0;
+	/* Coherence with mmap, which always goes through the page cache. */
+	err = filemap_write_and_wait_range(inode->i_mapping, pos,
+					   pos + count - 1);
+	if (err)
+		return err;
+	pages = kmalloc_array(fs->max_pages, sizeof(*pages), GFP_KERNEL);
+	bv = kmalloc_array(fs->max_pages, sizeof(*bv), GFP_KERNEL);
+	if (!pages || !bv) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (iov_iter_count(iter)) {
+		size_t want = min_t(size_t, iov_iter_count(iter),
+				    (size_t)fs->max_pages << PAGE_SHIFT);
+		bool pinned = iov_iter_extract_will_pin(iter);
+		size_t off, left, seg;
+		unsigned int n = 0;
+		ssize_t got;
+		u32 done = 0;
+
+		got = iov_iter_extract_pages(iter, &pages, want, fs->max_pages,
+					     0, &off);
+		if (got <= 0) {
+			err = got ?: -EFAULT;
+			break;
+		}
+		for (left = got; left; left -= seg, off = 0, n++) {
+			seg = min_t(size_t, PAGE_SIZE - off, left);
+			bvec_set_page(&bv[n], pages[n], seg, off);
+		}
+		if (write) {
+			ssize_t w = vbridge_fs_write_pages(inode, vf->fh, pos,
+							   bv, n, got);
+
+			if (w < 0)
+				err = w;
+			else
+				done = w;
+		} else {
+			err = vbridge_fs_read_pages(inode, vf->fh, pos, bv, n,
+						    got, &done);
+		}
+		if (pinned)
+			unpin_user_pages_dirty_lock(pages, n, !write && done);
+		if (err)
+			break;
+		pos += done;
+		if (done < got) {
+			iov_iter_revert(iter, got - done);
+			break;
+		}
+	}
+out:
+	kfree(pages);
+	kfree(bv);
+	if (write && pos > start) {
+		if (pos > i_size_read(inode))
+			vbridge_fs_set_size(inode, pos);
+		vbridge_fs_inval_attr(inode);
+		invalidate_inode_pages2_range(inode->i_mapping,
+					      start >> PAGE_SHIFT,
+					      (pos - 1) >> PAGE_SHIFT);
+	}
+	iocb->ki_pos = pos;
+	return pos > start ? pos - start : err;
+}
+
+static bool vbridge_fs_is_direct(struct kiocb *iocb)
+{
+	struct vbridge_file *vf = iocb->ki_filp->private_data;
+
+	return (iocb->ki_flags & IOCB_DIRECT) || vf->direct;
+}
+
+static ssize_t vbridge_fs_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct inode *inode = file_inode(iocb->ki_filp);
+	int err;
+
+	if (vbridge_fs_is_direct(iocb))
+		return vbridge_fs_direct_rw(iocb, to, false);
+	/* The size bounds what the page cache reads. */
+	err = vbridge_fs_refresh_attr(inode, false);
+	if (err)
+		return err;
+	return generic_file_read_iter(iocb, to);
+}
+
+static ssize_t vbridge_fs_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct file *file = iocb->ki_filp;
+	struct inode *inode = file_inode(file);
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	ssize_t ret;
+	int err;
+
+	if (iocb->ki_flags & IOCB_APPEND) {
+		err = vbridge_fs_refresh_attr(inode, false);
+		if (err)
+			return err;
+	}
+	if (!vbridge_fs_is_direct(iocb)) {
+		ret = generic_file_write_iter(iocb, from);
+		if (ret > 0 && !fs->writeback) {
+			err = filemap_write_and_wait_range(inode->i_mapping,
+							   iocb->ki_pos - ret,
+							   iocb->ki_pos - 1);
+			if (err)
+				return err;
+		}
+		return ret;
+	}
+
+	inode_lock(inode);
+	ret = generic_write_checks(iocb, from);
+	if (ret > 0)
+		ret = file_remove_privs(file);
+	if (!ret)
+		ret = vbridge_fs_direct_rw(iocb, from, true);
+	inode_unlock(inode);
+	if (ret > 0)
+		ret = generic_write_sync(iocb, ret);
+	return ret;
+}
+
+static vm_fault_t vbridge_fs_page_mkwrite(struct vm_fault *vmf)
+{
+	struct folio *folio = page_folio(vmf->page);
+	struct inode *inode = file_inode(vmf->vma->vm_file);
+
+	folio_lock(folio);
+	if (folio->mapping != inode->i_mapping) {
+		folio_unlock(folio);
+		return VM_FAULT_NOPAGE;
+	}
+	folio_wait_stable(folio);
+	return VM_FAULT_LOCKED;
+}
+
+static const struct vm_operations_struct vbridge_fs_vm_ops = {
+	.fault		= filemap_fault,
+	.map_pages	= filemap_map_pages,
+	.page_mkwrite	= vbridge_fs_page_mkwrite,
+};
+
+static int vbridge_fs_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct vbridge_file *vf = file->private_data;
+
+	/* Writeback of a shared mapping needs a writable handle. */
+	if ((vma->vm_flags & VM_SHARED) && (vma->vm_flags & VM_MAYWRITE) &&
+	    !(vf->mode & FMODE_WRITE))
+		vm_flags_clear(vma, VM_MAYWRITE);
+	file_accessed(file);
+	vma->vm_ops = &vbridge_fs_vm_ops;
+	return 0;
+}
+
+static int vbridge_fs_fsync(struct file *file, loff_t start, loff_t end,
+			    int datasync)
+{
+	struct inode *inode = file_inode(file);
+	struct vbridge_file *vf = file->private_data;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_fsync_in sync;
+	} in = {};
+	int err;
+
+	err = file_write_and_wait_range(file, start, end);
+	if (err)
+		return err;
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, vf->fh);
+	in.sync.flags = cpu_to_le32(datasync ? VBRIDGE_FS_FSYNC_DATASYNC : 0);
+	return vbridge_fs_simple(VBRIDGE_FS(inode->i_sb), VBRIDGE_OP_FS_FSYNC,
+				 &in, sizeof(in), NULL, 0);
+}
+
+static long vbridge_fs_fallocate(struct file *file, int mode, loff_t offset,
+				 loff_t length)
+{
+	struct inode *inode = file_inode(file);
+	struct vbridge_file *vf = file->private_data;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_fallocate_in fa;
+	} in = {};
+	loff_t end = offset + length - 1;
+	int err;
+
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE |
+		     FALLOC_FL_ZERO_RANGE))
+		return -EOPNOTSUPP;
+	inode_lock(inode);
+	err = filemap_write_and_wait_range(inode->i_mapping, offset, end);
+	if (err)
+		goto out;
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, vf->fh);
+	in.fa.offset = cpu_to_le64(offset);
+	in.fa.length = cpu_to_le64(length);
+	in.fa.mode = cpu_to_le32(mode);
+	err = vbridge_fs_simple(VBRIDGE_FS(inode->i_sb),
+				VBRIDGE_OP_FS_FALLOCATE, &in, sizeof(in),
+				NULL, 0);
+	if (err)
+		goto out;
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
+		truncate_pagecache_range(inode, offset, end);
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && offset + length > i_size_read(inode))
+		vbridge_fs_set_size(inode, offset + length);
+	vbridge_fs_inval_attr(inode);
+out:
+	inode_unlock(inode);
+	return err;
+}
+
+static loff_t vbridge_fs_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct inode *inode = file_inode(file);
+	struct vbridge_file *vf = file->private_data;
+	struct vbridge_fs_lseek_out out;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_lseek_in seek;
+	} in = {};
+	u64 res;
+	int err;
+
+	switch (whence) {
+	case SEEK_DATA:
+	case SEEK_HOLE:
+		break;
+	case SEEK_END:
+		err = vbridge_fs_refresh_attr(inode, false);
+		if (err)
+			return err;
+		fallthrough;
+	default:
+		return generic_file_llseek(file, offset, whence);
+	}
+	if (offset < 0)
+		return -ENXIO;
+	/* The device only knows what was written back. */
+	err = filemap_write_and_wait(inode->i_mapping);
+	if (err)
+		return err;
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, vf->fh);
+	in.seek.offset = cpu_to_le64(offset);
+	in.seek.whence = cpu_to_le32(whence);
+	err = vbridge_fs_simple(VBRIDGE_FS(inode->i_sb), VBRIDGE_OP_FS_LSEEK,
+				&in, sizeof(in), &out, sizeof(out));
+	if (err)
+		return err;
+	res = le64_to_cpu(out.offset);
+	if (res > MAX_LFS_FILESIZE)
+		return -EIO;
+	return vfs_setpos(file, res, inode->i_sb->s_maxbytes);
+}
+
+static ssize_t vbridge_fs_copy_file_range(struct file *file_in, loff_t pos_in,
+					  struct file *file_out,
+					  loff_t pos_out, size_t len,
+					  unsigned int flags)
+{
+	struct inode *in_inode = file_inode(file_in);
+	struct inode *out_inode = file_inode(file_out);
+	struct vbridge_file *vin = file_in->private_data;
+	struct vbridge_file *vout = file_out->private_data;
+	struct vbridge_fs_copy_range_out out;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_copy_range_in copy;
+	} in = {};
+	u64 copied;
+	int err;
+
+	/* Only the device of both files can copy; else the VFS splices. */
+	if (flags || in_inode->i_sb != out_inode->i_sb)
+		return -EXDEV;
+	len = min_t(size_t, len, VBRIDGE_FS_COPY_MAX);
+	err = filemap_write_and_wait_range(in_inode->i_mapping, pos_in,
+					   pos_in + len - 1);
+	if (err)
+		return err;
+	inode_lock(out_inode);
+	err = file_remove_privs(file_out) ?:
+	      filemap_write_and_wait_range(out_inode->i_mapping, pos_out,
+					   pos_out + len - 1);
+	if (err)
+		goto out;
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(in_inode)->nodeid, vin->fh);
+	in.copy.off_in = cpu_to_le64(pos_in);
+	in.copy.nodeid_out = cpu_to_le64(VBRIDGE_I(out_inode)->nodeid);
+	in.copy.fh_out = cpu_to_le64(vout->fh);
+	in.copy.off_out = cpu_to_le64(pos_out);
+	in.copy.len = cpu_to_le64(len);
+	err = vbridge_fs_simple(VBRIDGE_FS(in_inode->i_sb),
+				VBRIDGE_OP_FS_COPY_FILE_RANGE, &in, sizeof(in),
+				&out, sizeof(out));
+	if (err)
+		goto out;
+	copied = le64_to_cpu(out.size);
+	if (copied > len) {
+		err = -EIO;
+		goto out;
+	}
+	if (copied) {
+		truncate_inode_pages_range(out_inode->i_mapping, pos_out,
+					   pos_out + copied - 1);
+		if (pos_out + copied > i_size_read(out_inode))
+			vbridge_fs_set_size(out_inode, pos_out + copied);
+	}
+	vbridge_fs_inval_attr(out_inode);
+out:
+	inode_unlock(out_inode);
+	return err ?: copied;
+}
+
+/* Locks */
+
+static int vbridge_fs_lock_req(struct file *file, u32 opcode, u32 kind,
+			       const void *owner, const struct file_lock *fl,
+			       struct vbridge_fs_lock *res)
+{
+	struct inode *inode = file_inode(file);
+	struct vbridge_file *vf = file->private_data;
+	struct vbridge_fs_lock_out out;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_lock_in lock;
+	} in = {};
+	struct vbridge_args args = {
+		.opcode = opcode,
+		/* A blocked SETLKW is interrupted by any signal. */
+		.flags = opcode == VBRIDGE_OP_FS_SETLKW ? 0 :
+			 VBRIDGE_REQ_KILLABLE,
+		.in = &in,
+		.in_len = sizeof(in),
+	};
+	int err;
+
+	if (res) {
+		args.out = &out;
+		args.out_len = sizeof(out);
+	}
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, vf->fh);
+	in.lock.owner = cpu_to_le64(vbridge_fs_owner_id(owner));
+	in.lock.lk.start = cpu_to_le64(kind == VBRIDGE_FS_LK_FLOCK ? 0 :
+				       fl->fl_start);
+	in.lock.lk.end = cpu_to_le64(kind == VBRIDGE_FS_LK_FLOCK ||
+				     fl->fl_end == OFFSET_MAX ? ~0ULL :
+				     fl->fl_end);
+	in.lock.lk.type = cpu_to_le32(fl->c.flc_type);
+	in.lock.lk.pid = cpu_to_le32(task_tgid_nr(current));
+	in.lock.kind = cpu_to_le32(kind);
+	err = vbridge_fs_call(VBRIDGE_FS(inode->i_sb), &args,
+			      res ? sizeof(out) : 0);
+	if (!err && res)
+		*res = out.lk;
+	return err;
+}
+
+/*
+ * Take or drop a lock on the device, then record it locally so that the
+ * VFS drops it on close and /proc/locks shows it.  Unlocking goes the
+ * other way round, so that the local records never claim a lock the
+ * device may already have given to someone else.
+ */
+static int vbridge_fs_setlk(struct file *file, bool wait, u32 kind,
+			    const void *owner, struct file_lock *fl)
+{
+	int err;
+
+	if (lock_is_unlock(fl)) {
+		err = locks_lock_file_wait(file, fl);
+		if (err)
+			return err;
+		return vbridge_fs_lock_req(file, VBRIDGE_OP_FS_SETLK, kind,
+					   owner, fl, NULL);
+	}
+	for (;;) {
+		err = vbridge_fs_lock_req(file, wait ? VBRIDGE_OP_FS_SETLKW :
+					  VBRIDGE_OP_FS_SETLK, kind, owner,
+					  fl, NULL);
+		/* The device waited a while: ask again. */
+		if (!wait || err != -EAGAIN)
+			break;
+		if (signal_pending(current))
+			return -ERESTARTSYS;
+	}
+	if (err)
+		return err;
+	err = locks_lock_file_wait(file, fl);
+	if (err) {
+		unsigned char type = fl->c.flc_type;
+
+		fl->c.flc_type = F_UNLCK;
+		vbridge_fs_lock_req(file, VBRIDGE_OP_FS_SETLK, kind, owner, fl,
+				    NULL);
+		fl->c.flc_type = type;
+	}
+	return err;
+}
+
+static int vbridge_fs_posix_lock(struct file *file, int cmd, struct file_lock *fl)
+{
+	u32 kind = (fl->c.flc_flags & FL_OFDLCK) ? VBRIDGE_FS_LK_OFD :
+						   VBRIDGE_FS_LK_POSIX;
+	struct vbridge_fs_lock res;
+	u64 start, end;
+	u32 type;
+	int err;
+
+	if (IS_GETLK(cmd)) {
+		err = vbridge_fs_lock_req(file, VBRIDGE_OP_FS_GETLK, kind,
+					  fl->c.flc_owner, fl, &res);
+		if (err)
+			return err;
+		type = le32_to_cpu(res.type);
+		start = le64_to_cpu(res.start);
+		end = le64_to_cpu(res.end);
+		if (type != F_UNLCK && type != F_RDLCK && type != F_WRLCK)
+			return -EIO;
+		fl->c.flc_type = type;
+		if (type == F_UNLCK)
+			return 0;
+		if (start > end || start > OFFSET_MAX)
+			return -EIO;
+		fl->fl_start = start;
+		fl->fl_end = end >= OFFSET_MAX ? OFFSET_MAX : end;
+		fl->c.flc_pid = le32_to_cpu(res.pid);
+		return 0;
+	}
+	/* At close FLUSH (POSIX) or RELEASE (OFD) frees them on the device. */
+	if (fl->c.flc_flags & FL_CLOSE)
+		return locks_lock_file_wait(file, fl);
+	return vbridge_fs_setlk(file, IS_SETLKW(cmd), kind, fl->c.flc_owner,
+				fl);
+}
+
+static int vbridge_fs_flock(struct file *file, int cmd, struct file_lock *fl)
+{
+	/* RELEASE drops it on the device. */
+	if (fl->c.flc_flags & FL_CLOSE)
+		return locks_lock_file_wait(file, fl);
+	return vbridge_fs_setlk(file, IS_SETLKW(cmd), VBRIDGE_FS_LK_FLOCK,
+				file, fl);
+}
+
+const struct file_operations vbridge_fs_file_fops = {
+	.open		= vbridge_fs_open,
+	.release	= vbridge_fs_release,
+	.flush		= vbridge_fs_flush,
+	.llseek		= vbridge_fs_llseek,
+	.read_iter	= vbridge_fs_read_iter,
+	.write_iter	= vbridge_fs_write_iter,
+	.mmap		= vbridge_fs_mmap,
+	.fsync		= vbridge_fs_fsync,
+	.fallocate	= vbridge_fs_fallocate,
+	.copy_file_range = vbridge_fs_copy_file_range,
+	.lock		= vbridge_fs_posix_lock,
+	.flock		= vbridge_fs_flock,
+	.splice_read	= copy_splice_read,
+	.splice_write	= iter_file_splice_write,
+};

@@ -1,0 +1,546 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vbridgefs inodes: the inode cache keyed by node id, attributes and
+ * their timeouts, setattr, symlinks and extended attributes.
+ *
+ * Attributes come from the device with a validity time.  Local changes
+ * of an inode's size (writes, truncation) bump vbridge_inode.attr_version
+ * so that a reply to a request sent before such a change cannot move the
+ * size backwards.  Access checks are the VFS's, from the cached mode and
+ * owner; the device checks them again as the caller.
+ */
+
+#include <linux/cred.h>
+#include <linux/fs.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/uidgid.h>
+#include <linux/xattr.h>
+
+#include "vbridge.h"
+
+static bool vbridge_fs_mode_ok(u32 mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFDIR:
+	case S_IFLNK:
+	case S_IFCHR:
+	case S_IFBLK:
+	case S_IFIFO:
+	case S_IFSOCK:
+		return true;
+	}
+	return false;
+}
+
+/* Check an entry from the device: a node id and a sane file type. */
+int vbridge_fs_check_entry(const struct vbridge_fs_entry_out *e)
+{
+	if (!e->nodeid || !vbridge_fs_mode_ok(le32_to_cpu(e->attr.mode)))
+		return -EIO;
+	return 0;
+}
+
+void vbridge_fs_inval_attr(struct inode *inode)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+
+	spin_lock(&vi->lock);
+	vi->attr_expires = 0;
+	spin_unlock(&vi->lock);
+}
+
+static struct timespec64 vbridge_fs_ts(__le64 sec, __le32 nsec)
+{
+	return (struct timespec64){
+		.tv_sec = le64_to_cpu(sec),
+		.tv_nsec = min_t(u32, le32_to_cpu(nsec), NSEC_PER_SEC - 1),
+	};
+}
+
+/*
+ * Apply attributes fetched when vbridge_fs.attr_version was
+ * @attr_version (0: apply the size unconditionally).  The file type never
+ * changes; the caller checked it.
+ */
+void vbridge_fs_update_attr(struct inode *inode,
+			    const struct vbridge_fs_attr *attr, u64 valid_ns,
+			    u64 attr_version)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	u64 size = le64_to_cpu(attr->size);
+	bool set_size;
+
+	spin_lock(&vi->lock);
+	set_size = !attr_version || attr_version > vi->attr_version;
+	/* Dirty pages beyond the device's size are not there yet. */
+	if (set_size && fs->writeback && size < i_size_read(inode) &&
+	    (mapping_tagged(inode->i_mapping, PAGECACHE_TAG_DIRTY) ||
+	     mapping_tagged(inode->i_mapping, PAGECACHE_TAG_WRITEBACK)))
+		set_size = false;
+	vi->attr_expires = set_size ? vbridge_fs_timeout(fs, valid_ns) : 0;
+
+	inode->i_mode = (inode->i_mode & S_IFMT) |
+			(le32_to_cpu(attr->mode) & ~S_IFMT);
+	set_nlink(inode, le32_to_cpu(attr->nlink));
+	inode->i_uid = make_kuid(&init_user_ns, le32_to_cpu(attr->uid));
+	inode->i_gid = make_kgid(&init_user_ns, le32_to_cpu(attr->gid));
+	inode->i_blocks = le64_to_cpu(attr->blocks);
+	inode_set_atime_to_ts(inode, vbridge_fs_ts(attr->atime,
+						   attr->atimensec));
+	inode_set_mtime_to_ts(inode, vbridge_fs_ts(attr->mtime,
+						   attr->mtimensec));
+	inode_set_ctime_to_ts(inode, vbridge_fs_ts(attr->ctime,
+						   attr->ctimensec));
+	if (set_size && S_ISREG(inode->i_mode))
+		i_size_write(inode, min_t(u64, size, MAX_LFS_FILESIZE));
+	else if (!S_ISREG(inode->i_mode))
+		i_size_write(inode, min_t(u64, size, MAX_LFS_FILESIZE));
+	spin_unlock(&vi->lock);
+}
+
+static int vbridge_fs_inode_test(struct inode *inode, void *data)
+{
+	return VBRIDGE_I(inode)->nodeid == *(u64 *)data;
+}
+
+static int vbridge_fs_inode_set(struct inode *inode, void *data)
+{
+	VBRIDGE_I(inode)->nodeid = *(u64 *)data;
+	return 0;
+}
+
+static void vbridge_fs_init_inode(struct inode *inode,
+				  const struct vbridge_fs_attr *attr)
+{
+	u32 mode = le32_to_cpu(attr->mode);
+
+	inode->i_ino = le64_to_cpu(attr->ino);
+	inode->i_mode = mode & S_IFMT;
+	/* The device keeps the times. */
+	inode->i_flags |= S_NOATIME | S_NOCMTIME;
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		inode->i_op = &vbridge_fs_file_iops;
+		inode->i_fop = &vbridge_fs_file_fops;
+		inode->i_mapping->a_ops = &vbridge_fs_aops;
+		break;
+	case S_IFDIR:
+		inode->i_op = &vbridge_fs_dir_iops;
+		inode->i_fop = &vbridge_fs_dir_fops;
+		break;
+	case S_IFLNK:
+		inode->i_op = &vbridge_fs_symlink_iops;
+		inode_nohighmem(inode);
+		break;
+	default:
+		inode->i_op = &vbridge_fs_special_iops;
+		init_special_inode(inode, mode & S_IFMT,
+				   new_decode_dev(le32_to_cpu(attr->rdev)));
+		break;
+	}
+}
+
+/*
+ * The inode of a validated entry (vbridge_fs_check_entry()), which holds
+ * one lookup of its node; the lookup is given back when the inode is
+ * evicted, or at once on failure.
+ */
+struct inode *vbridge_fs_iget(struct super_block *sb,
+			      const struct vbridge_fs_entry_out *e,
+			      u64 attr_version)
+{
+	u64 nodeid = le64_to_cpu(e->nodeid);
+	u32 mode = le32_to_cpu(e->attr.mode);
+	struct vbridge_inode *vi;
+	struct inode *inode;
+
+	inode = iget5_locked(sb, nodeid, vbridge_fs_inode_test,
+			     vbridge_fs_inode_set, &nodeid);
+	if (!inode) {
+		vbridge_fs_forget(VBRIDGE_FS(sb), nodeid, 1);
+		return ERR_PTR(-ENOMEM);
+	}
+	vi = VBRIDGE_I(inode);
+	spin_lock(&vi->lock);
+	vi->nlookup++;
+	spin_unlock(&vi->lock);
+
+	if (inode->i_state & I_NEW) {
+		vbridge_fs_init_inode(inode, &e->attr);
+		vbridge_fs_update_attr(inode, &e->attr,
+				       le64_to_cpu(e->attr_valid_ns), 0);
+		unlock_new_inode(inode);
+		return inode;
+	}
+	if ((inode->i_mode ^ mode) & S_IFMT) {
+		/* A node's type never changes: the device is confused. */
+		make_bad_inode(inode);
+		iput(inode);
+		return ERR_PTR(-EIO);
+	}
+	vbridge_fs_update_attr(inode, &e->attr, le64_to_cpu(e->attr_valid_ns),
+			       attr_version);
+	return inode;
+}
+
+/* GETATTR, or use the cached attributes while they are valid. */
+int vbridge_fs_refresh_attr(struct inode *inode, bool force)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	struct vbridge_fs_attr_out out;
+	struct vbridge_fs_in in;
+	u64 version;
+	int err;
+
+	if (!force &&
+	    time_before64(get_jiffies_64(), READ_ONCE(vi->attr_expires)))
+		return 0;
+	version = atomic64_inc_return(&fs->attr_version);
+	vbridge_fs_in_init(&in, vi->nodeid, 0);
+	err = vbridge_fs_simple(fs, VBRIDGE_OP_FS_GETATTR, &in, sizeof(in),
+				&out, sizeof(out));
+	if (err)
+		return err;
+	if ((inode->i_mode ^ le32_to_cpu(out.attr.mode)) & S_IFMT) {
+		make_bad_inode(inode);
+		return -EIO;
+	}
+	vbridge_fs_update_attr(inode, &out.attr, le64_to_cpu(out.attr_valid_ns),
+			       version);
+	return 0;
+}
+
+int vbridge_fs_getattr(struct mnt_idmap *idmap, const struct path *path,
+		       struct kstat *stat, u32 mask, unsigned int flags)
+{
+	struct inode *inode = d_inode(path->dentry);
+	int err = 0;
+
+	if (!(flags & AT_STATX_DONT_SYNC))
+		err = vbridge_fs_refresh_attr(inode,
+					      flags & AT_STATX_FORCE_SYNC);
+	if (err)
+		return err;
+	generic_fillattr(idmap, mask, inode, stat);
+	return 0;
+}
+
+int vbridge_fs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
+		       struct iattr *attr)
+{
+	struct inode *inode = d_inode(dentry);
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	struct vbridge_file *vf = NULL;
+	struct vbridge_fs_attr_out out;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_setattr_in set;
+	} in = {};
+	unsigned int ia = attr->ia_valid;
+	u32 valid = 0;
+	int err;
+
+	err = setattr_prepare(idmap, dentry, attr);
+	if (err)
+		return err;
+	if (ia & ATTR_FILE)
+		vf = attr->ia_file->private_data;
+
+	if (ia & ATTR_MODE) {
+		valid |= VBRIDGE_FS_SET_MODE;
+		in.set.mode = cpu_to_le32(attr->ia_mode & 07777);
+	}
+	if (ia & ATTR_UID) {
+		valid |= VBRIDGE_FS_SET_UID;
+		in.set.uid = cpu_to_le32(from_kuid(&init_user_ns,
+						   attr->ia_uid));
+	}
+	if (ia & ATTR_GID) {
+		valid |= VBRIDGE_FS_SET_GID;
+		in.set.gid = cpu_to_le32(from_kgid(&init_user_ns,
+						   attr->ia_gid));
+	}
+	if (ia & ATTR_SIZE) {
+		if (!S_ISREG(inode->i_mode))
+			return S_ISDIR(inode->i_mode) ? -EISDIR : -EINVAL;
+		valid |= VBRIDGE_FS_SET_SIZE;
+		in.set.size = cpu_to_le64(attr->ia_size);
+		/* Dirty pages must not land after the truncation. */
+		err = filemap_write_and_wait(inode->i_mapping);
+		if (err)
+			return err;
+	}
+	if (ia & ATTR_ATIME) {
+		if (ia & ATTR_ATIME_SET) {
+			valid |= VBRIDGE_FS_SET_ATIME;
+			in.set.atime = cpu_to_le64(attr->ia_atime.tv_sec);
+			in.set.atimensec = cpu_to_le32(attr->ia_atime.tv_nsec);
+		} else {
+			valid |= VBRIDGE_FS_SET_ATIME_NOW;
+		}
+	}
+	if (ia & ATTR_MTIME) {
+		if (ia & ATTR_MTIME_SET) {
+			valid |= VBRIDGE_FS_SET_MTIME;
+			in.set.mtime = cpu_to_le64(attr->ia_mtime.tv_sec);
+			in.set.mtimensec = cpu_to_le32(attr->ia_mtime.tv_nsec);
+		} else {
+			valid |= VBRIDGE_FS_SET_MTIME_NOW;
+		}
+	}
+	if (!valid) {
+		/* ctime alone, e.g. from a kill of suid bits already gone. */
+		vbridge_fs_inval_attr(inode);
+		return 0;
+	}
+	if (vf && S_ISREG(inode->i_mode) && (vf->mode & FMODE_WRITE))
+		valid |= VBRIDGE_FS_SET_FH;
+	in.set.valid = cpu_to_le32(valid);
+	vbridge_fs_in_init(&in.fs, vi->nodeid, vf ? vf->fh : 0);
+
+	err = vbridge_fs_simple(fs, VBRIDGE_OP_FS_SETATTR, &in, sizeof(in),
+				&out, sizeof(out));
+	if (err)
+		return err;
+	if ((inode->i_mode ^ le32_to_cpu(out.attr.mode)) & S_IFMT) {
+		make_bad_inode(inode);
+		return -EIO;
+	}
+	if (ia & ATTR_SIZE) {
+		spin_lock(&vi->lock);
+		vi->attr_version = atomic64_inc_return(&fs->attr_version);
+		spin_unlock(&vi->lock);
+		truncate_setsize(inode, attr->ia_size);
+	}
+	vbridge_fs_update_attr(inode, &out.attr, le64_to_cpu(out.attr_valid_ns),
+			       0);
+	return 0;
+}
+
+/* Symlinks */
+
+static void vbridge_fs_free_link(void *buf)
+{
+	kfree(buf);
+}
+
+static const char *vbridge_fs_get_link(struct dentry *dentry,
+				       struct inode *inode,
+				       struct delayed_call *done)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	struct vbridge_fs_in in;
+	struct vbridge_args args = {
+		.opcode = VBRIDGE_OP_FS_READLINK,
+		.flags = VBRIDGE_REQ_KILLABLE,
+		.in = &in,
+		.in_len = sizeof(in),
+		.out_len = VBRIDGE_FS_PATH_MAX - 1,
+	};
+	char *buf;
+	int err;
+
+	if (!dentry)
+		return ERR_PTR(-ECHILD);
+	buf = kmalloc(VBRIDGE_FS_PATH_MAX, GFP_KERNEL);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	args.out = buf;
+	vbridge_fs_in_init(&in, VBRIDGE_I(inode)->nodeid, 0);
+	err = vbridge_fs_call(fs, &args, 1);
+	if (!err && (args.out_actual > args.out_len ||
+		     memchr(buf, '\0', args.out_actual)))
+		err = -EIO;
+	if (err) {
+		kfree(buf);
+		return ERR_PTR(err);
+	}
+	buf[args.out_actual] = '\0';
+	set_delayed_call(done, vbridge_fs_free_link, buf);
+	return buf;
+}
+
+/* Extended attributes */
+
+static int vbridge_fs_xattr_get(const struct xattr_handler *handler,
+				struct dentry *dentry, struct inode *inode,
+				const char *name, void *value, size_t size)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	const char *full = xattr_full_name(handler, name);
+	size_t namelen = strlen(full);
+	struct vbridge_fs_xattr_out xout;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_getxattr_in get;
+		char name[VBRIDGE_FS_XATTR_NAME_MAX];
+	} in;
+	struct vbridge_args args = {
+		.opcode = VBRIDGE_OP_FS_GETXATTR,
+		.flags = VBRIDGE_REQ_KILLABLE,
+		.in = &in,
+	};
+	int err;
+
+	if (namelen > VBRIDGE_FS_XATTR_NAME_MAX)
+		return -ERANGE;
+	size = min_t(size_t, size, VBRIDGE_FS_XATTR_SIZE_MAX);
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, 0);
+	in.get.size = cpu_to_le32(size);
+	in.get.namelen = cpu_to_le32(namelen);
+	memcpy(in.name, full, namelen);
+	args.in_len = offsetof(typeof(in), name) + namelen;
+	if (size) {
+		args.out = value;
+		args.out_len = size;
+	} else {
+		args.out = &xout;
+		args.out_len = sizeof(xout);
+	}
+	err = vbridge_fs_call(fs, &args, size ? 0 : sizeof(xout));
+	if (err)
+		return err;
+	if (!size)
+		return min_t(u32, le32_to_cpu(xout.size),
+			     VBRIDGE_FS_XATTR_SIZE_MAX);
+	return min(args.out_actual, args.out_len);
+}
+
+static int vbridge_fs_xattr_set(const struct xattr_handler *handler,
+				struct mnt_idmap *idmap,
+				struct dentry *dentry, struct inode *inode,
+				const char *name, const void *value,
+				size_t size, int flags)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	const char *full = xattr_full_name(handler, name);
+	size_t namelen = strlen(full);
+	struct vbridge_fs_setxattr_in *set;
+	struct vbridge_fs_name_in *rm;
+	struct vbridge_fs_in *fsin;
+	size_t len;
+	void *msg;
+	u32 opcode;
+	int err;
+
+	if (namelen > VBRIDGE_FS_XATTR_NAME_MAX)
+		return -ERANGE;
+	if (size > VBRIDGE_FS_XATTR_SIZE_MAX)
+		return -E2BIG;
+	len = sizeof(*fsin) + sizeof(*set) + namelen + size;
+	msg = kvzalloc(len, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	fsin = msg;
+	vbridge_fs_in_init(fsin, VBRIDGE_I(inode)->nodeid, 0);
+	if (value) {
+		opcode = VBRIDGE_OP_FS_SETXATTR;
+		set = msg + sizeof(*fsin);
+		set->size = cpu_to_le32(size);
+		set->flags = cpu_to_le32(flags);
+		set->namelen = cpu_to_le32(namelen);
+		memcpy(set + 1, full, namelen);
+		memcpy((void *)(set + 1) + namelen, value, size);
+	} else {
+		opcode = VBRIDGE_OP_FS_REMOVEXATTR;
+		rm = msg + sizeof(*fsin);
+		rm->namelen = cpu_to_le32(namelen);
+		memcpy(rm + 1, full, namelen);
+		len = sizeof(*fsin) + sizeof(*rm) + namelen;
+	}
+	err = vbridge_fs_simple(fs, opcode, msg, len, NULL, 0);
+	kvfree(msg);
+	if (!err)
+		vbridge_fs_inval_attr(inode);
+	return err;
+}
+
+ssize_t vbridge_fs_listxattr(struct dentry *dentry, char *list, size_t size)
+{
+	struct inode *inode = d_inode(dentry);
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	struct vbridge_fs_xattr_out xout;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_getxattr_in get;
+	} in = {};
+	struct vbridge_args args = {
+		.opcode = VBRIDGE_OP_FS_LISTXATTR,
+		.flags = VBRIDGE_REQ_KILLABLE,
+		.in = &in,
+		.in_len = sizeof(in),
+	};
+	int err;
+
+	size = min_t(size_t, size, VBRIDGE_FS_XATTR_SIZE_MAX);
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, 0);
+	in.get.size = cpu_to_le32(size);
+	if (size) {
+		args.out = list;
+		args.out_len = size;
+	} else {
+		args.out = &xout;
+		args.out_len = sizeof(xout);
+	}
+	err = vbridge_fs_call(fs, &args, size ? 0 : sizeof(xout));
+	if (err)
+		return err;
+	if (!size)
+		return min_t(u32, le32_to_cpu(xout.size),
+			     VBRIDGE_FS_XATTR_SIZE_MAX);
+	/* A list is a sequence of NUL-terminated names. */
+	if (args.out_actual > size ||
+	    (args.out_actual && list[args.out_actual - 1]))
+		return -EIO;
+	return args.out_actual;
+}
+
+static const struct xattr_handler vbridge_fs_user_xattr = {
+	.prefix	= XATTR_USER_PREFIX,
+	.get	= vbridge_fs_xattr_get,
+	.set	= vbridge_fs_xattr_set,
+};
+
+static const struct xattr_handler vbridge_fs_trusted_xattr = {
+	.prefix	= XATTR_TRUSTED_PREFIX,
+	.get	= vbridge_fs_xattr_get,
+	.set	= vbridge_fs_xattr_set,
+};
+
+static const struct xattr_handler vbridge_fs_security_xattr = {
+	.prefix	= XATTR_SECURITY_PREFIX,
+	.get	= vbridge_fs_xattr_get,
+	.set	= vbridge_fs_xattr_set,
+};
+
+const struct xattr_handler * const vbridge_fs_xattr_handlers[] = {
+	&vbridge_fs_user_xattr,
+	&vbridge_fs_trusted_xattr,
+	&vbridge_fs_security_xattr,
+	NULL
+};
+
+const struct inode_operations vbridge_fs_file_iops = {
+	.getattr	= vbridge_fs_getattr,
+	.setattr	= vbridge_fs_setattr,
+	.listxattr	= vbridge_fs_listxattr,
+};
+
+const struct inode_operations vbridge_fs_symlink_iops = {
+	.get_link	= vbridge_fs_get_link,
+	.getattr	= vbridge_fs_getattr,
+	.setattr	= vbridge_fs_setattr,
+	.listxattr	= vbridge_fs_listxattr,
+};
+
+const struct inode_operations vbridge_fs_special_iops = {
+	.getattr	= vbridge_fs_getattr,
+	.setattr	= vbridge_fs_setattr,
+	.listxattr	= vbridge_fs_listxattr,
+};

@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vbridge request layer: requests on the request virtqueues.
+ *
+ * Life cycle of a request (struct vbridge_req):
+ *
+ *  1. vbridge_request_args() allocates the request with one reference,
+ *     the waiter's.  The device-readable part (request header and inline
+ *     input) is embedded in the request, the device-writable part
+ *     (response header and inline output) is a separate zeroed kmalloc()
+ *     buffer so that it never shares a cache line with CPU-written data.
+ *     Pages of caller-supplied bio_vecs are referenced.  Nothing the
+ *     device accesses is ever on the stack.
+ *  2. The request is added to the virtqueue of the current CPU under the
+ *     queue lock; adding takes a second reference, the device's.  If the
+ *     ring is full (or the negotiated max_inflight is reached) the
+ *     submitter sleeps until the completion work returns descriptors
+ *     (ring-full back-off), then retries.  The kick is prepared under the
+ *     lock and the notification is sent outside of it.
+ *  3. The virtqueue callback only queues the queue's completion work.  The
+ *     work drains the used ring under the lock, validates each response
+ *     (lengths clamped to what was posted, unique id, errno range),
+ *     completes the request and drops the device's reference.
+ *  4. The waiter sleeps interruptibly (or killably) with an optional
+ *     timeout.  If it gives up, it only drops its own reference: the
+ *     request, its buffers and its pages stay alive until the device
+ *     hands the buffers back, or until the device is reset and the
+ *     buffers are detached (remove, freeze, failure).
+ *
+ * Teardown (vbridge_queues_stop() and vbridge_queues_flush(), called by
+ * vbridge_main.c with the device's state_lock held): stopping a queue
+ * sets stop_err under the queue lock and waits for an SRCU grace period,
+ * after which no submitter can touch the virtqueue any more (the
+ * notification outside the lock is inside the SRCU read section).  After
+ * the device has been reset, flushing detaches every buffer still posted
+ * and completes the requests with an error.
+ */
+
+#include <linux/errno.h>
+#include <linux/jiffies.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/refcount.h>
+#include <linux/scatterlist.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/srcu.h>
+#include <linux/string.h>
+#include <linux/virtio.h>
+#include <linux/virtio_config.h>
+
+#include "vbridge.h"
+#include "vbridge_trace.h"
+
+/* Scatterlist entries kept on the stack; requests with more allocate. */
+#define VBRIDGE_STACK_SGS	4
+
+/* Submitters between adding a request and notifying the device. */
+DEFINE_STATIC_SRCU(vbridge_submit_srcu);
+
+/**
+ * struct vbridge_req - a request in flight
+ * @ref: one reference for the waiter, one while the device owns the buffers
+ * @done: completed when the device returned the buffers, or they were
+ *	detached from a reset device
+ * @node: on the completion work's local list
+ * @vbq: queue the request was added to
+ * @unique: request id
+ * @opcode: enum vbridge_opcode
+ * @error: 0 or a negative errno, valid once @done is complete
+ * @payload: output payload bytes returned, valid once @done is complete
+ * @req_size: device-readable bytes posted
+ * @resp_size: device-writable bytes posted
+ * @resp: device-writable buffer: response header and inline output
+ * @bvec: copies of the caller's input and output bio_vecs; their pages
+ *	are referenced until the request is freed
+ * @nr_bvec: entries in @bvec
+ * @hdr: device-readable: the request header, directly followed by
+ * @in_data: the inline input payload
+ */
+struct vbridge_req {
+	refcount_t ref;
+	struct completion done;
+	struct list_head node;
+	struct vbridge_vq *vbq;
+	u64 unique;
+	u32 opcode;
+	int error;
+	u32 payload;
+	u32 req_size;
+	u32 resp_size;
+	struct vbridge_resp_hdr *resp;
+	struct bio_vec *bvec;
+	unsigned int nr_bvec;
+	struct vbridge_req_hdr hdr;
+	u8 in_data[];
+};
+
+/* How long a submitter may still wait, and how. */
+struct vbridge_deadline {
+	unsigned long expires;
+	unsigned int timeout_ms;
+	bool killable;
+};
+
+static void vbridge_deadline_init(struct vbridge_deadline *dl,
+				  const struct vbridge_args *args)
+{
+	dl->timeout_ms = args->timeout_ms ?:
+			 READ_ONCE(vbridge_request_timeout_ms);
+	dl->expires = jiffies + msecs_to_jiffies(dl->timeout_ms);
+	dl->killable = args->flags & VBRIDGE_REQ_KILLABLE;
+}
+
+static long vbridge_deadline_left(const struct vbridge_deadline *dl)
+{
+	long left;
+
+	if (!dl->timeout_ms)
+		return MAX_SCHEDULE_TIMEOUT;
+	left = (long)(dl->expires - jiffies);
+	return max(left, 0L);
+}
+
+/*
+ * Map a wait_*_timeout() result to 0, -ETIMEDOUT or -ERESTARTSYS.  A signal
+ * yields -ERESTARTSYS so that the freezer's fake signal (system suspend)
+ * restarts the system call transparently instead of failing it.
+ */
+static int vbridge_wait_result(long ret)
+{
+	if (ret > 0)
+		return 0;
+	return ret ? -ERESTARTSYS : -ETIMEDOUT;
+}
+
+u32 vbridge_max_in_payload(struct vbridge_dev *vb)
+{
+	return READ_ONCE(vb->max_req_size) - sizeof(struct vbridge_req_hdr);
+}
+
+u32 vbridge_max_out_payload(struct vbridge_dev *vb)
+{
+	return READ_ONCE(vb->max_req_size) - sizeof(struct vbridge_resp_hdr);
+}
+
+static void vbridge_req_put(struct vbridge_req *req)
+{
+	unsigned int i;
+
+	if (!refcount_dec_and_test(&req->ref))
+		return;
+	for (i = 0; i < req->nr_bvec; i++)
+		put_page(req->bvec[i].bv_page);
+	kfree(req->bvec);
+	kfree(req->resp);
+	kfree(req);
+}
+
+/* Sum up a bio_vec array; 0 on success, -EINVAL for empty segments. */
+static int vbridge_bvec_size(const struct bio_vec *bvec, unsigned int nr,
+			     u64 *size)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		if (!bvec[i].bv_page || !bvec[i].bv_len)
+			return -EINVAL;
+		*size += bvec[i].bv_len;
+	}
+	return 0;
+}
+
+/* Check @args against the negotiated limits; compute the posted sizes. */
+static int vbridge_args_check(struct vbridge_dev *vb,
+			      const struct vbridge_args *args,
+			      u32 *req_size, u32 *resp_size)
+{
+	u32 max_size = READ_ONCE(vb->max_req_size);
+	u64 in = sizeof(struct vbridge_req_hdr) + (u64)args->in_len;
+	u64 out = sizeof(struct vbridge_resp_hdr) + (u64)args->out_len;
+	u64 segs = 2ULL + args->in_nr_bvec + args->out_nr_bvec;
+	int err;
+
+	if ((args->in_len && !args->in) || (args->out_len && !args->out))
+		return -EINVAL;
+	if ((args->in_nr_bvec && !args->in_bvec) ||
+	    (args->out_nr_bvec && !args->out_bvec))
+		return -EINVAL;
+	if (segs > READ_ONCE(vb->max_segs))
+		return -EMSGSIZE;
+	err = vbridge_bvec_size(args->in_bvec, args->in_nr_bvec, &in);
+	if (err)
+		return err;
+	err = vbridge_bvec_size(args->out_bvec, args->out_nr_bvec, &out);
+	if (err)
+		return err;
+	if (in > max_size || out > max_size)
+		return -EMSGSIZE;
+	*req_size = in;
+	*resp_size = out;
+	return 0;
+}
+
+static struct vbridge_req *vbridge_req_alloc(const struct vbridge_args *args)
+{
+	unsigned int nr_bvec = args->in_nr_bvec + args->out_nr_bvec;
+	struct vbridge_req *req;
+	unsigned int i;
+
+	BUILD_BUG_ON(offsetof(struct vbridge_req, in_data) !=
+		     offsetof(struct vbridge_req, hdr) +
+		     sizeof(struct vbridge_req_hdr));
+
+	req = kzalloc(struct_size(req, in_data, args->in_len), GFP_KERNEL);
+	if (!req)
+		return NULL;
+	/*
+	 * Zeroed: a device claiming to have written more than it did must
+	 * not make the driver hand out stale kernel memory.
+	 */
+	req->resp = kzalloc(sizeof(*req->resp) + args->out_len, GFP_KERNEL);
+	if (!req->resp)
+		goto err_free_req;
+	if (nr_bvec) {
+		req->bvec = kmalloc_array(nr_bvec, sizeof(*req->bvec),
+					  GFP_KERNEL);
+		if (!req->bvec)
+			goto err_free_resp;
+		memcpy(req->bvec, args->in_bvec,
+		       args->in_nr_bvec * sizeof(*req->bvec));
+		memcpy(req->bvec + args->in_nr_bvec, args->out_bvec,
+		       args->out_nr_bvec * sizeof(*req->bvec));
+		for (i = 0; i < nr_bvec; i++)
+			get_page(req->bvec[i].bv_page);
+		req->nr_bvec = nr_bvec;
+	}
+	if (args->in_len)
+		memcpy(req->in_data, args->in, args->in_len);
+	refcount_set(&req->ref, 1);
+	init_completion(&req->done);
+	INIT_LIST_HEAD(&req->node);
+	req->opcode = args->opcode;
+	return req;
+
+err_free_resp:
+	kfree(req->resp);
+err_free_req:
+	kfree(req);
+	return NULL;
+}
+
+/*
+ * Build the two scatterlists of @req: device-readable (header, inline
+ * input, input pages) then device-writable (header, inline output, output
+ * pages).  @sg holds 2 + req->nr_bvec entries.
+ */
+static void vbridge_req_build_sgs(struct vbridge_req *req,
+				  const struct vbridge_args *args,
+				  struct scatterlist *sg,
+				  struct scatterlist *sgs[2])
+{
+	unsigned int nr_out = 1 + args->in_nr_bvec;
+	unsigned int nr_in = 1 + args->out_nr_bvec;
+	const struct bio_vec *bv;
+	unsigned int i;
+
+	sg_init_table(sg, nr_out);
+	sg_set_buf(&sg[0], &req->hdr, sizeof(req->hdr) + args->in_len);
+	for (i = 0; i < args->in_nr_bvec; i++) {
+		bv = &req->bvec[i];
+		sg_set_page(&sg[1 + i], bv->bv_page, bv->bv_len,
+			    bv->bv_offset);
+	}
+
+	sg_init_table(sg + nr_out, nr_in);
+	sg_set_buf(&sg[nr_out], req->resp, sizeof(*req->resp) + args->out_len);
+	for (i = 0; i < args->out_nr_bvec; i++) {
+		bv = &req->bvec[args->in_nr_bvec + i];
+		sg_set_page(&sg[nr_out + 1 + i], bv->bv_page, bv->bv_len,
+			    bv->bv_offset);
+	}
+
+	sgs[0] = sg;
+	sgs[1] = sg + nr_out;
+}
+
+static bool vbridge_resumed(struct vbridge_dev *vb)
+{
+	return READ_ONCE(vb->state) != VBRIDGE_STATE_SUSPENDED;
+}
+
+static long vbridge_wait_resumed(struct vbridge_dev *vb,
+				 const struct vbridge_deadline *dl)
+{
+	long left = vbridge_deadline_left(dl);
+
+	if (dl->killable)
+		return wait_event_killable_timeout(vb->state_wq,
+						   vbridge_resumed(vb), left);
+	return wait_event_interruptible_timeout(vb->state_wq,
+						vbridge_resumed(vb), left);
+}
+
+/*
+ * Wait until the device accepts requests.  Returns 0 or a negative errno:
+ * the device state's error, -ETIMEDOUT or -ERESTARTSYS.
+ */
+static int vbridge_wait_running(struct vbridge_dev *vb,
+				const struct vbridge_args *args,
+				const struct vbridge_deadline *dl)
+{
+	enum vbridge_state state;
+	int err;
+
+	if (args->flags & VBRIDGE_REQ_INIT)
+		return 0;
+	for (;;) {
+		state = READ_ONCE(vb->state);
+		if (state == VBRIDGE_STATE_RUNNING)
+			return 0;
+		if (state != VBRIDGE_STATE_SUSPENDED)
+			return vbridge_state_err(state);
+		err = vbridge_wait_result(vbridge_wait_resumed(vb, dl));
+		if (err)
+			return err;
+	}
+}
+
+static bool vbridge_has_space(struct vbridge_vq *vbq, unsigned int seq)
+{
+	return READ_ONCE(vbq->space_seq) != seq;
+}
+
+/*
+ * Ring-full back-off: wait until descriptors were returned (or the queue
+ * was stopped) since @seq was sampled.  Returns 0, -ETIMEDOUT or
+ * -ERESTARTSYS.
+ */
+static int vbridge_wait_space(struct vbridge_vq *vbq, unsigned int seq,
+			      const struct vbridge_deadline *dl)
+{
+	long left = vbridge_deadline_left(dl);
+	long ret;
+
+	if (dl->killable)
+		ret = wait_event_killable_timeout(vbq->space_wq,
+						  vbridge_has_space(vbq, seq),
+						  left);
+	else
+		ret = wait_event_interruptible_timeout(vbq->space_wq,
+						       vbridge_has_space(vbq, seq),
+						       left);
+	return vbridge_wait_result(ret);
+}
+
+/*
+ * Add @req to @vbq and notify the device.  Returns 0; -ENOSPC with
+ * *@space_seq set when the ring is full; -EAGAIN when the queue is stopped
+ * for suspend; or another negative errno.
+ */
+static int vbridge_queue_add(struct vbridge_vq *vbq, struct vbridge_req *req,
+			     struct scatterlist *sgs[2],
+			     unsigned int *space_seq)
+{
+	struct vbridge_dev *vb = vbq->vb;
+	struct virtqueue *vq = NULL;
+	bool notify = false;
+	bool broken = false;
+	int idx, err;
+
+	idx = srcu_read_lock(&vbridge_submit_srcu);
+	spin_lock(&vbq->lock);
+	err = vbq->stop_err;
+	if (err)
+		goto unlock;
+	vq = vbq->vq;
+
+	if (vbq->inflight >= READ_ONCE(vb->max_inflight)) {
+		err = -ENOSPC;
+	} else {
+		req->vbq = vbq;
+		refcount_inc(&req->ref);	/* the device's reference */
+		err = virtqueue_add_sgs(vq, sgs, 1, 1, req, GFP_ATOMIC);
+		if (err)
+			refcount_dec(&req->ref);
+	}
+
+	if (!err) {
+		WRITE_ONCE(vbq->inflight, vbq->inflight + 1);
+		vbq->requests++;
+		vbq->bytes_out += req->req_size;
+		trace_vbridge_request_submit(vb->name, vbq->index, req->unique,
+					     req->opcode, req->req_size,
+					     req->resp_size);
+		notify = virtqueue_kick_prepare(vq);
+	} else if (err == -ENOSPC && vbq->inflight) {
+		vbq->ring_full++;
+		*space_seq = vbq->space_seq;
+	} else if (err == -ENOSPC) {
+		/* Nothing in flight to wait for: out of memory. */
+		err = -ENOMEM;
+	} else {
+		broken = virtqueue_is_broken(vq);
+		if (broken)
+			err = -EIO;
+	}
+unlock:
+	spin_unlock(&vbq->lock);
+
+	if (notify && !virtqueue_notify(vq))
+		broken = true;
+	/* Inside the read section, so that teardown can cancel it. */
+	if (broken)
+		vbridge_dev_fail(vb);
+	srcu_read_unlock(&vbridge_submit_srcu, idx);
+	return err;
+}
+
+/*
+ * Validate the response of @req, returned by the device with @len bytes
+ * written.  Sets req->error and req->payload.  Called with the queue lock
+ * held.
+ */
+static void vbridge_req_end(struct vbridge_vq *vbq, struct vbridge_req *req,
+			    unsigned int len)
+{
+	struct device *dev = &vbq->vb->vdev->dev;
+	const struct vbridge_resp_hdr *resp = req->resp;
+	u32 resp_len;
+	s32 error;
+
+	if (len > req->resp_size) {
+		dev_warn_ratelimited(dev, "%s: used length %u of request %llu exceeds the %u bytes posted\n",
+				     vbq->name, len, req->unique,
+				     req->resp_size);
+		len = req->resp_size;
+	}
+	vbq->bytes_in += len;
+
+	if (len < sizeof(*resp)) {
+		dev_warn_ratelimited(dev, "%s: short response to request %llu (%u bytes)\n",
+				     vbq->name, req->unique, len);
+		goto bad;
+	}
+	if (le64_to_cpu(resp->unique) != req->unique) {
+		dev_warn_ratelimited(dev, "%s: response to request %llu carries id %llu\n",
+				     vbq->name, req->unique,
+				     le64_to_cpu(resp->unique));
+		goto bad;
+	}
+	resp_len = le32_to_cpu(resp->len);
+	if (resp_len < sizeof(*resp)) {
+		dev_warn_ratelimited(dev, "%s: response to request %llu has bad length %u\n",
+				     vbq->name, req->unique, resp_len);
+		goto bad;
+	}
+	error = (s32)le32_to_cpu(resp->error);
+	if (error > 0 || error < -MAX_ERRNO) {
+		dev_warn_ratelimited(dev, "%s: response to request %llu has bad error %d\n",
+				     vbq->name, req->unique, error);
+		goto bad;
+	}
+
+	req->error = error;
+	if (!error)
+		req->payload = min(resp_len, len) - sizeof(*resp);
+	else
+		vbq->errors++;
+	return;
+
+bad:
+	req->error = -EIO;
+	vbq->errors++;
+	vbq->bad_responses++;
+}
+
+static void vbridge_req_complete(struct vbridge_vq *vbq,
+				 struct vbridge_req *req)
+{
+	trace_vbridge_request_complete(vbq->vb->name, vbq->index, req->unique,
+				       req->error, req->payload);
+	complete(&req->done);
+	vbridge_req_put(req);
+}
+
+static void vbridge_queue_done_work(struct work_struct *work)
+{
+	struct vbridge_vq *vbq = container_of(work, struct vbridge_vq,
+					      done_work);
+	struct vbridge_req *req, *next;
+	bool broken = false;
+	unsigned int len;
+	LIST_HEAD(done);
+
+	spin_lock(&vbq->lock);
+	if (!vbq->vq) {
+		spin_unlock(&vbq->lock);
+		return;
+	}
+	do {
+		virtqueue_disable_cb(vbq->vq);
+		while ((req = virtqueue_get_buf(vbq->vq, &len))) {
+			vbridge_req_end(vbq, req, len);
+			WRITE_ONCE(vbq->inflight, vbq->inflight - 1);
+			list_add_tail(&req->node, &done);
+		}
+	} while (!virtqueue_enable_cb(vbq->vq));
+	broken = virtqueue_is_broken(vbq->vq);
+	if (!list_empty(&done))
+		WRITE_ONCE(vbq->space_seq, vbq->space_seq + 1);
+	spin_unlock(&vbq->lock);
+
+	if (!list_empty(&done))
+		wake_up_all(&vbq->space_wq);
+	if (broken)
+		vbridge_dev_fail(vbq->vb);
+
+	list_for_each_entry_safe(req, next, &done, node)
+		vbridge_req_complete(vbq, req);
+}
+
+/* Virtqueue callback, in interrupt context. */
+void vbridge_queue_done(struct virtqueue *vq)
+{
+	struct vbridge_dev *vb = vq->vdev->priv;
+	struct vbridge_vq *vbq = &vb->vqs[vq->index - VBRIDGE_VQ_REQUEST];
+
+	queue_work(vb->wq, &vbq->done_work);
+}
+
+/* Wait for @req to complete.  Returns 0, -ETIMEDOUT or -ERESTARTSYS. */
+static int vbridge_req_wait(struct vbridge_req *req,
+			    const struct vbridge_deadline *dl)
+{
+	long left = vbridge_deadline_left(dl);
+	long ret;
+
+	if (dl->killable)
+		ret = wait_for_completion_killable_timeout(&req->done, left);
+	else
+		ret = wait_for_completion_interruptible_timeout(&req->done,
+								left);
+	/* Completed just as the wait gave up: take the result. */
+	if (ret > 0 || try_wait_for_completion(&req->done))
+		return 0;
+	return vbridge_wait_result(ret);
+}
+
+/**
+ * vbridge_request_args() - send a request and wait for its response
+ * @vb: the device
+ * @args: the request; @args->out_actual is set on success
+ *
+ * Sleeps.  Must not be called from atomic context.  Callers on memory
+ * reclaim paths set the scoped allocation constraints themselves
+ * (memalloc_nofs_save() and friends).
+ *
+ * Return: 0; the device's (negative) errno; -EIO if the device violated
+ * the protocol or failed; -ENODEV once the device is gone; -EMSGSIZE if
+ * the request exceeds the negotiated limits; -ETIMEDOUT; -ERESTARTSYS if
+ * a signal arrived.  A request given up on (-ETIMEDOUT, -ERESTARTSYS) may
+ * still be executed by the device; callers of operations that are not
+ * idempotent must turn -ERESTARTSYS into -EINTR rather than let the
+ * system call be restarted.
+ */
+int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args)
+{
+	struct scatterlist stack_sg[VBRIDGE_STACK_SGS];
+	struct scatterlist *sg = stack_sg;
+	struct scatterlist *sgs[2];
+	struct vbridge_deadline dl;
+	struct vbridge_req *req;
+	struct vbridge_vq *vbq;
+	u32 req_size, resp_size;
+	unsigned int seq = 0;
+	int err;
+
+	args->out_actual = 0;
+	err = vbridge_args_check(vb, args, &req_size, &resp_size);
+	if (err)
+		return err;
+
+	vbridge_deadline_init(&dl, args);
+	err = vbridge_wait_running(vb, args, &dl);
+	if (err)
+		return err;
+
+	req = vbridge_req_alloc(args);
+	if (!req)
+		return -ENOMEM;
+	req->req_size = req_size;
+	req->resp_size = resp_size;
+	req->unique = atomic64_inc_return(&vb->next_unique);
+	req->hdr.opcode = cpu_to_le32(args->opcode);
+	req->hdr.len = cpu_to_le32(req_size);
+	req->hdr.unique = cpu_to_le64(req->unique);
+
+	if (2 + req->nr_bvec > ARRAY_SIZE(stack_sg)) {
+		sg = kmalloc_array(2 + req->nr_bvec, sizeof(*sg), GFP_KERNEL);
+		if (!sg) {
+			err = -ENOMEM;
+			goto out_put;
+		}
+	}
+	vbridge_req_build_sgs(req, args, sg, sgs);
+
+	vbq = &vb->vqs[raw_smp_processor_id() % vb->nr_queues];
+	for (;;) {
+		err = vbridge_queue_add(vbq, req, sgs, &seq);
+		if (err == -ENOSPC) {
+			/* Ring full: back off until descriptors come back. */
+			err = vbridge_wait_space(vbq, seq, &dl);
+			if (!err)
+				continue;
+		} else if (err == -EAGAIN) {
+			/* Stopped for suspend. */
+			err = -EIO;
+			if (!(args->flags & VBRIDGE_REQ_INIT))
+				err = vbridge_wait_running(vb, args, &dl);
+			if (!err)
+				continue;
+		}
+		break;
+	}
+	if (sg != stack_sg)
+		kfree(sg);
+	if (err)
+		goto out_put;
+
+	err = vbridge_req_wait(req, &dl);
+	if (err) {
+		/* The device still owns the buffers: just let go. */
+		atomic64_inc(&vbq->abandoned);
+		if (err == -ETIMEDOUT)
+			dev_warn_ratelimited(&vb->vdev->dev,
+					     "%s: request %llu (opcode %#x) timed out after %u ms\n",
+					     vbq->name, req->unique,
+					     args->opcode, dl.timeout_ms);
+		goto out_put;
+	}
+
+	err = req->error;
+	if (!err) {
+		if (args->out_len)
+			memcpy(args->out, req->resp + 1,
+			       min(req->payload, args->out_len));
+		args->out_actual = req->payload;
+	}
+out_put:
+	vbridge_req_put(req);
+	return err;
+}
+
+/**
+ * vbridge_request() - send a request with inline payloads only
+ * @vb: the device
+ * @opcode: enum vbridge_opcode
+ * @in: input payload, copied (may be on the stack)
+ * @in_len: bytes at @in
+ * @out: output buffer (may be on the stack)
+ * @out_len: bytes at @out
+ * @out_actual: if not NULL, set to the output payload bytes returned
+ *
+ * Return: see vbridge_request_args().
+ */
+int vbridge_request(struct vbridge_dev *vb, u32 opcode, const void *in,
+		    size_t in_len, void *out, size_t out_len,
+		    size_t *out_actual)
+{
+	struct vbridge_args args = {
+		.opcode = opcode,
+		.in = in,
+		.in_len = in_len,
+		.out = out,
+		.out_len = out_len,
+	};
+	int err;
+
+	if (in_len > U32_MAX || out_len > U32_MAX)
+		return -EMSGSIZE;
+	err = vbridge_request_args(vb, &args);
+	if (out_actual)
+		*out_actual = args.out_actual;
+	return err;
+}
+
+void vbridge_queue_init(struct vbridge_dev *vb, struct vbridge_vq *vbq,
+			unsigned int index)
+{
+	vbq->vb = vb;
+	spin_lock_init(&vbq->lock);
+	vbq->stop_err = -ENODEV;
+	vbq->index = index;
+	init_waitqueue_head(&vbq->space_wq);
+	INIT_WORK(&vbq->done_work, vbridge_queue_done_work);
+	atomic64_set(&vbq->abandoned, 0);
+	snprintf(vbq->name, sizeof(vbq->name), "request.%u", index);
+}
+
+/* Attach the request virtqueues (@vqs, one per queue) and open them. */
+void vbridge_queues_start(struct vbridge_dev *vb, struct virtqueue **vqs)
+{
+	struct vbridge_vq *vbq;
+	unsigned int i;
+
+	for (i = 0; i < vb->nr_queues; i++) {
+		vbq = &vb->vqs[i];
+		spin_lock(&vbq->lock);
+		vbq->vq = vqs[i];
+		vbq->stop_err = 0;
+		spin_unlock(&vbq->lock);
+	}
+}
+
+/*
+ * Refuse new requests with @err (-EAGAIN: wait for the device to come
+ * back) and wait until no submitter touches the virtqueues any more.
+ */
+void vbridge_queues_stop(struct vbridge_dev *vb, int err)
+{
+	struct vbridge_vq *vbq;
+	unsigned int i;
+
+	for (i = 0; i < vb->nr_queues; i++) {
+		vbq = &vb->vqs[i];
+		spin_lock(&vbq->lock);
+		vbq->stop_err = err;
+		WRITE_ONCE(vbq->space_seq, vbq->space_seq + 1);
+		spin_unlock(&vbq->lock);
+		wake_up_all(&vbq->space_wq);
+	}
+	synchronize_srcu(&vbridge_submit_srcu);
+}
+
+/* Give requests in flight up to @timeout_ms to complete. */
+void vbridge_queues_drain(struct vbridge_dev *vb, unsigned int timeout_ms)
+{
+	unsigned long expires = jiffies + msecs_to_jiffies(timeout_ms);
+	struct vbridge_vq *vbq;
+	unsigned int i;
+	long left;
+
+	for (i = 0; i < vb->nr_queues; i++) {
+		vbq = &vb->vqs[i];
+		left = max((long)(expires - jiffies), 0L);
+		wait_event_timeout(vbq->space_wq, !READ_ONCE(vbq->inflight),
+				   left);
+	}
+}
+
+/*
+ * Complete every request the device still owns with @err and detach the
+ * virtqueues.  The device must have been reset and the queues stopped.
+ */
+void vbridge_queues_flush(struct vbridge_dev *vb, int err)
+{
+	struct vbridge_req *req, *next;
+	struct vbridge_vq *vbq;
+	unsigned int i;
+	LIST_HEAD(done);
+
+	for (i = 0; i < vb->nr_queues; i++) {
+		vbq = &vb->vqs[i];
+		cancel_work_sync(&vbq->done_work);
+
+		spin_lock(&vbq->lock);
+		if (vbq->vq) {
+			while ((req = virtqueue_detach_unused_buf(vbq->vq))) {
+				req->error = err;
+				req->payload = 0;
+				WRITE_ONCE(vbq->inflight, vbq->inflight - 1);
+				list_add_tail(&req->node, &done);
+			}
+		}
+		vbq->vq = NULL;
+		WRITE_ONCE(vbq->space_seq, vbq->space_seq + 1);
+		spin_unlock(&vbq->lock);
+		wake_up_all(&vbq->space_wq);
+
+		list_for_each_entry_safe(req, next, &done, node)
+			vbridge_req_complete(vbq, req);
+		INIT_LIST_HEAD(&done);
+	}
+}
