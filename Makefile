@@ -10,11 +10,16 @@
 #                            INSTALL_MOD_PATH)
 #   make selftests           static in-guest kselftest binaries (O=...)
 #   make clean
+#
+# Whole-project entry points (set-up included, see README.md):
+#   make run                 boot a guest with a host directory through vbridge
+#   make test                every test: host unit, static checks, in-guest
+#   make bench               request round-trip latency benchmark
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 # Kernel sources with scripts/checkpatch.pl and tools/testing/selftests.
-KSRC_VERSION ?= 6.12.117-1~deb12u1
-KSRC ?= /var/cache/vbridge/linux-src/$(KSRC_VERSION)
+# image/fetch-kernel.sh unpacks them, one directory per source version.
+KSRC ?= $(lastword $(sort $(wildcard /var/cache/vbridge/linux-src/*)))
 
 BUILD_DIR := $(CURDIR)/build
 CHECK_LOG := $(BUILD_DIR)/check.log
@@ -25,7 +30,7 @@ CHECKPATCH_FLAGS ?= --no-tree --strict --show-types
 
 KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR)
 
-.PHONY: all module check style install selftests clean
+.PHONY: all module check style install selftests clean run test bench
 
 all: module
 
@@ -71,3 +76,12 @@ clean:
 	$(KBUILD) clean
 	rm -f $(CHECK_LOG)
 	$(MAKE) -C selftests clean
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+bench:
+	scripts/bench.sh

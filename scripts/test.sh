@@ -46,12 +46,22 @@ echo "# modinfo alias: $alias"
 record "modinfo shows the virtio alias of device ID 63" $?
 
 echo "==> in-guest tests (QEMU, vbridged)"
+# A fresh read-write export with the host agent acting on it (coherence
+# and host-lock tests), and a read-only one.
 SHARE=$(mktemp -d /tmp/vbridge-share.XXXXXX)
+RO=$(mktemp -d /tmp/vbridge-ro.XXXXXX)
+echo "read-only content" >"$RO/file"
+mkdir "$SHARE/.agent"
+"$ROOT/scripts/host-agent.sh" "$SHARE" &
+AGENT_PID=$!
 "$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
-	--kernel "$KIMAGE" --initrd "$INITRD" --job test --timeout 600 \
-	--log "$LOGDIR/guest.log" -- --shared-dir "share=$SHARE"
+	--kernel "$KIMAGE" --initrd "$INITRD" --job test --timeout 900 \
+	--log "$LOGDIR/guest.log" -- \
+	--shared-dir "share=$SHARE" --shared-dir "ro=$RO:ro"
 vm_status=$?
-rm -rf "$SHARE"
+kill "$AGENT_PID" 2>/dev/null
+wait "$AGENT_PID" 2>/dev/null
+rm -rf "$SHARE" "$RO"
 guest_pass=0 guest_fail=0
 while read -r line; do
 	p=$(echo "$line" | sed -n 's/.*pass:\([0-9]*\).*/\1/p')

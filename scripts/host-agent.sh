@@ -1,0 +1,66 @@
+#!/bin/bash
+# Host agent for the vbridgefs tests: acts on the shared directory from
+# the host while the guest runs, so that the guest can check coherence
+# and host locks.  The guest drops request files DIR/.agent/cmd-ID (written
+# elsewhere and renamed, so they are complete); the agent runs each one
+# and answers with DIR/.agent/done-ID.
+#
+# usage: host-agent.sh DIR        (runs until killed)
+#
+# Commands (paths are relative to DIR and may not leave it):
+#   write PATH TEXT   overwrite PATH with TEXT
+#   lock PATH         hold a POSIX write lock on PATH (tools/host-locker.c)
+#                     until PATH.unlock appears; done once it is held
+set -euo pipefail
+
+DIR=${1:?usage: host-agent.sh DIR}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+AGENT=$DIR/.agent
+mkdir -p "$AGENT"
+
+LOCKER=$ROOT/build/host-locker
+if [ ! -x "$LOCKER" ] || [ "$LOCKER" -ot "$ROOT/tools/host-locker.c" ]; then
+	mkdir -p "$ROOT/build"
+	gcc -O2 -Wall -o "$LOCKER" "$ROOT/tools/host-locker.c"
+fi
+
+PIDS=()
+trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
+
+# A relative path inside DIR: no absolute paths, no "..".
+safe_path() {
+	case /$1/ in
+	*/../*|//*) return 1 ;;
+	esac
+	[ -n "$1" ]
+}
+
+run() {
+	local id=$1 verb path text
+	read -r verb path text <"$AGENT/cmd-$id" || true
+	rm -f "$AGENT/cmd-$id"
+	if ! safe_path "$path"; then
+		echo "host-agent: bad path '$path'" >&2
+	else
+		case $verb in
+		write)
+			printf '%s' "$text" >"$DIR/$path" ;;
+		lock)
+			coproc LOCK { exec "$LOCKER" "$DIR/$path" "$DIR/$path.unlock"; }
+			PIDS+=("$LOCK_PID")
+			read -r _ <&"${LOCK[0]}" || true ;;
+		*)
+			echo "host-agent: unknown command '$verb'" >&2 ;;
+		esac
+	fi
+	: >"$AGENT/done-$id.tmp"
+	mv "$AGENT/done-$id.tmp" "$AGENT/done-$id"
+}
+
+while :; do
+	for f in "$AGENT"/cmd-*; do
+		[ -e "$f" ] || continue
+		run "${f##*/cmd-}"
+	done
+	sleep 0.02
+done
