@@ -78,10 +78,10 @@ clean:
 	$(MAKE) -C selftests clean
 
 run:
-	scripts/run.sh
+	+scripts/run.sh
 
 test:
-	scripts/test.sh
+	+scripts/test.sh
 
 bench:
-	scripts/bench.sh
+	+scripts/bench.sh
