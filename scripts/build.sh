@@ -33,9 +33,12 @@ mkdir -p "$GUEST_BIN"
 make -s -C selftests O="$GUEST_BIN" KSRC="$KSRC" >&2
 gcc -static -O2 -Wall -Wextra -Werror -Iinclude/uapi \
 	tools/vbridge-info.c -o "$GUEST_BIN/vbridge-info"
+gcc -static -O2 -Wall -Wextra -Werror \
+	bench/vbridge_fs_bench.c -o "$GUEST_BIN/vbridge_fs_bench"
 cp image/guest/vb-* "$GUEST_BIN/"
 "$ROOT/image/build-initramfs.sh" --kroot "$KROOT" \
 	--kver "$KVER" --module "$ROOT/vbridge.ko" --bin "$GUEST_BIN" \
+	--extra-module 9p --extra-module 9pnet_virtio \
 	--out "$ROOT/build/initramfs.cpio.gz"
 
 cat >"$ROOT/build/env" <<EOV
