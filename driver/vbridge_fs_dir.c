@@ -30,10 +30,10 @@ void vbridge_fs_set_entry_timeout(struct dentry *dentry, u64 valid_ns)
 
 static bool vbridge_fs_entry_valid(struct dentry *dentry)
 {
-	return time_before64(get_jiffies_64(), READ_ONCE(dentry->d_time));
+	return time_before64(get_jiffies_64(), (u64)READ_ONCE(dentry->d_time));
 }
 
-/* A request naming @name in directory @dir, with @fixed bytes before the name. */
+/* A request that names one child of fs.nodeid. */
 struct vbridge_fs_name_msg {
 	struct vbridge_fs_in fs;
 	struct vbridge_fs_name_in name;
@@ -86,8 +86,10 @@ static struct dentry *vbridge_fs_lookup(struct inode *dir,
 	err = vbridge_fs_do_lookup(dir, &dentry->d_name, &e);
 	if (err == -ENOENT) {
 		res = d_splice_alias(NULL, dentry);
+		/* Only cache=always hears of creations (INVAL_ENTRY). */
 		vbridge_fs_set_entry_timeout(dentry,
-					     fs->cache == VBRIDGE_FS_CACHE_ALWAYS);
+					     fs->cache == VBRIDGE_FS_CACHE_ALWAYS ?
+					     NSEC_PER_SEC : 0);
 		return res;
 	}
 	if (err)
@@ -655,7 +657,7 @@ static int vbridge_fs_readdir(struct file *file, struct dir_context *ctx)
 			ctx->pos = le64_to_cpu(d->off);
 		}
 		if (err) {
-			/* Skip the rest of this batch's lookups; they are lost. */
+			/* The device keeps the lookups of the rest. */
 			pr_warn_ratelimited("%s: malformed READDIR reply\n",
 					    fs->vb->name);
 			break;

@@ -116,6 +116,7 @@ static int vbridge_fs_open(struct inode *inode, struct file *file)
 	err = vbridge_fs_open_common(inode, file, le64_to_cpu(out.fh), oflags);
 	if (err)
 		return err;
+	/* Opened write-only after all. */
 	if (le32_to_cpu(in.open.flags) != wflags)
 		((struct vbridge_file *)file->private_data)->mode = FMODE_WRITE;
 

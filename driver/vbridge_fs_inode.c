@@ -95,9 +95,7 @@ void vbridge_fs_update_attr(struct inode *inode,
 						   attr->mtimensec));
 	inode_set_ctime_to_ts(inode, vbridge_fs_ts(attr->ctime,
 						   attr->ctimensec));
-	if (set_size && S_ISREG(inode->i_mode))
-		i_size_write(inode, min_t(u64, size, MAX_LFS_FILESIZE));
-	else if (!S_ISREG(inode->i_mode))
+	if (set_size || !S_ISREG(inode->i_mode))
 		i_size_write(inode, min_t(u64, size, MAX_LFS_FILESIZE));
 	spin_unlock(&vi->lock);
 }
