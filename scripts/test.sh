@@ -63,11 +63,11 @@ kill "$AGENT_PID" 2>/dev/null
 wait "$AGENT_PID" 2>/dev/null
 rm -rf "$SHARE" "$RO"
 guest_pass=0 guest_fail=0
-while read -r line; do
-	p=$(echo "$line" | sed -n 's/.*pass:\([0-9]*\).*/\1/p')
-	f=$(echo "$line" | sed -n 's/.*fail:\([0-9]*\).*/\1/p')
+# kselftest closing lines: "# Totals: pass:N fail:N xfail:N xpass:N ..."
+while read -r p f; do
 	guest_pass=$((guest_pass + p)); guest_fail=$((guest_fail + f))
-done < <(grep -a '# Totals:' "$LOGDIR/guest.log")
+done < <(tr -d '\r' <"$LOGDIR/guest.log" |
+	sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) .*/\1 \2/p')
 # The guest job's own checks (probe, mounts) are "ok - ..." lines.
 guest_pass=$((guest_pass + $(grep -ac '^ok - ' "$LOGDIR/guest.log")))
 guest_fail=$((guest_fail + $(grep -ac '^not ok - ' "$LOGDIR/guest.log")))
