@@ -35,13 +35,13 @@ KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR)
 all: module
 
 module:
-	$(KBUILD) modules
+	+$(KBUILD) modules
 
 # W=1 and C=2 change the compiler command line, so every object is rebuilt
 # and every warning shows up again.
 check:
 	@mkdir -p $(BUILD_DIR)
-	@rc=0; \
+	+@rc=0; \
 	$(KBUILD) C=2 CF="-D__CHECK_ENDIAN__" W=1 modules \
 		>$(CHECK_LOG) 2>&1 || rc=$$?; \
 	cat $(CHECK_LOG); \
@@ -65,7 +65,7 @@ style:
 	exit $$rc
 
 install: module
-	$(KBUILD) modules_install
+	+$(KBUILD) modules_install
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KRELEASE)
 
 selftests:
@@ -73,7 +73,7 @@ selftests:
 
 # Only what these targets produce: build/ also holds other tools' output.
 clean:
-	$(KBUILD) clean
+	+$(KBUILD) clean
 	rm -f $(CHECK_LOG)
 	$(MAKE) -C selftests clean
 
