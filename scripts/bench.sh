@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VIRTIOFSD=$("$ROOT/scripts/fetch-virtiofsd.sh")
 
 WORK=$(mktemp -d /tmp/vbridge-bench.XXXXXX)
-mkdir "$WORK/vb" "$WORK/vfs" "$WORK/9p"
+mkdir "$WORK/vb" "$WORK/vfs" "$WORK/9p" "$WORK/9pn"
 VFS_PID=
 cleanup() {
 	[ -z "$VFS_PID" ] || kill "$VFS_PID" 2>/dev/null || true
@@ -28,7 +28,8 @@ for _ in $(seq 100); do [ -S "$WORK/vfs.sock" ] && break; sleep 0.05; done
 
 export VM_EXTRA_QEMU_ARGS="-chardev socket,id=vfsc,path=$WORK/vfs.sock
  -device vhost-user-fs-pci,chardev=vfsc,tag=vfs
- -virtfs local,path=$WORK/9p,mount_tag=p9,security_model=none,id=p9"
+ -virtfs local,path=$WORK/9p,mount_tag=p9,security_model=none,id=p9
+ -virtfs local,path=$WORK/9pn,mount_tag=p9n,security_model=none,id=p9n"
 LOG=$ROOT/build/bench.log
 "$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
 	--kernel "$KIMAGE" --initrd "$INITRD" --job bench --timeout 1200 \
