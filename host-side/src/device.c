@@ -22,6 +22,7 @@
 #include <linux/virtio_config.h>
 
 #include "device.h"
+#include "display.h"
 #include "fs.h"
 #include "iov.h"
 #include "log.h"
@@ -54,7 +55,7 @@ struct vbd_event {
 };
 
 struct vbd_device {
-	/* Immutable after vbd_device_new(). */
+	/* Immutable after vbd_device_new() and vbd_device_enable_display(). */
 	struct vbridge_config config;
 	uint64_t offered;
 	unsigned int num_request_queues;
@@ -64,6 +65,8 @@ struct vbd_device {
 
 	/* The filesystem requests; NULL without exports.  Has its own locks. */
 	struct vbd_fs *fs;
+	/* The display requests; NULL without a display.  Has its own lock. */
+	struct vbd_display *display;
 
 	/*
 	 * lock protects the fields below.  It nests inside a request
@@ -85,6 +88,7 @@ struct vbd_device {
 struct vbd_req {
 	struct vbd_device *dev;
 	struct vu_queue *q;
+	const struct virtq_mem *mem;	/* stable while q's ring is locked */
 	const struct virtq_chain *c;
 	uint32_t opcode;
 	uint32_t max_req_size;	/* negotiated by INIT */
@@ -191,6 +195,12 @@ static void post_fs_event(void *opaque, const void *data, uint32_t len)
 		log_warn("event queue full: host change notification dropped");
 }
 
+/* Display changes, from the control socket. */
+static int post_display_event(void *opaque, const void *data, uint32_t len)
+{
+	return post_event(opaque, data, len, true);
+}
+
 /* Requests */
 
 static int op_init(struct vbd_req *r)
@@ -273,6 +283,22 @@ static int op_fs(struct vbd_req *r)
 	return err;
 }
 
+static int op_display(struct vbd_req *r)
+{
+	struct vbd_display_req dr = {
+		.c = r->c,
+		.mem = r->mem,
+		.opcode = r->opcode,
+		.in_len = r->in_len,
+		.out_max = r->out_max,
+	};
+	int err;
+
+	err = vbd_display_handle(r->dev->display, &dr);
+	r->out_len = dr.out_len;
+	return err;
+}
+
 struct vbd_op {
 	int (*fn)(struct vbd_req *r);
 	uint32_t in_size;	/* input payload needed */
@@ -302,6 +328,12 @@ static const struct vbd_op fs_ops[] = {
 		op_fs, sizeof(struct vbridge_fs_in), 0, F(VBRIDGE_F_FS) },
 };
 
+/* vbd_display_handle() checks the sizes of each. */
+static const struct vbd_op display_ops[] = {
+	[0 ... VBRIDGE_OP_DISPLAY_CURSOR - VBRIDGE_OP_DISPLAY_FIRST] = {
+		op_display, 0, 0, F(VBRIDGE_F_DISPLAY) },
+};
+
 static const struct {
 	uint32_t first;
 	uint32_t count;
@@ -310,6 +342,7 @@ static const struct {
 	{ VBRIDGE_OP_CORE_FIRST, ARRAY_SIZE(core_ops), core_ops },
 	{ VBRIDGE_OP_DEBUG_FIRST, ARRAY_SIZE(debug_ops), debug_ops },
 	{ VBRIDGE_OP_FS_FIRST, ARRAY_SIZE(fs_ops), fs_ops },
+	{ VBRIDGE_OP_DISPLAY_FIRST, ARRAY_SIZE(display_ops), display_ops },
 };
 
 static const struct vbd_op *op_lookup(uint32_t opcode)
@@ -331,7 +364,7 @@ static uint32_t handle_request(struct vbd_device *dev, struct vu_queue *q,
 			       struct virtq *vq, const struct virtq_chain *c)
 {
 	struct vbridge_resp_hdr resp = { 0 };
-	struct vbd_req r = { .dev = dev, .q = q, .c = c };
+	struct vbd_req r = { .dev = dev, .q = q, .mem = vq->mem, .c = c };
 	struct vbridge_req_hdr hdr;
 	const struct vbd_op *op;
 	struct vbd_session s;
@@ -452,6 +485,8 @@ static void vbd_reset(void *opaque)
 	pthread_mutex_unlock(&dev->lock);
 	if (dev->fs)
 		vbd_fs_reset(dev->fs);
+	if (dev->display)
+		vbd_display_reset(dev->display);
 }
 
 void vbd_device_detach(struct vbd_device *dev)
@@ -526,8 +561,23 @@ struct vbd_device *vbd_device_new(const struct vbd_store *store,
 	return dev;
 }
 
+struct vbd_display *vbd_device_enable_display(struct vbd_device *dev,
+					       const struct vbd_display_opts *opts)
+{
+	dev->display = vbd_display_new(opts, post_display_event, dev);
+	if (!dev->display)
+		return NULL;
+	dev->config.num_scanouts = htole32(opts->num_scanouts);
+	dev->config.display_width = htole32(opts->width);
+	dev->config.display_height = htole32(opts->height);
+	dev->offered |= F(VBRIDGE_F_DISPLAY);
+	return dev->display;
+}
+
 void vbd_device_free(struct vbd_device *dev)
 {
+	if (dev->display)
+		vbd_display_free(dev->display);
 	if (dev->fs)
 		vbd_fs_free(dev->fs);
 	pthread_mutex_destroy(&dev->lock);

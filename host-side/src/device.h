@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "display.h"
 #include "fs.h"
 #include "share.h"
 #include "vhost_user.h"
@@ -29,6 +30,12 @@ struct vbd_device;
 struct vbd_device *vbd_device_new(const struct vbd_store *store,
 				  unsigned int num_request_queues,
 				  const struct vbd_fs_opts *fs_opts);
+/*
+ * Offer a display with opts; before vbd_device_vu_info().  The device
+ * owns the display returned (NULL after logging why not).
+ */
+struct vbd_display *vbd_device_enable_display(struct vbd_device *dev,
+					       const struct vbd_display_opts *opts);
 /* Forget the vhost-user device: call before vu_dev_free(). */
 void vbd_device_detach(struct vbd_device *dev);
 void vbd_device_free(struct vbd_device *dev);

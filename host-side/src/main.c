@@ -23,8 +23,11 @@
 
 #include <linux/vbridge.h>
 
+#include "control.h"
 #include "device.h"
+#include "display.h"
 #include "log.h"
+#include "output.h"
 #include "share.h"
 #include "vhost_user.h"
 
@@ -39,7 +42,13 @@ struct options {
 	char *shares[VBRIDGE_MAX_TAGS + 1];
 	unsigned int nshares;
 	struct vbd_fs_opts fs;
+	struct vbd_display_opts display;	/* num_scanouts 0: none */
+	int vnc_display;			/* -1: no VNC server */
+	const char *control_socket;
 };
+
+/* VNC display N is TCP port 5900 + N. */
+#define VNC_BASE_PORT	5900
 
 static void usage(FILE *f)
 {
@@ -61,13 +70,18 @@ static void usage(FILE *f)
 "  --max-fds=N             host file descriptors the filesystem may hold\n"
 "                          (default: RLIMIT_NOFILE less %d)\n"
 "  --allow-devices         let the guest create device nodes\n"
+"  --display=WIDTHxHEIGHT[,heads=N]\n"
+"                          offer N displays (1 to %d, default 1) with this\n"
+"                          preferred mode\n"
+"  --vnc=:N                serve display 0 over VNC on 127.0.0.1, port 5900+N\n"
+"  --control-socket=PATH   take commands (vbridgectl) on the Unix socket PATH\n"
 "  --log-level=LEVEL       error, warn, info (default) or debug\n"
 "  -v, --verbose           log more (repeatable)\n"
 "  --print-capabilities    print the backend capabilities as JSON and exit\n"
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n",
 		VBRIDGE_MAX_TAGS, VBRIDGE_MAX_REQUEST_QUEUES, VBD_MAX_ID_MAPS,
-		VBD_OVERFLOW_ID, 64);
+		VBD_OVERFLOW_ID, 64, VBRIDGE_DISPLAY_MAX_SCANOUTS);
 }
 
 static void print_capabilities(void)
@@ -89,6 +103,22 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *v)
 	*v = strtoul(s, &end, 10);
 	if (!*s || *end || errno || *s == '-' || *v > max)
 		return -EINVAL;
+	return 0;
+}
+
+/* WIDTHxHEIGHT[,heads=N] */
+static int parse_display(const char *s, struct vbd_display_opts *d)
+{
+	unsigned int heads = 1;
+	int n = -1;
+
+	if (sscanf(s, "%5ux%5u%n,heads=%2u%n", &d->width, &d->height, &n,
+		   &heads, &n) < 2 || n < 0 || s[n] || *s < '0' || *s > '9' ||
+	    !d->width || !d->height || d->width > VBRIDGE_DISPLAY_MAX_DIM ||
+	    d->height > VBRIDGE_DISPLAY_MAX_DIM || !heads ||
+	    heads > VBRIDGE_DISPLAY_MAX_SCANOUTS)
+		return -EINVAL;
+	d->num_scanouts = heads;
 	return 0;
 }
 
@@ -118,6 +148,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 		OPT_GID_MAP,
 		OPT_MAX_FDS,
 		OPT_ALLOW_DEVICES,
+		OPT_DISPLAY,
+		OPT_VNC,
+		OPT_CONTROL_SOCKET,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -128,6 +161,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "gid-map", required_argument, NULL, OPT_GID_MAP },
 		{ "max-fds", required_argument, NULL, OPT_MAX_FDS },
 		{ "allow-devices", no_argument, NULL, OPT_ALLOW_DEVICES },
+		{ "display", required_argument, NULL, OPT_DISPLAY },
+		{ "vnc", required_argument, NULL, OPT_VNC },
+		{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
@@ -148,6 +184,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 
 	o->fd = -1;
 	o->num_queues = 1;
+	o->vnc_display = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vVh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -191,6 +228,23 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case OPT_ALLOW_DEVICES:
 			o->fs.allow_devices = true;
 			break;
+		case OPT_DISPLAY:
+			if (parse_display(optarg, &o->display))
+				bad_args("--display: expected WIDTHxHEIGHT[,heads=N] (1 to %d pixels, 1 to %d heads), not '%s'",
+					 VBRIDGE_DISPLAY_MAX_DIM,
+					 VBRIDGE_DISPLAY_MAX_SCANOUTS, optarg);
+			break;
+		case OPT_VNC:
+			/* libvncserver 0.9.14 cannot listen on a Unix socket. */
+			if (optarg[0] != ':' ||
+			    parse_uint(optarg + 1, 65535 - VNC_BASE_PORT, &v))
+				bad_args("--vnc: expected :N (TCP port 5900+N on 127.0.0.1), not '%s'",
+					 optarg);
+			o->vnc_display = v;
+			break;
+		case OPT_CONTROL_SOCKET:
+			o->control_socket = optarg;
+			break;
 		case OPT_LOG_LEVEL:
 			if (vbd_log_parse_level(optarg, &vbd_log_level))
 				bad_args("--log-level: unknown level '%s'", optarg);
@@ -219,6 +273,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		bad_args("unexpected argument '%s'", argv[optind]);
 	if (!o->socket_path == (o->fd < 0))
 		bad_args("exactly one of --socket-path and --fd is required");
+	if ((o->vnc_display >= 0 || o->control_socket) && !o->display.num_scanouts)
+		bad_args("--vnc and --control-socket need --display");
 }
 
 static int listen_on(const char *path)
@@ -286,9 +342,33 @@ static int connect_frontend(int fd, const char *path)
 	return conn;
 }
 
+/* The display, its VNC server and control socket; 0 or -1. */
+static int setup_display(struct vbd_device *dev, const struct options *o,
+			 struct vbd_control **control)
+{
+	struct vbd_display *display;
+	struct vbd_output *vnc;
+
+	display = vbd_device_enable_display(dev, &o->display);
+	if (!display)
+		return -1;
+	if (o->vnc_display >= 0) {
+		vnc = vbd_vnc_new(display, VNC_BASE_PORT + o->vnc_display);
+		if (!vnc || vbd_display_add_output(display, vnc))
+			return -1;
+	}
+	if (o->control_socket) {
+		*control = vbd_control_new(o->control_socket, display);
+		if (!*control)
+			return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
+	struct vbd_control *control = NULL;
 	struct vbd_store *store;
 	struct vbd_device *dev;
 	struct vu_dev_info info;
@@ -314,10 +394,14 @@ int main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
-	fd = o.socket_path ? listen_on(o.socket_path) : o.fd;
+	fd = o.display.num_scanouts ? setup_display(dev, &o, &control) : 0;
+	if (!fd)
+		fd = o.socket_path ? listen_on(o.socket_path) : o.fd;
 	if (fd >= 0)
 		fd = connect_frontend(fd, o.socket_path);
 	if (fd < 0) {
+		if (control)
+			vbd_control_free(control);
 		vbd_device_free(dev);
 		store->ops->destroy(store);
 		return 1;
@@ -335,6 +419,8 @@ int main(int argc, char **argv)
 		vbd_device_detach(dev);
 		vu_dev_free(vu);
 	}
+	if (control)
+		vbd_control_free(control);
 	vbd_device_free(dev);
 	store->ops->destroy(store);
 	return r ? 1 : 0;

@@ -81,6 +81,26 @@ expect 1 'exists and is not a socket' "socket path is a regular file" -- \
 result $? "regular file at the socket path left alone"
 expect 1 'path too long' "socket path too long" -- --socket-path \
 	"$tmp/$(printf '%0120d' 0)"
+expect 0 '--display=WIDTHxHEIGHT' "--help mentions --display" -- --help
+for d in 0x600 800x0 16385x600 800x600,heads=0 800x600,heads=17 800 \
+	800x600x 800x600,heads= -800x600 800x600,foo=1; do
+	expect 1 "error: --display: expected WIDTHxHEIGHT" "--display $d" -- \
+		--socket-path "$tmp/s" --display "$d"
+done
+expect 1 'error: --vnc: expected :N' "--vnc unix: unsupported" -- \
+	--socket-path "$tmp/s" --display 800x600 --vnc "unix:$tmp/vnc"
+expect 1 'error: --vnc: expected :N' "--vnc port too large" -- \
+	--socket-path "$tmp/s" --display 800x600 --vnc :59636
+expect 1 'error: --vnc and --control-socket need --display' "--vnc without --display" -- \
+	--socket-path "$tmp/s" --vnc :1
+expect 1 'error: --vnc and --control-socket need --display' \
+	"--control-socket without --display" -- --socket-path "$tmp/s" \
+	--control-socket "$tmp/c"
+expect 1 'control-socket .*: exists and is not a stale socket' \
+	"control socket path is a regular file" -- --socket-path "$tmp/s" \
+	--display 800x600 --control-socket "$tmp/file"
+[ -f "$tmp/file" ]
+result $? "regular file at the control socket path left alone"
 
 echo "1..$n"
 [ $failed -eq 0 ]

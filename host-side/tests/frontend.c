@@ -82,8 +82,7 @@ static void *backend_thread(void *arg)
 	return NULL;
 }
 
-void fe_start(struct fe *f, unsigned int nreq, const char *const *tags,
-	      unsigned int ntags)
+struct vbd_store *fe_fake_store(const char *const *tags, unsigned int ntags)
 {
 	struct fake_store *st = calloc(1, sizeof(*st));
 
@@ -91,19 +90,33 @@ void fe_start(struct fe *f, unsigned int nreq, const char *const *tags,
 	st->base.ops = &fake_store_ops;
 	st->n = ntags;
 	st->tags = tags;
-	fe_start_store(f, nreq, &st->base, NULL);
+	return &st->base;
+}
+
+void fe_start(struct fe *f, unsigned int nreq, const char *const *tags,
+	      unsigned int ntags)
+{
+	fe_start_store(f, nreq, fe_fake_store(tags, ntags), NULL);
 }
 
 void fe_start_store(struct fe *f, unsigned int nreq, struct vbd_store *store,
 		    const struct vbd_fs_opts *opts)
+{
+	struct vbd_device *dev = vbd_device_new(store, nreq, opts);
+
+	CHECK(dev);
+	fe_start_device(f, dev, store);
+}
+
+void fe_start_device(struct fe *f, struct vbd_device *dev,
+		     struct vbd_store *store)
 {
 	struct vu_dev_info info;
 	int sv[2];
 
 	memset(f, 0, sizeof(*f));
 	f->store = store;
-	f->dev = vbd_device_new(f->store, nreq, opts);
-	CHECK(f->dev);
+	f->dev = dev;
 
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
 	f->sock = sv[0];

@@ -97,6 +97,11 @@ void fe_start(struct fe *f, unsigned int nreq, const char *const *tags,
 /* ... exporting store (which it then owns) with opts (NULL: defaults). */
 void fe_start_store(struct fe *f, unsigned int nreq, struct vbd_store *store,
 		    const struct vbd_fs_opts *opts);
+/* ... serving dev (e.g. with a display), which it then owns with store. */
+void fe_start_device(struct fe *f, struct vbd_device *dev,
+		     struct vbd_store *store);
+/* A store of tags without directories, for fe_start_device(). */
+struct vbd_store *fe_fake_store(const char *const *tags, unsigned int ntags);
 /* Use an already connected backend on sock (e.g. a vbridged process). */
 void fe_attach(struct fe *f, int sock, unsigned int nreq);
 /* Disconnect; returns what vu_dev_run() returned for an in-process backend. */

@@ -28,7 +28,8 @@
  * Changelog:
  *   1.0  initial protocol: INIT handshake, PING/ECHO/EVENT_TEST debug
  *        requests, config space with tags and display geometry,
- *        filesystem requests and invalidation events.
+ *        filesystem requests and invalidation events, display requests
+ *        (guest-memory framebuffers, damage flushes, resize events).
  */
 #ifndef _UAPI_LINUX_VBRIDGE_H
 #define _UAPI_LINUX_VBRIDGE_H
@@ -131,6 +132,12 @@ enum vbridge_opcode {
 	VBRIDGE_OP_FS_SETLK		= 0x0123,
 	VBRIDGE_OP_FS_SETLKW		= 0x0124,
 	/* 0x0200 - 0x02ff: display (VBRIDGE_F_DISPLAY) */
+	VBRIDGE_OP_DISPLAY_GET_INFO	= 0x0200,
+	VBRIDGE_OP_DISPLAY_RESOURCE_CREATE = 0x0201,
+	VBRIDGE_OP_DISPLAY_RESOURCE_DESTROY = 0x0202,
+	VBRIDGE_OP_DISPLAY_SET_SCANOUT	= 0x0203,
+	VBRIDGE_OP_DISPLAY_FLUSH	= 0x0204,
+	VBRIDGE_OP_DISPLAY_CURSOR	= 0x0205,
 };
 
 #define VBRIDGE_OP_CORE_FIRST		0x0000
@@ -198,6 +205,7 @@ enum vbridge_event_type {
 	VBRIDGE_EVT_TEST		= 0x1000,
 	VBRIDGE_EVT_FS_INVAL_INODE	= 0x1100,
 	VBRIDGE_EVT_FS_INVAL_ENTRY	= 0x1101,
+	VBRIDGE_EVT_DISPLAY_CHANGED	= 0x1200,
 };
 
 /* Room for the largest event, an INVAL_ENTRY with a 255-byte name. */
@@ -552,6 +560,99 @@ struct vbridge_event_fs_inval_entry {
 	__le32 namelen;
 	__le32 padding;
 	char name[];
+};
+
+/*
+ * Display requests (VBRIDGE_F_DISPLAY).
+ *
+ * The framebuffer stays in guest memory: the driver registers a buffer's
+ * pages once with RESOURCE_CREATE (guest-physical address ranges), points
+ * a scanout at it with SET_SCANOUT and reports damaged rectangles with
+ * FLUSH; the device reads the pixels straight from guest memory.  Pixel
+ * formats are DRM fourcc codes (DRM_FORMAT_XRGB8888, DRM_FORMAT_ARGB8888
+ * at least).  Resource ids are chosen by the driver, 0 is "none".
+ */
+#define VBRIDGE_DISPLAY_MAX_SCANOUTS	16
+#define VBRIDGE_DISPLAY_MAX_DIM		16384
+
+struct vbridge_display_mode {
+	__le32 enabled;		/* a head is connected */
+	__le32 width;		/* preferred mode */
+	__le32 height;
+	__le32 padding;
+};
+
+/* VBRIDGE_OP_DISPLAY_GET_INFO reply: one entry per scanout. */
+#define VBRIDGE_DISPLAY_F_CURSOR	(1 << 0)	/* CURSOR is supported */
+
+struct vbridge_display_info_out {
+	__le32 num_scanouts;
+	__le32 flags;		/* VBRIDGE_DISPLAY_F_* */
+	struct vbridge_display_mode modes[VBRIDGE_DISPLAY_MAX_SCANOUTS];
+};
+
+struct vbridge_display_mem_entry {
+	__le64 addr;		/* guest-physical */
+	__le32 length;
+	__le32 padding;
+};
+
+/*
+ * VBRIDGE_OP_DISPLAY_RESOURCE_CREATE: nr_entries memory entries follow;
+ * together they cover at least stride * height bytes.
+ */
+struct vbridge_display_create_in {
+	__le32 resource_id;
+	__le32 format;		/* DRM fourcc */
+	__le32 width;
+	__le32 height;
+	__le32 stride;		/* bytes per line */
+	__le32 nr_entries;
+};
+
+struct vbridge_display_resource_in {
+	__le32 resource_id;
+	__le32 padding;
+};
+
+struct vbridge_display_rect {
+	__le32 x;
+	__le32 y;
+	__le32 width;
+	__le32 height;
+};
+
+/*
+ * VBRIDGE_OP_DISPLAY_SET_SCANOUT: show rect of resource_id on
+ * scanout_id (resource_id 0 disables the scanout).
+ */
+struct vbridge_display_set_scanout_in {
+	__le32 scanout_id;
+	__le32 resource_id;
+	struct vbridge_display_rect rect;
+};
+
+/* VBRIDGE_OP_DISPLAY_FLUSH: nr_rects damaged rectangles follow. */
+struct vbridge_display_flush_in {
+	__le32 resource_id;
+	__le32 nr_rects;
+};
+
+/* VBRIDGE_OP_DISPLAY_CURSOR: resource_id 0 hides the cursor. */
+struct vbridge_display_cursor_in {
+	__le32 scanout_id;
+	__le32 resource_id;	/* 64x64 ARGB8888 */
+	__le32 hot_x;
+	__le32 hot_y;
+	__le32 x;
+	__le32 y;
+};
+
+/* The host resized or (dis)connected scanout_id: re-read GET_INFO. */
+struct vbridge_event_display_changed {
+	struct vbridge_event_hdr hdr;
+	__le32 scanout_id;
+	__le32 padding;
 };
 
 /*

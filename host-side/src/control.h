@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The control socket: a Unix stream socket taking one-line commands
+ * from the host administrator (vbridgectl), about the display.
+ */
+#ifndef VBD_CONTROL_H
+#define VBD_CONTROL_H
+
+#include "display.h"
+
+/* Longest command line, newline included. */
+#define VBD_CONTROL_LINE_MAX	4352
+
+struct vbd_control;
+
+/*
+ * Listen on path, created 0600 (replacing a stale socket), and serve
+ * it from a thread of its own.  NULL after logging why not.
+ */
+struct vbd_control *vbd_control_new(const char *path, struct vbd_display *d);
+/* Stop serving and remove the socket. */
+void vbd_control_free(struct vbd_control *c);
+
+#endif /* VBD_CONTROL_H */

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Outputs: a VNC server (libvncserver) and image files (libpng).
+ *
+ * libvncserver is not thread-safe, so one thread of ours makes every
+ * call into it and owns its framebuffer.  The display's callbacks only
+ * record what changed; the VNC thread then copies the damaged pixels
+ * from the display's surface into the VNC framebuffer, marks them
+ * modified and serves the clients.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <png.h>
+#include <rfb/rfb.h>
+
+#include "log.h"
+#include "output.h"
+
+/* How long the VNC thread waits for clients before it looks for damage. */
+#define VNC_POLL_US	10000
+
+struct vnc {
+	struct vbd_output base;
+	struct vbd_display *display;
+	pthread_t thread;
+
+	/* Used by the VNC thread only (and by setup and teardown). */
+	rfbScreenInfoPtr screen;
+	struct vbd_image fb;
+
+	/* lock protects the fields below; it nests inside the display's. */
+	pthread_mutex_t lock;
+	bool stop;
+	bool resized;			/* to width x height */
+	uint32_t width;
+	uint32_t height;
+	bool damaged;			/* damage is meaningful */
+	struct vbd_rect damage;		/* bounding box of the changes */
+};
+
+static struct vnc *to_vnc(struct vbd_output *out)
+{
+	return (struct vnc *)out;
+}
+
+static void rect_union(struct vbd_rect *a, const struct vbd_rect *b)
+{
+	uint64_t x1 = (uint64_t)a->x + a->width, y1 = (uint64_t)a->y + a->height;
+
+	if ((uint64_t)b->x + b->width > x1)
+		x1 = (uint64_t)b->x + b->width;
+	if ((uint64_t)b->y + b->height > y1)
+		y1 = (uint64_t)b->y + b->height;
+	a->x = a->x < b->x ? a->x : b->x;
+	a->y = a->y < b->y ? a->y : b->y;
+	a->width = x1 - a->x;
+	a->height = y1 - a->y;
+}
+
+static void vnc_resize(struct vbd_output *out, unsigned int scanout,
+		       uint32_t width, uint32_t height)
+{
+	struct vnc *v = to_vnc(out);
+
+	/* A disabled head keeps its size and turns black. */
+	if (scanout)
+		return;
+	pthread_mutex_lock(&v->lock);
+	v->resized = true;
+	if (width) {
+		v->width = width;
+		v->height = height;
+	}
+	v->damaged = false;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static void vnc_update(struct vbd_output *out, unsigned int scanout,
+		       const struct vbd_rect *r)
+{
+	struct vnc *v = to_vnc(out);
+
+	if (scanout)
+		return;
+	pthread_mutex_lock(&v->lock);
+	if (v->damaged)
+		rect_union(&v->damage, r);
+	else
+		v->damage = *r;
+	v->damaged = true;
+	pthread_mutex_unlock(&v->lock);
+}
+
+/*
+ * Our pixels are XRGB8888: B, G, R, X in memory.  rfbGetScreen() and
+ * rfbNewFramebuffer() pick R, G, B: correct it, and the clients'
+ * translation from it.
+ */
+static void vnc_set_format(rfbScreenInfoPtr screen)
+{
+	rfbClientIteratorPtr it;
+	rfbClientPtr cl;
+
+	screen->serverFormat.redShift = 16;
+	screen->serverFormat.greenShift = 8;
+	screen->serverFormat.blueShift = 0;
+	it = rfbGetClientIterator(screen);
+	while ((cl = rfbClientIteratorNext(it)))
+		rfbSetTranslateFunction(cl);
+	rfbReleaseClientIterator(it);
+}
+
+/* Take over what the display reported since the last round. */
+static void vnc_refresh(struct vnc *v)
+{
+	struct vbd_rect damage = { 0 };
+	bool resized, damaged;
+	uint32_t width, height;
+
+	pthread_mutex_lock(&v->lock);
+	resized = v->resized;
+	damaged = v->damaged;
+	width = v->width;
+	height = v->height;
+	damage = v->damage;
+	v->resized = v->damaged = false;
+	pthread_mutex_unlock(&v->lock);
+
+	if (resized) {
+		uint8_t *pixels = calloc((size_t)width * height, 4);
+
+		if (!pixels) {
+			log_err("vnc: no memory for a %ux%u framebuffer", width, height);
+			return;
+		}
+		rfbNewFramebuffer(v->screen, (char *)pixels, width, height, 8, 3, 4);
+		vnc_set_format(v->screen);
+		free(v->fb.pixels);
+		v->fb = (struct vbd_image){ width, height, pixels };
+		/* The whole screen: the surface may have been filled already. */
+		damage = (struct vbd_rect){ 0, 0, width, height };
+		damaged = true;
+	}
+	if (!damaged)
+		return;
+	vbd_display_read(v->display, 0, &damage, &v->fb);
+	rfbMarkRectAsModified(v->screen, damage.x, damage.y,
+			      damage.x + damage.width, damage.y + damage.height);
+}
+
+static void *vnc_thread(void *arg)
+{
+	struct vnc *v = arg;
+	bool stop;
+
+	do {
+		vnc_refresh(v);
+		rfbProcessEvents(v->screen, VNC_POLL_US);
+		pthread_mutex_lock(&v->lock);
+		stop = v->stop;
+		pthread_mutex_unlock(&v->lock);
+	} while (!stop);
+	return NULL;
+}
+
+static void vnc_free(struct vnc *v)
+{
+	if (v->screen) {
+		rfbShutdownServer(v->screen, TRUE);
+		rfbScreenCleanup(v->screen);
+	}
+	free(v->fb.pixels);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
+}
+
+static void vnc_destroy(struct vbd_output *out)
+{
+	struct vnc *v = to_vnc(out);
+
+	pthread_mutex_lock(&v->lock);
+	v->stop = true;
+	pthread_mutex_unlock(&v->lock);
+	pthread_join(v->thread, NULL);
+	vnc_free(v);
+}
+
+static const struct vbd_output_ops vnc_ops = {
+	.resize = vnc_resize,
+	.update = vnc_update,
+	.destroy = vnc_destroy,
+};
+
+/* libvncserver's messages, which end in a newline, go to our log. */
+static void vnc_log(const char *fmt, ...)
+{
+	char msg[256];
+	size_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	n = strlen(msg);
+	if (n && msg[n - 1] == '\n')
+		msg[n - 1] = '\0';
+	log_debug("vnc: %s", msg);
+}
+
+struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port)
+{
+	static char name[] = "vbridged";
+	char *argv[] = { name, NULL };
+	struct vbd_scanout_info info;
+	int err, argc = 1;
+	struct vnc *v;
+
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return NULL;
+	v->base.ops = &vnc_ops;
+	v->display = d;
+	pthread_mutex_init(&v->lock, NULL);
+
+	/* Black at the preferred size until the guest shows something. */
+	vbd_display_scanout_info(d, 0, &info);
+	v->width = info.mode_width;
+	v->height = info.mode_height;
+	v->fb = (struct vbd_image){ info.mode_width, info.mode_height, NULL };
+	v->fb.pixels = calloc((size_t)v->fb.width * v->fb.height, 4);
+	if (!v->fb.pixels)
+		goto fail;
+
+	rfbLog = vnc_log;
+	rfbErr = vnc_log;
+	v->screen = rfbGetScreen(&argc, argv, v->fb.width, v->fb.height, 8, 3, 4);
+	if (!v->screen)
+		goto fail;
+	v->screen->frameBuffer = (char *)v->fb.pixels;
+	vnc_set_format(v->screen);
+	/* No pointer input: draw no cursor over the guest's pixels. */
+	rfbSetCursor(v->screen, NULL);
+	v->screen->desktopName = "vbridge";
+	v->screen->alwaysShared = TRUE;
+	v->screen->port = port;
+	v->screen->listenInterface = htonl(INADDR_LOOPBACK);
+	v->screen->ipv6port = 0;	/* IPv4 loopback only */
+	rfbInitServer(v->screen);
+	if (v->screen->listenSock == RFB_INVALID_SOCKET) {
+		log_err("vnc: cannot listen on 127.0.0.1:%u", port);
+		goto fail;
+	}
+
+	err = pthread_create(&v->thread, NULL, vnc_thread, v);
+	if (err) {
+		log_err("vnc: cannot create thread: %s", strerror(err));
+		goto fail;
+	}
+	log_info("vnc: serving display 0 on 127.0.0.1:%u", port);
+	return &v->base;
+fail:
+	vnc_free(v);
+	return NULL;
+}
+
+/* Image files */
+
+int vbd_image_write_png(const struct vbd_image *img, const char *path)
+{
+	png_image png = {
+		.version = PNG_IMAGE_VERSION,
+		.width = img->width,
+		.height = img->height,
+		.format = PNG_FORMAT_RGB,
+	};
+	size_t i, n = (size_t)img->width * img->height;
+	uint8_t *rgb = malloc(n * 3);
+	FILE *f;
+	int err = 0;
+
+	if (!rgb)
+		return -ENOMEM;
+	/* XRGB8888 is B, G, R, X in memory. */
+	for (i = 0; i < n; i++) {
+		rgb[i * 3] = img->pixels[i * 4 + 2];
+		rgb[i * 3 + 1] = img->pixels[i * 4 + 1];
+		rgb[i * 3 + 2] = img->pixels[i * 4];
+	}
+	f = fopen(path, "wbe");
+	if (!f) {
+		err = -errno;
+		goto out;
+	}
+	if (!png_image_write_to_stdio(&png, f, 0, rgb, 0, NULL)) {
+		log_warn("%s: %s", path, png.message);
+		err = -EIO;
+	}
+	if (fclose(f) && !err)
+		err = -errno;
+out:
+	free(rgb);
+	return err;
+}
+
+int vbd_image_write_raw(const struct vbd_image *img, const char *path)
+{
+	size_t len = (size_t)img->width * img->height * 4;
+	FILE *f = fopen(path, "wbe");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fwrite(img->pixels, 1, len, f) != len)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
