@@ -12,6 +12,9 @@ SHARE=${VBRIDGE_SHARE:-$ROOT/build/demo-share}
 mkdir -p "$SHARE"
 [ -e "$SHARE/hello.txt" ] || echo "hello from the host" >"$SHARE/hello.txt"
 
-exec "$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
+"$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
 	--kernel "$KIMAGE" --initrd "$INITRD" --job demo --timeout 300 \
 	-- --shared-dir "share=$SHARE"
+echo "--- on the host, $SHARE after the guest ran:"
+ls -l "$SHARE"
+cat "$SHARE/from-guest.txt"
