@@ -227,8 +227,8 @@ struct vbridge_event_test {
  * The device names every file it has handed out by a 64-bit node id;
  * node ids are never reused while the driver holds a lookup count on
  * them.  Every LOOKUP, MOUNT, CREATE, MKNOD, MKDIR, SYMLINK, LINK,
- * TMPFILE reply and every READDIR record that returns a node adds one to its
- * lookup count, and FORGET subtracts.  Open files and directories are
+ * TMPFILE reply and every READDIR record that returns a node adds one
+ * to its lookup count, and FORGET subtracts.  Open files and directories are
  * named by a 64-bit handle (fh) from OPEN, OPENDIR, CREATE or TMPFILE,
  * valid until RELEASE.
  *
@@ -244,8 +244,8 @@ struct vbridge_event_test {
 
 /* Prefix of every filesystem request. */
 struct vbridge_fs_in {
-	__le64 nodeid;		/* inode the request is about (the parent
-				 * directory for name operations) */
+	/* inode the request is about (the parent for name operations) */
+	__le64 nodeid;
 	__le64 fh;		/* open handle, for the opcodes that take one */
 	__le32 uid;		/* caller's fsuid and fsgid: owner of new */
 	__le32 gid;		/* nodes, and whose access the device checks */
