@@ -52,16 +52,21 @@ SHARE=$(mktemp -d /tmp/vbridge-share.XXXXXX)
 RO=$(mktemp -d /tmp/vbridge-ro.XXXXXX)
 echo "read-only content" >"$RO/file"
 mkdir "$SHARE/.agent"
+# The display's control socket: the agent takes screenshots and resizes
+# through it for the display tests.
+CTLDIR=$(mktemp -d /tmp/vbridge-ctl.XXXXXX)
+export VBRIDGE_CONTROL=$CTLDIR/control.sock
 "$ROOT/scripts/host-agent.sh" "$SHARE" &
 AGENT_PID=$!
 "$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
 	--kernel "$KIMAGE" --initrd "$INITRD" --job test --timeout 900 \
 	--log "$LOGDIR/guest.log" -- \
-	--shared-dir "share=$SHARE" --shared-dir "ro=$RO:ro"
+	--shared-dir "share=$SHARE" --shared-dir "ro=$RO:ro" \
+	--display 1024x768 --control-socket "$VBRIDGE_CONTROL"
 vm_status=$?
 kill "$AGENT_PID" 2>/dev/null
 wait "$AGENT_PID" 2>/dev/null
-rm -rf "$SHARE" "$RO"
+rm -rf "$SHARE" "$RO" "$CTLDIR"
 guest_pass=0 guest_fail=0
 # kselftest closing lines: "# Totals: pass:N fail:N xfail:N xpass:N ..."
 while read -r p f; do
