@@ -166,6 +166,14 @@ static void vbridge_event_dispatch(struct vbridge_dev *vb, const void *buf,
 			goto bad;
 		}
 		break;
+	case VBRIDGE_EVT_DISPLAY_CHANGED:
+		if (!vbridge_has_feature(vb, VBRIDGE_F_DISPLAY) ||
+		    !vbridge_kms_event(vb, buf, hlen)) {
+			dev_warn_ratelimited(dev, "event: malformed display event (%u bytes)\n",
+					     hlen);
+			goto bad;
+		}
+		break;
 	default:
 		dev_dbg_ratelimited(dev, "event: ignoring unknown type %#x\n",
 				    type);

@@ -539,6 +539,7 @@ static int vbridge_probe(struct virtio_device *vdev)
 	if (err)
 		goto err_remove_debugfs;
 	vbridge_fs_add_device(vb);
+	vbridge_kms_probe(vb);
 	return 0;
 
 err_remove_debugfs:
@@ -561,6 +562,7 @@ static void vbridge_remove(struct virtio_device *vdev)
 	 * No new users, then no new requests, then no device.  Mounted
 	 * filesystems keep vb; their requests fail with -ENODEV.
 	 */
+	vbridge_kms_remove(vb);
 	vbridge_fs_remove_device(vb);
 	vbridge_chardev_unregister(vb);
 	vbridge_debugfs_remove(vb);
@@ -581,6 +583,8 @@ static int vbridge_freeze(struct virtio_device *vdev)
 {
 	struct vbridge_dev *vb = vdev->priv;
 
+	/* Heads off while requests still go through. */
+	vbridge_kms_freeze(vb);
 	cancel_work_sync(&vb->config_work);
 	mutex_lock(&vb->state_lock);
 	if (vb->state == VBRIDGE_STATE_RUNNING) {
@@ -628,6 +632,7 @@ out_unlock:
 	wake_up_all(&vb->state_wq);
 	wake_up_all(&vb->evt_wq);
 	kfree(cfg);
+	vbridge_kms_restore(vb);
 	return err;
 }
 #endif

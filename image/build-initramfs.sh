@@ -5,14 +5,17 @@
 #
 # usage: build-initramfs.sh --kroot DIR --kver VER --module vbridge.ko
 #                           --bin DIR --out FILE [--extra-module NAME]...
+#                           [--host-bin PROGRAM]...
 #   --kroot         unpacked linux-image package (has lib/modules/VER)
 #   --bin           directory of static programs copied to /usr/bin
 #   --extra-module  stock module to include with its dependencies
+#   --host-bin      dynamically linked host program (e.g. modetest) copied
+#                   to /usr/bin with the shared libraries it needs
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 KROOT= KVER= MODULE= BIN= OUT=
-EXTRA=()
+EXTRA=() HOSTBIN=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kroot) KROOT=$2; shift 2 ;;
@@ -21,6 +24,7 @@ while [ $# -gt 0 ]; do
 	--bin) BIN=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--extra-module) EXTRA+=("$2"); shift 2 ;;
+	--host-bin) HOSTBIN+=("$2"); shift 2 ;;
 	*) echo "build-initramfs: unknown argument $1" >&2; exit 1 ;;
 	esac
 done
@@ -58,6 +62,15 @@ cp "$MODULE" "$STAGE/lib/modules/$KVER/extra/"
 depmod -b "$STAGE" "$KVER"
 
 cp -a "$BIN"/. "$STAGE/usr/bin/"
+# Host programs and their libraries (the loader included), at the same
+# paths as on the host.
+for prog in "${HOSTBIN[@]}"; do
+	cp "$prog" "$STAGE/usr/bin/"
+	ldd "$prog" | grep -o '/[^ ]*' | while read -r lib; do
+		mkdir -p "$STAGE$(dirname "$lib")"
+		cp -L "$lib" "$STAGE$lib"
+	done
+done
 install -m 0755 "$HERE/init" "$STAGE/init"
 
 mkdir -p "$(dirname "$OUT")"

@@ -60,6 +60,16 @@ if [ ! -f "$KSRC/.done" ]; then
 	rm -rf "$KSRC/dl"
 	touch "$KSRC/.done"
 fi
+# The DRM uapi headers for the display selftest (linux-libc-dev has none),
+# cleaned up for user space as headers_install does.
+if [ ! -f "$KSRC/include/uapi/drm/drm_mode.h" ]; then
+	mkdir -p "$KSRC/include/uapi/drm"
+	for h in drm drm_mode; do
+		sed -E 's/([[:space:](])__user[[:space:]]/\1/g' \
+			"/usr/src/linux-headers-${KVER%-amd64}-common/include/uapi/drm/$h.h" \
+			>"$KSRC/include/uapi/drm/$h.h"
+	done
+fi
 
 echo "KVER=$KVER"
 echo "KDIR=/usr/src/linux-headers-$KVER"

@@ -11,6 +11,12 @@
 #   write PATH TEXT   overwrite PATH with TEXT
 #   lock PATH         hold a POSIX write lock on PATH (tools/host-locker.c)
 #                     until PATH.unlock appears; done once it is held
+# Display commands, through vbridged's control socket $VBRIDGE_CONTROL
+# (host-side/build/vbridgectl); the done file holds the answer, "ok ..."
+# or "error":
+#   dump SCANOUT NAME     what SCANOUT shows, as raw XRGB8888 rows in
+#                         .agent/NAME.rgb; answers "ok WIDTH HEIGHT"
+#   resize SCANOUT W H    change SCANOUT's preferred mode
 set -euo pipefail
 
 DIR=${1:?usage: host-agent.sh DIR}
@@ -35,11 +41,34 @@ safe_path() {
 	[ -n "$1" ]
 }
 
+# vbridgectl COMMAND...: the answer for the done file.
+ctl() {
+	local out
+	if [ -n "${VBRIDGE_CONTROL:-}" ] &&
+	   out=$("$ROOT/host-side/build/vbridgectl" --socket "$VBRIDGE_CONTROL" "$@"); then
+		echo "ok${out:+ $out}"
+	else
+		echo "error"
+	fi
+}
+
 run() {
-	local id=$1 verb path text
+	local id=$1 verb path text reply=
 	read -r verb path text <"$AGENT/cmd-$id" || true
 	rm -f "$AGENT/cmd-$id"
-	if ! safe_path "$path"; then
+	if [[ $verb = dump || $verb = resize ]]; then
+		# SCANOUT is a number; NAME a plain file name, W and H numbers.
+		if [[ ! $path =~ ^[0-9]+$ ]]; then
+			reply=error
+		elif [ "$verb" = dump ] && [[ $text =~ ^[A-Za-z0-9_-]+$ ]]; then
+			reply=$(ctl dump "$path" "$AGENT/$text.rgb")
+		elif [ "$verb" = resize ] && [[ $text =~ ^[0-9]+\ [0-9]+$ ]]; then
+			# shellcheck disable=SC2086 # W H: two words
+			reply=$(ctl resize "$path" $text)
+		else
+			reply=error
+		fi
+	elif ! safe_path "$path"; then
 		echo "host-agent: bad path '$path'" >&2
 	else
 		case $verb in
@@ -53,7 +82,7 @@ run() {
 			echo "host-agent: unknown command '$verb'" >&2 ;;
 		esac
 	fi
-	: >"$AGENT/done-$id.tmp"
+	printf '%s' "${reply:+$reply$'\n'}" >"$AGENT/done-$id.tmp"
 	mv "$AGENT/done-$id.tmp" "$AGENT/done-$id"
 }
 

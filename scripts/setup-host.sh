@@ -39,7 +39,7 @@ PKGS=(
 	libpng-dev libvncserver-dev libfuse3-dev fuse3
 	ninja-build python3-venv libglib2.0-dev libpixman-1-dev libslirp-dev
 	libfdt-dev libattr1-dev libcap-ng-dev libseccomp-dev
-	seabios qemu-system-data ipxe-qemu
+	seabios qemu-system-data ipxe-qemu libdrm-tests
 )
 missing=()
 for p in "${PKGS[@]}"; do
