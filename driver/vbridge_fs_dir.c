@@ -4,7 +4,8 @@
  * operations and readdir.
  *
  * A dentry is valid until dentry->d_time (get_jiffies_64(); 0 is
- * expired), set from the entry timeout of the reply that produced it.
+ * expired), set from the entry timeout of the reply that produced it: a
+ * LOOKUP, a creation or a READDIR record.
  * Negative dentries are only kept with cache=always, where INVAL_ENTRY
  * events expire them.
  */
@@ -566,23 +567,66 @@ static int vbridge_fs_releasedir(struct inode *inode, struct file *file)
 }
 
 /*
- * Account the lookup a READDIR record holds: the inode keeps it until
- * it is evicted, and a later LOOKUP finds it cached.
+ * Instantiate the entry of a READDIR record, or refresh the cached one,
+ * so that a stat of it right after the listing needs no LOOKUP.  The
+ * inode keeps the lookup the record holds until it is evicted.  The
+ * caller holds the directory's i_rwsem shared, as a lookup does.
  */
-static void vbridge_fs_readdir_entry(struct inode *dir,
+static void vbridge_fs_readdir_entry(struct file *file,
 				     const struct vbridge_fs_dirent *d,
-				     u64 version)
+				     u32 namelen, u64 version)
 {
+	DECLARE_WAIT_QUEUE_HEAD_ONSTACK(wq);
+	struct dentry *parent = file->f_path.dentry;
+	struct vbridge_fs *fs = VBRIDGE_FS(parent->d_sb);
+	struct qstr name = QSTR_INIT(d->name, namelen);
+	struct dentry *dentry, *alias;
 	struct inode *inode;
 
 	if (vbridge_fs_check_entry(&d->entry)) {
-		vbridge_fs_forget(VBRIDGE_FS(dir->i_sb),
-				  le64_to_cpu(d->entry.nodeid), 1);
+		vbridge_fs_forget(fs, le64_to_cpu(d->entry.nodeid), 1);
 		return;
 	}
-	inode = vbridge_fs_iget(dir->i_sb, &d->entry, version);
-	if (!IS_ERR(inode))
+	inode = vbridge_fs_iget(parent->d_sb, &d->entry, version);
+	if (IS_ERR(inode))
+		return;
+	/* cache=none revalidates every dentry anyway. */
+	if (fs->cache == VBRIDGE_FS_CACHE_NONE ||
+	    is_dot_dotdot(name.name, name.len)) {
 		iput(inode);
+		return;
+	}
+	name.hash = full_name_hash(parent, name.name, name.len);
+retry:
+	dentry = d_lookup(parent, &name);
+	if (!dentry) {
+		dentry = d_alloc_parallel(parent, &name, &wq);
+		if (IS_ERR(dentry)) {
+			iput(inode);
+			return;
+		}
+	}
+	if (!d_in_lookup(dentry)) {
+		if (d_inode(dentry) != inode) {
+			/* Replaced on the device. */
+			d_invalidate(dentry);
+			dput(dentry);
+			goto retry;
+		}
+		iput(inode);
+	} else {
+		alias = d_splice_alias(inode, dentry);
+		d_lookup_done(dentry);
+		if (alias) {
+			dput(dentry);
+			if (IS_ERR(alias))
+				return;
+			dentry = alias;
+		}
+	}
+	vbridge_fs_set_entry_timeout(dentry,
+				     le64_to_cpu(d->entry.entry_valid_ns));
+	dput(dentry);
 }
 
 static int vbridge_fs_readdir(struct file *file, struct dir_context *ctx)
@@ -644,7 +688,8 @@ static int vbridge_fs_readdir(struct file *file, struct dir_context *ctx)
 			}
 			pos += rlen;
 			if (d->entry.nodeid)
-				vbridge_fs_readdir_entry(dir, d, version);
+				vbridge_fs_readdir_entry(file, d, namelen,
+							 version);
 			/* Later records still hold lookups: account them all. */
 			if (full)
 				continue;

@@ -382,7 +382,8 @@ static int vbridge_fs_write_begin(struct file *file,
 	size_t off;
 	int err;
 
-	folio = __filemap_get_folio(mapping, pos >> PAGE_SHIFT, FGP_WRITEBEGIN,
+	folio = __filemap_get_folio(mapping, pos >> PAGE_SHIFT,
+				    FGP_WRITEBEGIN | fgf_set_order(len),
 				    mapping_gfp_mask(mapping));
 	if (IS_ERR(folio))
 		return PTR_ERR(folio);
@@ -495,7 +496,8 @@ static int vbridge_fs_writepages(struct address_space *mapping,
 			continue;
 		}
 		len = min_t(loff_t, folio_size(folio), isize - fpos);
-		if (wb.nr && (fpos != wb.pos + wb.size || wb.nr == fs->max_pages ||
+		if (wb.nr && (fpos != wb.pos + wb.size ||
+			      wb.size + len > (size_t)fs->max_pages << PAGE_SHIFT ||
 			      (wb.size & (PAGE_SIZE - 1))))
 			ret = vbridge_fs_wb_flush(&wb) ?: ret;
 		folio_start_writeback(folio);

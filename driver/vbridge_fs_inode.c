@@ -85,6 +85,11 @@ void vbridge_fs_update_attr(struct inode *inode,
 
 	inode->i_mode = (inode->i_mode & S_IFMT) |
 			(le32_to_cpu(attr->mode) & ~S_IFMT);
+	/*
+	 * Set-id bits or capabilities may have appeared on the device.
+	 * Atomically: the VFS sets S_NOSEC under i_rwsem, not held here.
+	 */
+	inode_set_flags(inode, 0, S_NOSEC);
 	set_nlink(inode, le32_to_cpu(attr->nlink));
 	inode->i_uid = make_kuid(&init_user_ns, le32_to_cpu(attr->uid));
 	inode->i_gid = make_kgid(&init_user_ns, le32_to_cpu(attr->gid));
@@ -114,6 +119,7 @@ static int vbridge_fs_inode_set(struct inode *inode, void *data)
 static void vbridge_fs_init_inode(struct inode *inode,
 				  const struct vbridge_fs_attr *attr)
 {
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
 	u32 mode = le32_to_cpu(attr->mode);
 
 	inode->i_ino = le64_to_cpu(attr->ino);
@@ -125,6 +131,9 @@ static void vbridge_fs_init_inode(struct inode *inode,
 		inode->i_op = &vbridge_fs_file_iops;
 		inode->i_fop = &vbridge_fs_file_fops;
 		inode->i_mapping->a_ops = &vbridge_fs_aops;
+		/* Any folio fits in one READ or WRITE. */
+		mapping_set_folio_order_range(inode->i_mapping, 0,
+					      ilog2(fs->max_pages));
 		break;
 	case S_IFDIR:
 		inode->i_op = &vbridge_fs_dir_iops;

@@ -539,6 +539,12 @@ static int vbridge_fs_fill_super(struct super_block *sb,
 	sb->s_blocksize_bits = PAGE_SHIFT;
 	sb->s_magic = VBRIDGE_FS_MAGIC;
 	sb->s_time_gran = 1;
+	/*
+	 * Writes skip the GETXATTR of security.capability while the inode
+	 * is known to have none (S_NOSEC, until its attributes are next
+	 * fetched).
+	 */
+	sb->s_flags |= SB_NOSEC;
 	sb->s_op = &vbridge_fs_sops;
 	sb->s_d_op = &vbridge_fs_dentry_ops;
 	sb->s_xattr = vbridge_fs_xattr_handlers;
