@@ -28,7 +28,7 @@
 #include <drm/drm_atomic_helper.h>
 #include <drm/drm_drv.h>
 #include <drm/drm_edid.h>
-#include <drm/drm_fbdev_shmem.h>
+#include <drm/drm_fbdev_ttm.h>
 #include <drm/drm_file.h>
 #include <drm/drm_gem_shmem_helper.h>
 #include <drm/drm_managed.h>
@@ -540,7 +540,12 @@ void vbridge_kms_probe(struct vbridge_dev *vb)
 	if (err)
 		goto err_disabled;
 	WRITE_ONCE(vb->kms, kms);
-	drm_fbdev_shmem_setup(drm, 32);
+	/*
+	 * fbdev through a shadow buffer: 6.12's deferred I/O rewrites
+	 * page->mapping of the pages it maps, and freeing a shmem buffer
+	 * mapped that way livelocks in shmem_undo_range() on unbind.
+	 */
+	drm_fbdev_ttm_setup(drm, 32);
 	drm_info(drm, "%s: %u scanout(s), %ux%u\n", vb->name, n,
 		 scanouts[0].width, scanouts[0].height);
 	return;

@@ -7,7 +7,9 @@
 #                  --job NAME [--timeout SEC] [--accel tcg|kvm] [--smp N]
 #                  [--mem MB] [--queues N] [--log FILE] [--no-vbridge]
 #                  [-- vbridged arguments...]
-# Extra QEMU arguments (baselines) come from $VM_EXTRA_QEMU_ARGS.
+# Extra QEMU arguments (baselines) come from $VM_EXTRA_QEMU_ARGS, extra
+# kernel command line words (environment for the guest jobs) from
+# $VM_EXTRA_APPEND.
 set -euo pipefail
 
 QEMU= VBRIDGED= KERNEL= INITRD= JOB= LOG=
@@ -68,7 +70,7 @@ qemu_args=(
 	-nic none -display none -monitor none -no-reboot
 	-serial "file:$LOG"
 	-kernel "$KERNEL" -initrd "$INITRD"
-	-append "console=ttyS0 loglevel=4 oops=panic panic=-1 panic_on_warn=1 vb_job=$JOB"
+	-append "console=ttyS0 loglevel=4 oops=panic panic=-1 panic_on_warn=1 vb_job=$JOB ${VM_EXTRA_APPEND:-}"
 )
 
 if [ "$WITH_VBRIDGE" = 1 ]; then
