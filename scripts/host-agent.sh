@@ -17,6 +17,7 @@
 #   dump SCANOUT NAME     what SCANOUT shows, as raw XRGB8888 rows in
 #                         .agent/NAME.rgb; answers "ok WIDTH HEIGHT"
 #   resize SCANOUT W H    change SCANOUT's preferred mode
+#   screenshot SCANOUT NAME  what SCANOUT shows, as .agent/NAME.png
 set -euo pipefail
 
 DIR=${1:?usage: host-agent.sh DIR}
@@ -56,12 +57,14 @@ run() {
 	local id=$1 verb path text reply=
 	read -r verb path text <"$AGENT/cmd-$id" || true
 	rm -f "$AGENT/cmd-$id"
-	if [[ $verb = dump || $verb = resize ]]; then
+	if [[ $verb = dump || $verb = resize || $verb = screenshot ]]; then
 		# SCANOUT is a number; NAME a plain file name, W and H numbers.
 		if [[ ! $path =~ ^[0-9]+$ ]]; then
 			reply=error
 		elif [ "$verb" = dump ] && [[ $text =~ ^[A-Za-z0-9_-]+$ ]]; then
 			reply=$(ctl dump "$path" "$AGENT/$text.rgb")
+		elif [ "$verb" = screenshot ] && [[ $text =~ ^[A-Za-z0-9_-]+$ ]]; then
+			reply=$(ctl screenshot "$path" "$AGENT/$text.png")
 		elif [ "$verb" = resize ] && [[ $text =~ ^[0-9]+\ [0-9]+$ ]]; then
 			# shellcheck disable=SC2086 # W H: two words
 			reply=$(ctl resize "$path" $text)
