@@ -273,15 +273,24 @@ static int32_t flush(struct fe *f, uint32_t id, uint32_t x, uint32_t y,
 static void ctl(const struct env *e, const char *cmd, char *reply, size_t size)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = 0;
+	size_t len = 0, cmd_len = strlen(cmd);
+	char *line;
 	int fd;
 
+	/*
+	 * One send: the daemon answers an overlong line and hangs up before
+	 * reading it all, so a second send could fail with EPIPE.
+	 */
+	line = malloc(cmd_len + 1);
+	CHECK(line);
+	memcpy(line, cmd, cmd_len);
+	line[cmd_len] = '\n';
 	strcpy(sa.sun_path, e->sock);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CHECK(fd >= 0);
 	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-	CHECK_EQ(send(fd, cmd, strlen(cmd), MSG_NOSIGNAL), strlen(cmd));
-	CHECK_EQ(send(fd, "\n", 1, MSG_NOSIGNAL), 1);
+	CHECK_EQ(send(fd, line, cmd_len + 1, MSG_NOSIGNAL), cmd_len + 1);
+	free(line);
 	while (!memchr(reply, '\n', len)) {
 		ssize_t n = recv(fd, reply + len, size - 1 - len, 0);
 
