@@ -36,7 +36,7 @@ fi
 PKGS=(
 	build-essential bc bison flex kmod cpio xz-utils zstd dpkg-dev
 	pkg-config git sparse busybox-static
-	libpng-dev libvncserver-dev libfuse3-dev fuse3
+	libpng-dev libvncserver-dev
 	ninja-build python3-venv libglib2.0-dev libpixman-1-dev libslirp-dev
 	libfdt-dev libattr1-dev libcap-ng-dev libseccomp-dev
 	seabios qemu-system-data ipxe-qemu libdrm-tests
