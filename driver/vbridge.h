@@ -363,6 +363,11 @@ enum vbridge_fs_cache {
  * @forget_lock: protects @forgets
  * @forgets: struct vbridge_fs_forget waiting for @forget_work
  * @forget_work: sends FORGET requests for evicted inodes
+ * @dev_lock: serializes allocating @devs
+ * @devs: st_dev of the host filesystems mounted below the export, by
+ *	device index - 1 (vbridge_fs_attr.devidx); 0 until first needed,
+ *	allocated with get_anon_bdev() under @dev_lock, read locklessly
+ *	once set, freed when the superblock dies
  */
 struct vbridge_fs {
 	struct vbridge_dev *vb;
@@ -376,17 +381,22 @@ struct vbridge_fs {
 	spinlock_t forget_lock;		/* see the kernel-doc above */
 	struct list_head forgets;
 	struct work_struct forget_work;
+	struct mutex dev_lock;		/* see the kernel-doc above */
+	dev_t devs[VBRIDGE_FS_DEVIDX_MAX];
 };
 
 /**
  * struct vbridge_inode - a vbridgefs inode
  * @vfs: the VFS inode
  * @nodeid: the device's node id
- * @lock: protects @nlookup, @attr_expires, @attr_version and @files
+ * @lock: protects @nlookup, @attr_expires, @attr_version, @devidx and
+ *	@files
  * @nlookup: lookups the device counted for @nodeid, given back by FORGET
  * @attr_expires: get_jiffies_64() until which the attributes are valid;
  *	0 once invalidated
  * @attr_version: vbridge_fs.attr_version of the last local size change
+ * @devidx: the host filesystem of the node (vbridge_fs_attr.devidx),
+ *	0 for the export's own: its st_dev is the superblock's
  * @files: open regular files (struct vbridge_file), whose handles serve
  *	reads and writeback without a file of their own
  */
@@ -397,6 +407,7 @@ struct vbridge_inode {
 	u64 nlookup;
 	u64 attr_expires;
 	u64 attr_version;
+	u32 devidx;
 	struct list_head files;
 };
 

@@ -72,6 +72,7 @@ void vbridge_fs_update_attr(struct inode *inode,
 	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
 	struct vbridge_inode *vi = VBRIDGE_I(inode);
 	u64 size = le64_to_cpu(attr->size);
+	u32 devidx = le32_to_cpu(attr->devidx);
 	bool set_size;
 
 	spin_lock(&vi->lock);
@@ -102,7 +103,13 @@ void vbridge_fs_update_attr(struct inode *inode,
 						   attr->ctimensec));
 	if (set_size || !S_ISREG(inode->i_mode))
 		i_size_write(inode, min_t(u64, size, MAX_LFS_FILESIZE));
+	/* A node never moves between filesystems: ignore a bad index. */
+	if (devidx <= VBRIDGE_FS_DEVIDX_MAX)
+		vi->devidx = devidx;
 	spin_unlock(&vi->lock);
+	if (devidx > VBRIDGE_FS_DEVIDX_MAX)
+		pr_warn_ratelimited("vbridgefs: bad device index %u from the device\n",
+				    devidx);
 }
 
 static int vbridge_fs_inode_test(struct inode *inode, void *data)
@@ -222,10 +229,37 @@ int vbridge_fs_refresh_attr(struct inode *inode, bool force)
 	return 0;
 }
 
+/*
+ * The st_dev of device index @devidx (1..VBRIDGE_FS_DEVIDX_MAX): an
+ * anonymous device number of its own, allocated on first use, as btrfs
+ * does for subvolumes.
+ */
+static int vbridge_fs_dev(struct vbridge_fs *fs, u32 devidx, dev_t *dev)
+{
+	dev_t *slot = &fs->devs[devidx - 1];
+	int err = 0;
+
+	*dev = READ_ONCE(*slot);
+	if (*dev)
+		return 0;
+	mutex_lock(&fs->dev_lock);
+	*dev = *slot;
+	if (!*dev) {
+		err = get_anon_bdev(dev);
+		if (!err)
+			WRITE_ONCE(*slot, *dev);
+	}
+	mutex_unlock(&fs->dev_lock);
+	return err;
+}
+
 int vbridge_fs_getattr(struct mnt_idmap *idmap, const struct path *path,
 		       struct kstat *stat, u32 mask, unsigned int flags)
 {
 	struct inode *inode = d_inode(path->dentry);
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	u32 devidx;
+	dev_t dev;
 	int err = 0;
 
 	if (!(flags & AT_STATX_DONT_SYNC))
@@ -233,7 +267,17 @@ int vbridge_fs_getattr(struct mnt_idmap *idmap, const struct path *path,
 					      flags & AT_STATX_FORCE_SYNC);
 	if (err)
 		return err;
+	spin_lock(&vi->lock);
+	devidx = vi->devidx;
+	spin_unlock(&vi->lock);
 	generic_fillattr(idmap, mask, inode, stat);
+	/* Host filesystems mounted below the export: their own st_dev. */
+	if (devidx) {
+		err = vbridge_fs_dev(VBRIDGE_FS(inode->i_sb), devidx, &dev);
+		if (err)
+			return err;
+		stat->dev = dev;
+	}
 	return 0;
 }
 

@@ -599,12 +599,18 @@ static int vbridge_fs_get_tree(struct fs_context *fc)
 	spin_lock_init(&fs->forget_lock);
 	INIT_LIST_HEAD(&fs->forgets);
 	INIT_WORK(&fs->forget_work, vbridge_fs_forget_work);
+	mutex_init(&fs->dev_lock);
 	fc->s_fs_info = fs;
 	return get_tree_nodev(fc, vbridge_fs_fill_super);
 }
 
 static void vbridge_fs_free_fs(struct vbridge_fs *fs)
 {
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(fs->devs); i++)
+		if (fs->devs[i])
+			free_anon_bdev(fs->devs[i]);
 	flush_work(&fs->forget_work);
 	vbridge_dev_put(fs->vb);
 	kfree(fs);

@@ -49,6 +49,10 @@ echo "==> in-guest tests (QEMU, vbridged)"
 # A fresh read-write export with the host agent acting on it (coherence
 # and host-lock tests), and a read-only one.
 SHARE=$(mktemp -d /tmp/vbridge-share.XXXXXX)
+# A host filesystem mounted below the export: its own st_dev in the guest.
+mkdir "$SHARE/submnt" &&
+	{ mount -t tmpfs -o size=16m vbridge-sub "$SHARE/submnt" ||
+	  rmdir "$SHARE/submnt"; }
 RO=$(mktemp -d /tmp/vbridge-ro.XXXXXX)
 echo "read-only content" >"$RO/file"
 mkdir "$SHARE/.agent"
@@ -66,6 +70,9 @@ AGENT_PID=$!
 vm_status=$?
 kill "$AGENT_PID" 2>/dev/null
 wait "$AGENT_PID" 2>/dev/null
+if mountpoint -q "$SHARE/submnt"; then
+	umount "$SHARE/submnt" || umount -l "$SHARE/submnt"
+fi
 rm -rf "$SHARE" "$RO" "$CTLDIR"
 guest_pass=0 guest_fail=0
 # kselftest closing lines: "# Totals: pass:N fail:N xfail:N xpass:N ..."

@@ -5,7 +5,8 @@
  * at /mnt/vb-ro and a second instance of "share" with cache=always at
  * /mnt/vb-always.  The coherence and host lock tests need the host agent
  * (scripts/host-agent.sh), which the host side announces by creating
- * $VBRIDGE_MNT/.agent.
+ * $VBRIDGE_MNT/.agent.  The st_dev test needs a host filesystem mounted at
+ * submnt in the export (scripts/test.sh mounts a tmpfs there).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -935,6 +936,37 @@ static bool have_agent(void)
 
 	snprintf(p, sizeof(p), "%s/.agent", mnt());
 	return !stat(p, &st) && S_ISDIR(st.st_mode);
+}
+
+/*
+ * A host filesystem mounted below the export has an st_dev of its own,
+ * the same for all of its inodes and across evictions.
+ */
+TEST(submount_st_dev)
+{
+	struct stat root, sub, file, sub2, file2;
+	char dir[PATH_MAX], path[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/submnt", mnt());
+	if (!is_vbridgefs(mnt()) || stat(dir, &sub) || !S_ISDIR(sub.st_mode))
+		SKIP(return, "no host mount at %s", dir);
+	snprintf(path, sizeof(path), "%s/f-%d", dir, getpid());
+	ASSERT_EQ(0, write_file(path, "x", 1));
+	ASSERT_EQ(0, stat(mnt(), &root));
+	ASSERT_EQ(0, stat(dir, &sub));
+	ASSERT_EQ(0, stat(path, &file));
+	EXPECT_NE(root.st_dev, sub.st_dev);
+	EXPECT_EQ(sub.st_dev, file.st_dev);
+
+	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "3", 1));
+	ASSERT_EQ(0, stat(dir, &sub2));
+	ASSERT_EQ(0, stat(path, &file2));
+	EXPECT_EQ(sub.st_dev, sub2.st_dev);
+	EXPECT_EQ(file.st_dev, file2.st_dev);
+	EXPECT_EQ(file.st_ino, file2.st_ino);
+	ASSERT_EQ(0, stat(mnt(), &root));
+	EXPECT_NE(root.st_dev, sub2.st_dev);
+	EXPECT_EQ(0, unlink(path));
 }
 
 TEST(coherence_cache_always)

@@ -32,6 +32,14 @@
  * answers -EAGAIN and the driver asks again: the queue thread is never
  * blocked for long, and nothing is left pending at reset.
  *
+ * Filesystems.  Attributes carry a device index (devidx) instead of the
+ * host's st_dev: 0 for the filesystem of the export's root, and 1..
+ * in order of first appearance for every other host filesystem mounted
+ * below the export, so that the guest can give each its own st_dev.
+ * An export remembers up to VBRIDGE_FS_DEVIDX_MAX - 1 such filesystems
+ * for the life of the connection (resets included); all further ones
+ * share the overflow index VBRIDGE_FS_DEVIDX_MAX.
+ *
  * Coherence.  Regular files and directories are watched with inotify
  * by a watcher thread, which sends INVAL_INODE for a changed node and
  * INVAL_ENTRY for a name created, deleted or moved in a watched
@@ -138,6 +146,10 @@ struct fs_share {
 	int dir_fd;			/* owned by the store; -1: none */
 	bool readonly;
 	char tag[VBRIDGE_TAG_LEN];
+	dev_t root_dev;			/* st_dev of dir_fd: devidx 0 */
+	/* Protected by vbd_fs.lock: st_dev of devidx 1..ndevs. */
+	unsigned int ndevs;
+	dev_t devs[VBRIDGE_FS_DEVIDX_MAX - 1];
 };
 
 struct vbd_fs {
@@ -463,8 +475,30 @@ static int watch(struct vbd_fs *fs, int fd, mode_t type)
 	return wd;
 }
 
-static void fill_attr(struct vbd_fs *fs, const struct stat *st,
-		      struct vbridge_fs_attr *a)
+/* The device index of host filesystem dev in share (see the top). */
+static uint32_t dev_index(struct vbd_fs *fs, unsigned int share, dev_t dev)
+{
+	struct fs_share *s = &fs->shares[share];
+	uint32_t i;
+
+	if (dev == s->root_dev)
+		return 0;
+	pthread_mutex_lock(&fs->lock);
+	for (i = 0; i < s->ndevs; i++)
+		if (s->devs[i] == dev)
+			break;
+	if (i == s->ndevs) {
+		if (s->ndevs < ARRAY_SIZE(s->devs))
+			s->devs[s->ndevs++] = dev;
+		else
+			i = VBRIDGE_FS_DEVIDX_MAX - 1;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return i + 1;
+}
+
+static void fill_attr(struct vbd_fs *fs, unsigned int share,
+		      const struct stat *st, struct vbridge_fs_attr *a)
 {
 	const struct vbd_fs_opts *o = &fs->opts;
 	uint32_t uid, gid;
@@ -487,6 +521,7 @@ static void fill_attr(struct vbd_fs *fs, const struct stat *st,
 	a->gid = htole32(gid);
 	a->rdev = htole32(encode_dev(st->st_rdev));
 	a->blksize = htole32(st->st_blksize);
+	a->devidx = htole32(dev_index(fs, share, st->st_dev));
 }
 
 /*
@@ -548,7 +583,7 @@ static int node_add(struct vbd_fs *fs, unsigned int share, int fd,
 
 	e->entry_valid_ns = htole64(fs->opts.timeout_ns);
 	e->attr_valid_ns = htole64(fs->opts.timeout_ns);
-	fill_attr(fs, &st, &e->attr);
+	fill_attr(fs, share, &st, &e->attr);
 	return 0;
 }
 
@@ -786,7 +821,7 @@ static int reply_attr(struct fs_ctx *x, int fd)
 
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	fill_attr(x->fs, &st, &out.attr);
+	fill_attr(x->fs, x->node->share, &st, &out.attr);
 	return push(x, &out, sizeof(out));
 }
 
@@ -2142,6 +2177,7 @@ struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 	unsigned int i, n = store->ops->num_exports(store);
 	struct vbd_fs *fs = calloc(1, sizeof(*fs));
 	struct rlimit rl;
+	struct stat st;
 
 	if (!fs)
 		return NULL;
@@ -2160,6 +2196,9 @@ struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 
 		fs->shares[i].dir_fd = store->ops->export_dir(store, i);
 		fs->shares[i].readonly = store->ops->export_readonly(store, i);
+		if (fs->shares[i].dir_fd >= 0 &&
+		    !fstat(fs->shares[i].dir_fd, &st))
+			fs->shares[i].root_dev = st.st_dev;
 		strncpy(fs->shares[i].tag, tag, VBRIDGE_TAG_LEN);
 	}
 	fs->uid = geteuid();

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
@@ -60,13 +62,18 @@ static void fs_setup_opts(struct tfs *t, const struct vbd_fs_opts *opts)
 	CHECK_EQ(fe_init(&t->f, 1), 0);
 }
 
-static void fs_teardown(struct tfs *t)
+static void fs_teardown_dirs(struct tfs *t)
 {
 	char cmd[256];
 
-	CHECK_EQ(fe_stop(&t->f), 0);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s %s", t->dir, t->other);
 	CHECK_EQ(system(cmd), 0);
+}
+
+static void fs_teardown(struct tfs *t)
+{
+	CHECK_EQ(fe_stop(&t->f), 0);
+	fs_teardown_dirs(t);
 }
 
 /* A filesystem request: fs_in, then arg, then up to two byte strings. */
@@ -1221,6 +1228,71 @@ static void test_inval_event(void)
 	fs_teardown(&t);
 }
 
+/*
+ * Host filesystems mounted below the export get their own device index,
+ * the same for every inode on them and across lookups.  The tmpfs
+ * mounts live in a private mount namespace, so that they go with the
+ * test's process even if it fails.
+ */
+static void test_devidx(void)
+{
+	struct vbridge_fs_entry_out e, e2;
+	uint32_t sub, sub2;
+	struct vbridge_fs_attr a;
+	uint64_t subid;
+	struct tfs t;
+
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		tap_skip("no private mount namespace: %s", strerror(errno));
+	fs_setup(&t);
+	CHECK(mkdir(path_in(t.dir, "sub"), 0755) == 0);
+	CHECK(mkdir(path_in(t.dir, "sub2"), 0755) == 0);
+	if (mount("vbridge-test", path_in(t.dir, "sub"), "tmpfs", 0,
+		  "size=1m") < 0)
+		tap_skip("cannot mount a tmpfs: %s", strerror(errno));
+	CHECK(mount("vbridge-test", path_in(t.dir, "sub2"), "tmpfs", 0,
+		    "size=1m") == 0);
+	write_file(path_in(t.dir, "f"), "root");
+	write_file(path_in(t.dir, "sub/f"), "sub");
+
+	CHECK_EQ(getattr(&t, t.root, &a), 0);
+	CHECK_EQ(le32toh(a.devidx), 0);
+	CHECK_EQ(lookup(&t, t.root, "f", &e), 0);
+	CHECK_EQ(le32toh(e.attr.devidx), 0);
+
+	CHECK_EQ(lookup(&t, t.root, "sub", &e), 0);
+	sub = le32toh(e.attr.devidx);
+	CHECK(sub >= 1 && sub <= VBRIDGE_FS_DEVIDX_MAX);
+	subid = le64toh(e.nodeid);
+	CHECK_EQ(getattr(&t, subid, &a), 0);
+	CHECK_EQ(le32toh(a.devidx), sub);
+	CHECK_EQ(lookup(&t, subid, "f", &e2), 0);
+	CHECK_EQ(le32toh(e2.attr.devidx), sub);
+	CHECK_EQ(getattr(&t, le64toh(e2.nodeid), &a), 0);
+	CHECK_EQ(le32toh(a.devidx), sub);
+
+	CHECK_EQ(lookup(&t, t.root, "sub2", &e), 0);
+	sub2 = le32toh(e.attr.devidx);
+	CHECK(sub2 >= 1 && sub2 <= VBRIDGE_FS_DEVIDX_MAX);
+	CHECK(sub2 != sub);
+
+	/* Stable: a second lookup, and a new file, keep the index. */
+	CHECK_EQ(lookup(&t, t.root, "sub", &e), 0);
+	CHECK_EQ(le32toh(e.attr.devidx), sub);
+	write_file(path_in(t.dir, "sub/g"), "");
+	CHECK_EQ(lookup(&t, subid, "g", &e), 0);
+	CHECK_EQ(le32toh(e.attr.devidx), sub);
+	CHECK_EQ(lookup(&t, t.root, "f", &e), 0);
+	CHECK_EQ(le32toh(e.attr.devidx), 0);
+
+	/* The device's descriptors keep the mounts busy until it stops. */
+	CHECK_EQ(fe_stop(&t.f), 0);
+	CHECK(umount(path_in(t.dir, "sub")) == 0);
+	CHECK(umount(path_in(t.dir, "sub2")) == 0);
+	fs_teardown_dirs(&t);
+}
+
 #define T(name)	{ #name, test_##name }
 
 static const struct tap_test tests[] = {
@@ -1250,6 +1322,7 @@ static const struct tap_test tests[] = {
 	T(id_map),
 	T(max_fds),
 	T(inval_event),
+	T(devidx),
 };
 
 int main(int argc, char **argv)

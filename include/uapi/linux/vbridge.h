@@ -269,8 +269,18 @@ struct vbridge_fs_attr {
 	__le32 gid;
 	__le32 rdev;		/* new_encode_dev() */
 	__le32 blksize;
-	__le32 padding;
+	/*
+	 * The host filesystem the inode lives on: 0 for the export's own
+	 * filesystem, 1..VBRIDGE_FS_DEVIDX_MAX for each other filesystem
+	 * mounted below the export, stable for the life of the connection.
+	 * The driver gives each its own st_dev.  A device that runs out of
+	 * indexes answers VBRIDGE_FS_DEVIDX_MAX for every further
+	 * filesystem, which then share one st_dev.
+	 */
+	__le32 devidx;
 };
+
+#define VBRIDGE_FS_DEVIDX_MAX		64
 
 struct vbridge_fs_entry_out {
 	__le64 nodeid;
