@@ -35,13 +35,19 @@ gcc -static -O2 -Wall -Wextra -Werror -Iinclude/uapi \
 	tools/vbridge-info.c -o "$GUEST_BIN/vbridge-info"
 gcc -static -O2 -Wall -Wextra -Werror \
 	bench/vbridge_fs_bench.c -o "$GUEST_BIN/vbridge_fs_bench"
+gcc -static -O2 -Wall -Wextra -Werror -Iinclude/uapi \
+	-idirafter "$KSRC/include/uapi" \
+	bench/vbridge_display_bench.c -o "$GUEST_BIN/vbridge_display_bench"
 cp image/guest/vb-* "$GUEST_BIN/"
-# modetest (libdrm-tests) for the display part of the guest test job.
+# Stock modules for the bench job's baselines, which only it loads: 9p
+# and virtio-gpu.  modetest (libdrm-tests) for the display part of the
+# guest test job.
 HOST_BINS=()
 [ ! -x /usr/bin/modetest ] || HOST_BINS+=(--host-bin /usr/bin/modetest)
 "$ROOT/image/build-initramfs.sh" --kroot "$KROOT" \
 	--kver "$KVER" --module "$ROOT/vbridge.ko" --bin "$GUEST_BIN" \
-	--extra-module 9p --extra-module 9pnet_virtio "${HOST_BINS[@]}" \
+	--extra-module 9p --extra-module 9pnet_virtio \
+	--extra-module virtio-gpu "${HOST_BINS[@]}" \
 	--out "$ROOT/build/initramfs.cpio.gz"
 
 cat >"$ROOT/build/env" <<EOV
