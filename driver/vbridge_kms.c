@@ -321,6 +321,24 @@ static void vbridge_crtc_atomic_disable(struct drm_crtc *crtc,
 	drm_crtc_vblank_off(crtc);
 }
 
+/*
+ * A commit that keeps the primary plane's framebuffer (DIRTYFB, a
+ * damage-only update) is done once the plane update's FLUSH returned:
+ * the host has the pixels, there is no flip to pace.
+ */
+static bool vbridge_crtc_damage_only(struct drm_crtc *crtc,
+				     struct drm_atomic_state *state,
+				     struct drm_crtc_state *crtc_state)
+{
+	struct drm_plane_state *old_state, *new_state;
+
+	if (drm_atomic_crtc_needs_modeset(crtc_state))
+		return false;
+	old_state = drm_atomic_get_old_plane_state(state, crtc->primary);
+	new_state = drm_atomic_get_new_plane_state(state, crtc->primary);
+	return old_state && new_state && old_state->fb == new_state->fb;
+}
+
 /* Page flip and commit completion: at the next (emulated) vblank. */
 static void vbridge_crtc_atomic_flush(struct drm_crtc *crtc,
 				      struct drm_atomic_state *state)
@@ -333,7 +351,9 @@ static void vbridge_crtc_atomic_flush(struct drm_crtc *crtc,
 		return;
 	crtc_state->event = NULL;
 	spin_lock_irq(&crtc->dev->event_lock);
-	if (crtc_state->active && drm_crtc_vblank_get(crtc) == 0)
+	if (crtc_state->active &&
+	    !vbridge_crtc_damage_only(crtc, state, crtc_state) &&
+	    drm_crtc_vblank_get(crtc) == 0)
 		drm_crtc_arm_vblank_event(crtc, event);
 	else
 		drm_crtc_send_vblank_event(crtc, event);
