@@ -18,6 +18,10 @@
 #                         .agent/NAME.rgb; answers "ok WIDTH HEIGHT"
 #   resize SCANOUT W H    change SCANOUT's preferred mode
 #   screenshot SCANOUT NAME  what SCANOUT shows, as .agent/NAME.png
+# and through vbridged's VNC server at $VBRIDGE_VNC (HOST:PORT), with
+# host-side/build/vnc-capture:
+#   vnc NAME              what a VNC client sees, as raw XRGB8888 rows in
+#                         .agent/NAME.rgb; answers "ok WIDTH HEIGHT"
 set -euo pipefail
 
 DIR=${1:?usage: host-agent.sh DIR}
@@ -53,6 +57,17 @@ ctl() {
 	fi
 }
 
+# vnc-capture NAME: the answer for the done file.
+vnc() {
+	local out
+	if [ -n "${VBRIDGE_VNC:-}" ] &&
+	   out=$("$ROOT/host-side/build/vnc-capture" "$VBRIDGE_VNC" "$AGENT/$1.rgb"); then
+		echo "ok $out"
+	else
+		echo "error"
+	fi
+}
+
 run() {
 	local id=$1 verb path text reply=
 	read -r verb path text <"$AGENT/cmd-$id" || true
@@ -68,6 +83,13 @@ run() {
 		elif [ "$verb" = resize ] && [[ $text =~ ^[0-9]+\ [0-9]+$ ]]; then
 			# shellcheck disable=SC2086 # W H: two words
 			reply=$(ctl resize "$path" $text)
+		else
+			reply=error
+		fi
+	elif [ "$verb" = vnc ]; then
+		# NAME: a plain file name.
+		if [[ $path =~ ^[A-Za-z0-9_-]+$ ]] && [ -z "$text" ]; then
+			reply=$(vnc "$path")
 		else
 			reply=error
 		fi

@@ -60,13 +60,15 @@ mkdir "$SHARE/.agent"
 # through it for the display tests.
 CTLDIR=$(mktemp -d /tmp/vbridge-ctl.XXXXXX)
 export VBRIDGE_CONTROL=$CTLDIR/control.sock
+# Its VNC server (--vnc :7): the agent captures the screen as a client.
+export VBRIDGE_VNC=127.0.0.1:5907
 "$ROOT/scripts/host-agent.sh" "$SHARE" &
 AGENT_PID=$!
 "$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
 	--kernel "$KIMAGE" --initrd "$INITRD" --job test --timeout 900 \
 	--log "$LOGDIR/guest.log" -- \
 	--shared-dir "share=$SHARE" --shared-dir "ro=$RO:ro" \
-	--display 1024x768 --control-socket "$VBRIDGE_CONTROL"
+	--display 1024x768 --control-socket "$VBRIDGE_CONTROL" --vnc :7
 vm_status=$?
 kill "$AGENT_PID" 2>/dev/null
 wait "$AGENT_PID" 2>/dev/null

@@ -7,8 +7,9 @@
  * The host's view comes from the host agent (scripts/host-agent.sh) in the
  * vbridgefs share at $VBRIDGE_MNT (default /mnt/vb): "dump SCANOUT NAME"
  * saves what the scanout shows as raw XRGB8888 rows in .agent/NAME.rgb,
- * "resize SCANOUT W H" changes its preferred mode.  Without the agent
- * those checks are skipped.  Everything runs on scanout 0.
+ * "resize SCANOUT W H" changes its preferred mode, and "vnc NAME" saves
+ * what a client of the host's VNC server sees, as "dump" does.  Without
+ * the agent those checks are skipped.  Everything runs on scanout 0.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -192,8 +193,11 @@ static int agent_run(const char *cmd, char *reply, size_t size)
 	return 0;
 }
 
-/* What scanout 0 shows: malloc()ed XRGB8888 rows, or NULL. */
-static uint32_t *host_dump(uint32_t *w, uint32_t *h)
+/*
+ * What the host shows, asked with "@how NAME" ("dump 0" or "vnc"):
+ * malloc()ed XRGB8888 rows, or NULL.
+ */
+static uint32_t *host_dump(const char *how, uint32_t *w, uint32_t *h)
 {
 	static int seq;
 	char cmd[64], reply[128], name[32], path[PATH_MAX];
@@ -201,7 +205,7 @@ static uint32_t *host_dump(uint32_t *w, uint32_t *h)
 	size_t len;
 
 	snprintf(name, sizeof(name), "kms-%d-%d", getpid(), seq++);
-	snprintf(cmd, sizeof(cmd), "dump 0 %s", name);
+	snprintf(cmd, sizeof(cmd), "%s %s", how, name);
 	if (agent_run(cmd, reply, sizeof(reply)) ||
 	    sscanf(reply, "ok %u %u", w, h) != 2 || !*w || !*h)
 		return NULL;
@@ -221,10 +225,11 @@ static uint32_t *host_dump(uint32_t *w, uint32_t *h)
  * line, @w x @h): returns the number of differing pixels (X ignored), or
  * -1 if the host shows another size or could not be asked.
  */
-static long host_compare(const uint32_t *want, uint32_t pitch, uint32_t w,
-			 uint32_t h, char *why, size_t whylen)
+static long host_compare(const char *how, const uint32_t *want,
+			 uint32_t pitch, uint32_t w, uint32_t h, char *why,
+			 size_t whylen)
 {
-	uint32_t hw, hh, x, y, *px = host_dump(&hw, &hh);
+	uint32_t hw, hh, x, y, *px = host_dump(how, &hw, &hh);
 	long bad = 0;
 
 	if (!px) {
@@ -253,18 +258,25 @@ static long host_compare(const uint32_t *want, uint32_t pitch, uint32_t w,
 }
 
 /* Poll the host until it shows @want, for up to SETTLE_MS. */
-static long host_wait_for(const uint32_t *want, uint32_t pitch, uint32_t w,
-			  uint32_t h, char *why, size_t whylen)
+static long host_wait_via(const char *how, const uint32_t *want,
+			  uint32_t pitch, uint32_t w, uint32_t h, char *why,
+			  size_t whylen)
 {
 	double t0 = now_ms();
 	long bad;
 
 	for (;;) {
-		bad = host_compare(want, pitch, w, h, why, whylen);
+		bad = host_compare(how, want, pitch, w, h, why, whylen);
 		if (!bad || now_ms() - t0 > SETTLE_MS)
 			return bad;
 		usleep(100 * 1000);
 	}
+}
+
+static long host_wait_for(const uint32_t *want, uint32_t pitch, uint32_t w,
+			  uint32_t h, char *why, size_t whylen)
+{
+	return host_wait_via("dump 0", want, pitch, w, h, why, whylen);
 }
 
 /*
@@ -540,6 +552,36 @@ TEST_F(kms, modeset_host_view)
 	ASSERT_EQ(0, dirty(self->fd, b.fb, &clip, 1));
 	EXPECT_EQ(0, host_wait_for(b.map, b.pitch, w, h, why, sizeof(why)))
 		TH_LOG("damage clip: %s", why);
+	ASSERT_EQ(0, set_crtc(self->fd, self->crtc, 0, 0, NULL));
+	buf_destroy(self->fd, &b);
+}
+
+/* A VNC client of the host sees what scanout 0 shows. */
+TEST_F(kms, vnc_host_view)
+{
+	uint32_t w = self->pref.hdisplay, h = self->pref.vdisplay, hw, hh;
+	char why[128] = "";
+	struct buf b;
+	uint32_t *px;
+
+	if (!have_agent())
+		SKIP(return, "no host agent: cannot see the host's view");
+	ASSERT_EQ(0, buf_create(self->fd, w, h, &b));
+	draw(b.map, b.pitch, 0, 0, w, h, 6);
+	ASSERT_EQ(0, set_crtc(self->fd, self->crtc, self->conn, b.fb,
+			      &self->pref));
+	ASSERT_EQ(0, dirty(self->fd, b.fb, NULL, 0));
+	/* An "error" here: no VNC server or no vnc-capture on the host. */
+	px = host_dump("vnc", &hw, &hh);
+	if (!px) {
+		set_crtc(self->fd, self->crtc, 0, 0, NULL);
+		buf_destroy(self->fd, &b);
+		SKIP(return, "the host agent cannot capture over VNC");
+	}
+	free(px);
+	EXPECT_EQ(0, host_wait_via("vnc", b.map, b.pitch, w, h, why,
+				   sizeof(why)))
+		TH_LOG("VNC view: %s", why);
 	ASSERT_EQ(0, set_crtc(self->fd, self->crtc, 0, 0, NULL));
 	buf_destroy(self->fd, &b);
 }
