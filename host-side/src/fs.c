@@ -32,6 +32,20 @@
  * answers -EAGAIN and the driver asks again: the queue thread is never
  * blocked for long, and nothing is left pending at reset.
  *
+ * Descriptor budget.  Every host descriptor the filesystem holds
+ * counts against --max-fds.  When a new one is needed at the limit, the
+ * O_PATH descriptor of the least recently used node that no request or
+ * handle references (refs == 0) and that is not an export's root is
+ * closed, as virtiofsd does: its file
+ * handle (name_to_handle_at) was recorded when the node was made, and
+ * the next request naming the node reopens it with open_by_handle_at()
+ * from an anchor descriptor on the same mount (the first directory node
+ * seen on that mount opened O_RDONLY, kept for the life of the
+ * connection and counted in the budget), checking that st_dev
+ * and st_ino still match; a file gone meanwhile answers ESTALE.  Nodes
+ * on filesystems without file handles are never evicted.
+ * Only when nothing can be evicted do requests fail with EMFILE.
+ *
  * Filesystems.  Attributes carry a device index (devidx) instead of the
  * host's st_dev: 0 for the filesystem of the export's root, and 1..
  * in order of first appearance for every other host filesystem mounted
@@ -94,6 +108,7 @@ _Static_assert(sizeof(struct vbridge_event_fs_inval_entry) +
 /* Host descriptors kept for stdio, the vhost-user layer, eventfds... */
 #define FS_RESERVED_FDS		64
 #define FS_LOCK_WAIT_MS		1000
+#define FS_MAX_ANCHORS		64
 
 #define WATCH_MASK	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | \
 			 IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
@@ -116,12 +131,22 @@ struct fs_lock_owner {
 
 struct fs_node {
 	uint64_t id;
-	int fd;				/* O_PATH | O_NOFOLLOW */
 	dev_t dev;
 	ino_t ino;
 	mode_t type;			/* S_IFMT bits */
 	unsigned int share;
+	/* Immutable once made: NULL if the filesystem has no handles. */
+	struct file_handle *handle;
+	int mount_id;
 	/* Protected by vbd_fs.lock: */
+	/*
+	 * O_PATH | O_NOFOLLOW, or -1 while evicted; may only change while
+	 * refs == 0, so a request holding a reference can use it unlocked.
+	 */
+	int fd;
+	bool root;			/* an export's root: never evicted */
+	bool in_lru;			/* on vbd_fs.lru */
+	struct fs_node *lru_prev, *lru_next;
 	uint64_t nlookup;		/* the guest's lookups */
 	unsigned int refs;		/* requests and handles using it */
 	int wd;				/* inotify watch, or -1 */
@@ -170,6 +195,17 @@ struct vbd_fs {
 	pthread_mutex_t lock;
 	uint64_t next_id;		/* node ids and handles */
 	unsigned int nfds;		/* host descriptors held */
+	/*
+	 * Evictable nodes (fd >= 0, a file handle, not a root, refs ==
+	 * 0), least recently used first.
+	 */
+	struct fs_node *lru_head, *lru_tail;
+	/* Per mount, a directory opened O_RDONLY for open_by_handle_at(). */
+	unsigned int nanchors;
+	struct fs_anchor {
+		int mount_id;
+		int fd;
+	} anchors[FS_MAX_ANCHORS];
 	bool emfile_logged;
 	struct vbd_ratelimit rl;
 	struct fs_node *by_id[FS_HASH_SIZE];
@@ -272,11 +308,59 @@ static void creds_leave(struct vbd_fs *fs)
 	syscall(SYS_setfsgid, fs->gid);
 }
 
+/* Node LRU (lock held) */
+
+static void lru_del_locked(struct vbd_fs *fs, struct fs_node *n)
+{
+	if (!n->in_lru)
+		return;
+	if (n->lru_prev)
+		n->lru_prev->lru_next = n->lru_next;
+	else
+		fs->lru_head = n->lru_next;
+	if (n->lru_next)
+		n->lru_next->lru_prev = n->lru_prev;
+	else
+		fs->lru_tail = n->lru_prev;
+	n->lru_prev = n->lru_next = NULL;
+	n->in_lru = false;
+}
+
+/* n was just used and nothing references it: most recently used. */
+static void lru_touch_locked(struct vbd_fs *fs, struct fs_node *n)
+{
+	lru_del_locked(fs, n);
+	if (n->refs || n->fd < 0 || !n->handle || n->root)
+		return;
+	n->lru_prev = fs->lru_tail;
+	n->lru_next = NULL;
+	if (fs->lru_tail)
+		fs->lru_tail->lru_next = n;
+	else
+		fs->lru_head = n;
+	fs->lru_tail = n;
+	n->in_lru = true;
+}
+
+/* Close the least recently used evictable node's descriptor. */
+static bool evict_locked(struct vbd_fs *fs)
+{
+	struct fs_node *n = fs->lru_head;
+
+	if (!n)
+		return false;
+	lru_del_locked(fs, n);
+	close(n->fd);
+	n->fd = -1;
+	fs->nfds--;
+	return true;
+}
+
 /* Host descriptor accounting (lock held) */
 
 static int fd_reserve_locked(struct vbd_fs *fs)
 {
-	if (fs->nfds >= fs->opts.max_fds) {
+	if (fs->nfds >= fs->opts.max_fds && !evict_locked(fs)) {
 		if (!fs->emfile_logged)
 			log_warn("filesystem: %u host file descriptors in use, the --max-fds limit; answering EMFILE",
 				 fs->nfds);
@@ -421,19 +505,26 @@ static void node_free_locked(struct vbd_fs *fs, struct fs_node *n)
 	UNLINK_FROM(&fs->by_id[hash64(n->id)], n, next_id);
 	UNLINK_FROM(&fs->by_ino[ino_hash(n->dev, n->ino, n->share)], n, next_ino);
 	node_unwatch_locked(fs, n);
+	lru_del_locked(fs, n);
 	for (o = n->owners; o; o = next) {
 		next = o->next;
 		fd_close_locked(fs, o->fd);
 		free(o);
 	}
-	fd_close_locked(fs, n->fd);
+	if (n->fd >= 0)
+		fd_close_locked(fs, n->fd);
+	free(n->handle);
 	free(n);
 }
 
 static void node_put_locked(struct vbd_fs *fs, struct fs_node *n)
 {
-	if (!--n->refs && !n->nlookup)
+	if (--n->refs)
+		return;
+	if (!n->nlookup)
 		node_free_locked(fs, n);
+	else
+		lru_touch_locked(fs, n);
 }
 
 static void node_put(struct vbd_fs *fs, struct fs_node *n)
@@ -443,17 +534,83 @@ static void node_put(struct vbd_fs *fs, struct fs_node *n)
 	pthread_mutex_unlock(&fs->lock);
 }
 
-/* The node the guest calls id, referenced; NULL if it names none. */
-static struct fs_node *node_get(struct vbd_fs *fs, uint64_t id)
+static int anchor_find_locked(struct vbd_fs *fs, int mount_id)
+{
+	unsigned int i;
+
+	for (i = 0; i < fs->nanchors; i++)
+		if (fs->anchors[i].mount_id == mount_id)
+			return fs->anchors[i].fd;
+	return -1;
+}
+
+/* Reopen evicted n from its file handle (lock held, n referenced). */
+static int node_reopen_locked(struct vbd_fs *fs, struct fs_node *n)
+{
+	int fd, mfd, err, saved_errno;
+	struct creds_saved sv;
+	struct stat st;
+
+	mfd = anchor_find_locked(fs, n->mount_id);
+	if (mfd < 0)
+		return -ESTALE;
+	err = fd_reserve_locked(fs);
+	if (err)
+		return err;
+	/*
+	 * open_by_handle_at() needs CAP_DAC_READ_SEARCH, which a request
+	 * running with a guest user's fsuid does not have.
+	 */
+	creds_push(fs, &sv);
+	fd = open_by_handle_at(mfd, n->handle, O_PATH | O_CLOEXEC);
+	saved_errno = errno;
+	creds_pop(&sv);
+	if (fd < 0) {
+		err = saved_errno == ENOENT || saved_errno == ESTALE ?
+		      -ESTALE : -saved_errno;
+		fs->nfds--;
+		return err;
+	}
+	if (fstat(fd, &st) < 0 || st.st_dev != n->dev ||
+	    st.st_ino != n->ino || (st.st_mode & S_IFMT) != n->type ||
+	    !st.st_nlink) {
+		fd_close_locked(fs, fd);
+		return -ESTALE;
+	}
+	n->fd = fd;
+	return 0;
+}
+
+/* The node the guest calls id, referenced, with its descriptor open. */
+static struct fs_node *node_get_err(struct vbd_fs *fs, uint64_t id, int *err)
 {
 	struct fs_node *n;
 
+	*err = 0;
 	pthread_mutex_lock(&fs->lock);
 	n = node_find_locked(fs, id);
-	if (n)
+	if (!n) {
+		*err = -ESTALE;
+	} else {
 		n->refs++;
+		lru_del_locked(fs, n);
+		if (n->fd < 0)
+			*err = node_reopen_locked(fs, n);
+		if (*err) {
+			node_put_locked(fs, n);
+			n = NULL;
+		}
+	}
 	pthread_mutex_unlock(&fs->lock);
 	return n;
+}
+
+/* The same; NULL (ESTALE) if unusable. */
+static struct fs_node *node_get(struct vbd_fs *fs, uint64_t id)
+{
+	int err;
+
+	return node_get_err(fs, id, &err);
 }
 
 /* Watch fd's inode as ourselves (the caller may not read it); -1 if not. */
@@ -529,18 +686,28 @@ static void fill_attr(struct vbd_fs *fs, unsigned int share,
  * with one more lookup, and describe it in e.
  */
 static int node_add(struct vbd_fs *fs, unsigned int share, int fd,
-		    struct vbridge_fs_entry_out *e)
+		    bool root, struct vbridge_fs_entry_out *e)
 {
+	struct file_handle *fh;
 	struct fs_node *n;
 	struct stat st;
 	unsigned int h;
-	int wd;
+	int wd, mount_id = -1;
 
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 		int err = -errno;
 
 		fd_close(fs, fd);
 		return err;
+	}
+	fh = calloc(1, sizeof(*fh) + MAX_HANDLE_SZ);
+	if (fh) {
+		fh->handle_bytes = MAX_HANDLE_SZ;
+		/* EOPNOTSUPP and the like: the node is never evicted. */
+		if (name_to_handle_at(fd, "", fh, &mount_id, AT_EMPTY_PATH) < 0) {
+			free(fh);
+			fh = NULL;
+		}
 	}
 	wd = watch(fs, fd, st.st_mode & S_IFMT);
 	h = ino_hash(st.st_dev, st.st_ino, share);
@@ -551,13 +718,38 @@ static int node_add(struct vbd_fs *fs, unsigned int share, int fd,
 		    n->share == share)
 			break;
 	if (n) {
-		fd_close_locked(fs, fd);
+		if (n->fd < 0)
+			n->fd = fd;	/* evicted: nothing references it */
+		else
+			fd_close_locked(fs, fd);
+		free(fh);
 	} else {
 		n = calloc(1, sizeof(*n));
 		if (!n) {
 			fd_close_locked(fs, fd);
 			pthread_mutex_unlock(&fs->lock);
+			free(fh);
 			return -ENOMEM;
+		}
+		n->handle = fh;
+		n->mount_id = mount_id;
+		if (fh && S_ISDIR(st.st_mode) &&
+		    anchor_find_locked(fs, mount_id) < 0 &&
+		    fs->nanchors < FS_MAX_ANCHORS &&
+		    !fd_reserve_locked(fs)) {
+			/* open_by_handle_at() takes no O_PATH mount_fd. */
+			struct creds_saved sv;
+			int afd;
+
+			creds_push(fs, &sv);
+			afd = reopen(fs, fd, O_RDONLY | O_DIRECTORY);
+			creds_pop(&sv);
+			if (afd >= 0) {
+				fs->anchors[fs->nanchors].mount_id = mount_id;
+				fs->anchors[fs->nanchors++].fd = afd;
+			} else {
+				fs->nfds--;
+			}
 		}
 		n->id = fs->next_id++;
 		n->fd = fd;
@@ -577,6 +769,9 @@ static int node_add(struct vbd_fs *fs, unsigned int share, int fd,
 		fs->by_wd[hash64(wd)] = n;
 	}
 	n->nlookup++;
+	n->root |= root;
+	if (!n->refs)
+		lru_touch_locked(fs, n);
 	memset(e, 0, sizeof(*e));
 	e->nodeid = htole64(n->id);
 	pthread_mutex_unlock(&fs->lock);
@@ -603,7 +798,7 @@ static int lookup(struct vbd_fs *fs, struct fs_node *dir, const char *name,
 		fd_unreserve(fs);
 		return fd;
 	}
-	return node_add(fs, dir->share, fd, e);
+	return node_add(fs, dir->share, fd, false, e);
 }
 
 /* Handles */
@@ -781,7 +976,7 @@ static int op_mount(struct fs_ctx *x)
 		fd_unreserve(fs);
 		return err;
 	}
-	err = node_add(fs, i, fd, &e);
+	err = node_add(fs, i, fd, true, &e);
 	return err ?: push(x, &e, sizeof(e));
 }
 
@@ -1223,7 +1418,7 @@ static int reply_create(struct fs_ctx *x, int fd, int flags)
 		fd_close(x->fs, fd);
 		return pfd;
 	}
-	err = node_add(x->fs, x->node->share, pfd, &e);
+	err = node_add(x->fs, x->node->share, pfd, false, &e);
 	if (err) {
 		fd_close(x->fs, fd);
 		return err;
@@ -2023,9 +2218,9 @@ int vbd_fs_handle(struct vbd_fs *fs, struct vbd_fs_req *r)
 	    r->in_len - x.pos < op->in_size || r->out_max < op->out_size)
 		return -EINVAL;
 	if (r->opcode != VBRIDGE_OP_FS_MOUNT) {
-		x.node = node_get(fs, le64toh(x.in.nodeid));
+		x.node = node_get_err(fs, le64toh(x.in.nodeid), &err);
 		if (!x.node)
-			return -ESTALE;
+			return err;
 		if ((op->flags & FS_MUTATES) && readonly(&x, x.node)) {
 			node_put(fs, x.node);
 			return -EROFS;
@@ -2199,6 +2394,7 @@ struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 		if (fs->shares[i].dir_fd >= 0 &&
 		    !fstat(fs->shares[i].dir_fd, &st))
 			fs->shares[i].root_dev = st.st_dev;
+
 		strncpy(fs->shares[i].tag, tag, VBRIDGE_TAG_LEN);
 	}
 	fs->uid = geteuid();
@@ -2232,6 +2428,7 @@ fail:
 void vbd_fs_free(struct vbd_fs *fs)
 {
 	static const uint64_t one = 1;
+	unsigned int i;
 
 	if (fs->inotify_fd >= 0) {
 		if (write(fs->stop_fd, &one, sizeof(one)) != sizeof(one))
@@ -2239,6 +2436,8 @@ void vbd_fs_free(struct vbd_fs *fs)
 		pthread_join(fs->watcher, NULL);
 	}
 	fs_clear(fs);
+	for (i = 0; i < fs->nanchors; i++)
+		close(fs->anchors[i].fd);
 	if (fs->inotify_fd >= 0)
 		close(fs->inotify_fd);
 	if (fs->stop_fd >= 0)

@@ -3,6 +3,7 @@
  * Filesystem request tests: the fake frontend against a device that
  * exports temporary directories.
  */
+#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1162,11 +1163,28 @@ static void test_id_map(void)
 	fs_teardown(&t);
 }
 
+/* Descriptors the process holds now. */
+static unsigned int count_fds(void)
+{
+	unsigned int n = 0;
+	struct dirent *d;
+	DIR *dir = opendir("/proc/self/fd");
+
+	CHECK(dir);
+	while ((d = readdir(dir)))
+		if (d->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n - 1;	/* less the directory's own */
+}
+
+/* Nodes are evicted and reopened; open handles exhaust the budget. */
 static void test_max_fds(void)
 {
 	struct vbd_fs_opts opts = { .max_fds = 16 };
 	unsigned int i, ok = 0;
 	char name[16];
+	uint64_t fh;
 	struct tfs t;
 	int32_t err;
 
@@ -1179,14 +1197,75 @@ static void test_max_fds(void)
 	}
 	for (i = 0; i < 20; i++) {
 		snprintf(name, sizeof(name), "f%u", i);
-		err = lookup(&t, t.root, name, NULL);
-		if (!err)
-			ok++;
-		else
-			CHECK_EQ(err, -EMFILE);
+		CHECK_EQ(lookup(&t, t.root, name, NULL), 0);
 	}
-	CHECK_EQ(ok, 15);
+	/* An open file pins its node and its handle: 7 fit beside root and anchor. */
+	for (i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		struct vbridge_fs_entry_out e;
+
+		err = lookup(&t, t.root, name, &e) ?:
+		      do_open(&t, VBRIDGE_OP_FS_OPEN, le64toh(e.nodeid),
+			      O_RDONLY, &fh);
+		if (err) {
+			CHECK_EQ(err, -EMFILE);
+			break;
+		}
+		ok++;
+	}
+	CHECK_EQ(ok, 7);
 	CHECK(tap_log_contains("--max-fds"));
+	fs_teardown(&t);
+}
+
+/* 50 files through a budget of 10 descriptors: LRU eviction and reopen. */
+static void test_max_fds_lru(void)
+{
+	struct vbd_fs_opts opts = { .max_fds = 10 };
+	uint64_t ids[50], fh;
+	struct vbridge_fs_attr a;
+	unsigned int i, base;
+	char name[16], want[32], buf[64];
+	struct stat st;
+	struct tfs t;
+	int32_t err;
+
+	fs_setup_opts(&t, &opts);
+	base = count_fds();
+	t.root = mount_tag(&t, "data", &err);
+	CHECK_EQ(err, 0);
+	for (i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		snprintf(want, sizeof(want), "content of %u", i);
+		write_file(path_in(t.dir, name), want);
+	}
+	for (i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		ids[i] = lookup_id(&t, t.root, name);
+		CHECK(ids[i]);
+		CHECK(count_fds() <= base + 10);
+	}
+	for (i = 0; i < 50; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		snprintf(want, sizeof(want), "content of %u", i);
+		CHECK_EQ(stat(path_in(t.dir, name), &st), 0);
+		CHECK_EQ(getattr(&t, ids[i], &a), 0);
+		CHECK_EQ(le64toh(a.ino), st.st_ino);
+		CHECK_EQ(le64toh(a.size), strlen(want));
+		CHECK_EQ(do_open(&t, VBRIDGE_OP_FS_OPEN, ids[i], O_RDONLY, &fh), 0);
+		CHECK_EQ(do_read(&t, ids[i], fh, 0, buf, sizeof(buf)),
+			 (int32_t)strlen(want));
+		CHECK(!memcmp(buf, want, strlen(want)));
+		CHECK(count_fds() <= base + 10);
+		CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_RELEASE, &(struct freq){
+			.nodeid = ids[i], .fh = fh }, &(struct fe_resp){ 0 }), 0);
+	}
+	/* f0 was used first, so it is evicted: deleted meanwhile, it is stale. */
+	CHECK_EQ(unlink(path_in(t.dir, "f0")), 0);
+	CHECK_EQ(getattr(&t, ids[0], &a), -ESTALE);
+	/* A recent one still works. */
+	CHECK_EQ(getattr(&t, ids[49], &a), 0);
+	CHECK(count_fds() <= base + 10);
 	fs_teardown(&t);
 }
 
@@ -1321,6 +1400,7 @@ static const struct tap_test tests[] = {
 	T(access_denied),
 	T(id_map),
 	T(max_fds),
+	T(max_fds_lru),
 	T(inval_event),
 	T(devidx),
 };
