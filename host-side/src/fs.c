@@ -874,38 +874,39 @@ static int pull(struct fs_ctx *x, void *buf, size_t len)
 	return 0;
 }
 
-/* A name of len bytes into name[VBRIDGE_FS_NAME_MAX + 1]. */
-static int pull_name(struct fs_ctx *x, uint32_t len, char *name)
+/* A string of 1..max bytes without NUL into s[max + 1]. */
+static int pull_string(struct fs_ctx *x, uint32_t len, uint32_t max,
+		       int too_long, char *s)
 {
 	int err;
 
 	if (!len)
 		return -EINVAL;
-	if (len > VBRIDGE_FS_NAME_MAX)
-		return -ENAMETOOLONG;
-	err = pull(x, name, len);
+	if (len > max)
+		return too_long;
+	err = pull(x, s, len);
 	if (err)
 		return err;
-	name[len] = 0;
-	if (memchr(name, '/', len) || strlen(name) != len ||
-	    !strcmp(name, ".") || !strcmp(name, ".."))
+	s[len] = 0;
+	return strlen(s) == len ? 0 : -EINVAL;
+}
+
+/* A name of len bytes into name[VBRIDGE_FS_NAME_MAX + 1]. */
+static int pull_name(struct fs_ctx *x, uint32_t len, char *name)
+{
+	int err;
+
+	err = pull_string(x, len, VBRIDGE_FS_NAME_MAX, -ENAMETOOLONG, name);
+	if (err)
+		return err;
+	if (memchr(name, '/', len) || !strcmp(name, ".") || !strcmp(name, ".."))
 		return -EINVAL;
 	return 0;
 }
 
 static int pull_xattr_name(struct fs_ctx *x, uint32_t len, char *name)
 {
-	int err;
-
-	if (!len)
-		return -EINVAL;
-	if (len > VBRIDGE_FS_XATTR_NAME_MAX)
-		return -ERANGE;
-	err = pull(x, name, len);
-	if (err)
-		return err;
-	name[len] = 0;
-	return strlen(name) == len ? 0 : -EINVAL;
+	return pull_string(x, len, VBRIDGE_FS_XATTR_NAME_MAX, -ERANGE, name);
 }
 
 static int push(struct fs_ctx *x, const void *buf, size_t len)

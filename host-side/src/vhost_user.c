@@ -735,37 +735,35 @@ static int vu_set_vring_kick(struct vu_dev *d, struct vu_msg *m)
 	return queue_update(q);
 }
 
-static int vu_set_vring_call(struct vu_dev *d, struct vu_msg *m)
+/*
+ * Swap in a queue's call or error notifier.  No need to stop the ring:
+ * the notifier is swapped under the queue lock.
+ */
+static int vring_swap_notifier(struct vu_dev *d, struct vu_msg *m, bool err)
 {
 	struct vu_queue *q;
-	int fd, old;
+	int fd, old, *slot;
 
 	q = vring_file(d, m, &fd);
 	if (!q)
 		return -EPROTO;
-	/* No need to stop the ring: the notifier is swapped under the lock. */
+	slot = err ? &q->err_fd : &q->call_fd;
 	pthread_mutex_lock(&q->lock);
-	old = q->call_fd;
-	q->call_fd = fd;
+	old = *slot;
+	*slot = fd;
 	pthread_mutex_unlock(&q->lock);
 	close_fd(&old);
 	return VU_OK;
 }
 
+static int vu_set_vring_call(struct vu_dev *d, struct vu_msg *m)
+{
+	return vring_swap_notifier(d, m, false);
+}
+
 static int vu_set_vring_err(struct vu_dev *d, struct vu_msg *m)
 {
-	struct vu_queue *q;
-	int fd, old;
-
-	q = vring_file(d, m, &fd);
-	if (!q)
-		return -EPROTO;
-	pthread_mutex_lock(&q->lock);
-	old = q->err_fd;
-	q->err_fd = fd;
-	pthread_mutex_unlock(&q->lock);
-	close_fd(&old);
-	return VU_OK;
+	return vring_swap_notifier(d, m, true);
 }
 
 static int vu_set_vring_enable(struct vu_dev *d, struct vu_msg *m)
