@@ -1,7 +1,7 @@
 #!/bin/bash
 # Fetch the guest kernel (Debian 6.12 "amd64" flavour) without installing
-# it: the image and its modules are unpacked into the cache, the headers
-# are installed so that the module builds against them, and the few
+# it: the image, its modules and the headers the module builds against
+# are unpacked into the cache, and the few
 # kernel-source files we need (kselftest harness, checkpatch) are taken
 # from linux-source.  Prints shell assignments for KVER, KDIR, KIMAGE,
 # KMODDIR and KSRC.
@@ -37,13 +37,37 @@ if [ ! -f "$KROOT/.done" ]; then
 	touch "$KROOT/.done"
 fi
 
-if ! dpkg-query -W -f='${Status}' "linux-headers-$KVER" 2>/dev/null | grep -q 'ok installed'; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-		"linux-headers-$KVER" >&2
+# The headers, unpacked into the cache: installing linux-headers-* would
+# pull in the matching linux-image package and rewrite the host's /boot.
+KBASE=${KVER%-amd64}
+HROOT=$CACHE/headers/$KVER
+if [ ! -f "$HROOT/.done" ]; then
+	rm -rf "$HROOT"
+	mkdir -p "$HROOT/dl"
+	(cd "$HROOT/dl" && apt-get download -q "linux-headers-$KVER" \
+		"linux-headers-$KBASE-common" "linux-kbuild-$KBASE" >&2)
+	for deb in "$HROOT"/dl/*.deb; do
+		dpkg-deb -x "$deb" "$HROOT/root"
+	done
+	SRCVER=$(dpkg-deb -f "$HROOT"/dl/linux-headers-"$KVER"_*.deb Version)
+	echo "$SRCVER" >"$HROOT/version"
+	rm -rf "$HROOT/dl"
+	# Absolute links into /usr/src and /usr/lib point at the unpacked tree.
+	find "$HROOT/root" -type l -lname '/usr/*' | while read -r l; do
+		ln -sfn "$HROOT/root$(readlink "$l")" "$l"
+	done
+	# The flavour's Makefile includes the common one by absolute path.
+	sed -i "s|^include /usr/src/|include $HROOT/root/usr/src/|" \
+		"$HROOT/root/usr/src/linux-headers-$KVER/Makefile"
+	# Relative ones (scripts, tools -> ../../lib/linux-kbuild-*) resolve
+	# inside the unpacked tree as they are.
+	touch "$HROOT/.done"
 fi
+KDIR=$HROOT/root/usr/src/linux-headers-$KVER
+[ -f "$KDIR/Makefile" ] || { echo "fetch-kernel: no headers in $KDIR" >&2; exit 1; }
 
 # Kernel source files used by the selftests and "make style".
-SRCVER=$(dpkg-query -W -f='${Version}' "linux-headers-$KVER")
+SRCVER=$(cat "$HROOT/version")
 KSRC=$CACHE/linux-src/$SRCVER
 if [ ! -f "$KSRC/.done" ]; then
 	rm -rf "$KSRC"
@@ -66,13 +90,13 @@ if [ ! -f "$KSRC/include/uapi/drm/drm_mode.h" ]; then
 	mkdir -p "$KSRC/include/uapi/drm"
 	for h in drm drm_mode; do
 		sed -E 's/([[:space:](])__user[[:space:]]/\1/g' \
-			"/usr/src/linux-headers-${KVER%-amd64}-common/include/uapi/drm/$h.h" \
+			"$HROOT/root/usr/src/linux-headers-$KBASE-common/include/uapi/drm/$h.h" \
 			>"$KSRC/include/uapi/drm/$h.h"
 	done
 fi
 
 echo "KVER=$KVER"
-echo "KDIR=/usr/src/linux-headers-$KVER"
+echo "KDIR=$KDIR"
 echo "KIMAGE=$KROOT/root/boot/vmlinuz-$KVER"
 echo "KROOT=$KROOT/root"
 echo "KMODDIR=$KROOT/root/lib/modules/$KVER"

@@ -35,7 +35,7 @@ fi
 
 PKGS=(
 	build-essential bc bison flex kmod cpio xz-utils zstd dpkg-dev
-	pkg-config git sparse busybox-static
+	pkg-config git sparse busybox-static dwarves
 	libpng-dev libvncserver-dev
 	ninja-build python3-venv libglib2.0-dev libpixman-1-dev libslirp-dev
 	libfdt-dev libattr1-dev libcap-ng-dev libseccomp-dev
