@@ -103,6 +103,21 @@ static struct vbridge_dev *vbridge_fs_find_device(const char *tag)
 
 /* Requests */
 
+/* The caller's supplementary groups, for the device's access checks. */
+static void vbridge_fs_in_groups(struct vbridge_fs_in *in)
+{
+	const struct group_info *gi = current_cred()->group_info;
+	unsigned int i, n = min_t(unsigned int, gi->ngroups,
+				  VBRIDGE_FS_GROUPS_MAX);
+
+	in->ngroups = cpu_to_le32(n);
+	for (i = 0; i < n; i++)
+		in->groups[i] = cpu_to_le32(from_kgid_munged(&init_user_ns,
+							     gi->gid[i]));
+	memset(&in->groups[n], 0, (VBRIDGE_FS_GROUPS_MAX - n) *
+	       sizeof(in->groups[0]));
+}
+
 void vbridge_fs_in_init(struct vbridge_fs_in *in, u64 nodeid, u64 fh)
 {
 	in->nodeid = cpu_to_le64(nodeid);
@@ -110,7 +125,7 @@ void vbridge_fs_in_init(struct vbridge_fs_in *in, u64 nodeid, u64 fh)
 	in->uid = cpu_to_le32(from_kuid_munged(&init_user_ns, current_fsuid()));
 	in->gid = cpu_to_le32(from_kgid_munged(&init_user_ns, current_fsgid()));
 	in->pid = cpu_to_le32(task_tgid_nr(current));
-	in->padding = 0;
+	vbridge_fs_in_groups(in);
 }
 
 /*

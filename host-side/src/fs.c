@@ -91,7 +91,8 @@
 #include "log.h"
 #include "util.h"
 
-_Static_assert(sizeof(struct vbridge_fs_in) == 32, "fs_in layout");
+_Static_assert(sizeof(struct vbridge_fs_in) == 32 + 4 * VBRIDGE_FS_GROUPS_MAX,
+	       "fs_in layout");
 _Static_assert(sizeof(struct vbridge_fs_attr) == 88, "fs_attr layout");
 _Static_assert(sizeof(struct vbridge_fs_dirent) == 136, "fs_dirent layout");
 _Static_assert(sizeof(struct vbridge_fs_lock_in) == 40, "fs_lock_in layout");
@@ -2216,6 +2217,7 @@ int vbd_fs_handle(struct vbd_fs *fs, struct vbd_fs_req *r)
 		return -EOPNOTSUPP;
 	op = &fs_ops[i];
 	if (pull(&x, &x.in, sizeof(x.in)) ||
+	    le32toh(x.in.ngroups) > VBRIDGE_FS_GROUPS_MAX ||
 	    r->in_len - x.pos < op->in_size || r->out_max < op->out_size)
 		return -EINVAL;
 	if (r->opcode != VBRIDGE_OP_FS_MOUNT) {

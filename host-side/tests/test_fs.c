@@ -539,13 +539,14 @@ static void test_read_write(void)
 }
 
 /* WRITE then READ with headers and payloads spread over descriptors. */
+#define FSIN ((uint32_t)sizeof(struct vbridge_fs_in))
 static void test_read_write_split(void)
 {
 	static const uint32_t pieces[] = { 100, 1000, 3, 2993 };
 	struct vbridge_fs_write_in win = { .size = htole32(4096) };
 	struct vbridge_fs_read_in rin = { .size = htole32(4096) };
 	struct drv_buf bufs[8];
-	uint8_t req[24 + 32 + 16 + 4096], out[4096];
+	uint8_t req[24 + FSIN + 16 + 4096], out[4096];
 	struct vbridge_req_hdr *hdr = (void *)req;
 	struct vbridge_fs_in *in = (void *)(req + 24);
 	uint32_t id, len;
@@ -561,9 +562,9 @@ static void test_read_write_split(void)
 	hdr->len = htole32(sizeof(req));
 	in->nodeid = htole64(node);
 	in->fh = htole64(fh);
-	memcpy(req + 24 + 32, &win, sizeof(win));
+	memcpy(req + 24 + FSIN, &win, sizeof(win));
 	for (i = 0; i < 4096; i++)
-		req[24 + 32 + 16 + i] = i * 7;
+		req[24 + FSIN + 16 + i] = i * 7;
 	/* The readable part in pieces of 50 bytes, then the reply. */
 	for (n = 0, off = 0; off < sizeof(req); n++) {
 		size_t l = sizeof(req) - off < 50 ? sizeof(req) - off : 50;
@@ -583,10 +584,10 @@ static void test_read_write_split(void)
 
 	/* READ into four writable pieces after a split response header. */
 	hdr->opcode = htole32(VBRIDGE_OP_FS_READ);
-	hdr->len = htole32(24 + 32 + 16);
-	memcpy(req + 24 + 32, &rin, sizeof(rin));
-	bufs[0] = (struct drv_buf){ drv_alloc(&t.f, 24 + 32 + 16), 24 + 32 + 16, false };
-	memcpy(gpa_ptr(&t.f, bufs[0].gpa), req, 24 + 32 + 16);
+	hdr->len = htole32(24 + FSIN + 16);
+	memcpy(req + 24 + FSIN, &rin, sizeof(rin));
+	bufs[0] = (struct drv_buf){ drv_alloc(&t.f, 24 + FSIN + 16), 24 + FSIN + 16, false };
+	memcpy(gpa_ptr(&t.f, bufs[0].gpa), req, 24 + FSIN + 16);
 	bufs[1] = (struct drv_buf){ drv_alloc(&t.f, 10), 10, true };
 	bufs[2] = (struct drv_buf){ drv_alloc(&t.f, 6), 6, true };
 	for (i = 0; i < ARRAY_SIZE(pieces); i++)
@@ -600,7 +601,7 @@ static void test_read_write_split(void)
 		memcpy(out + off, gpa_ptr(&t.f, bufs[3 + i].gpa), pieces[i]);
 		off += pieces[i];
 	}
-	CHECK(!memcmp(out, req + 24 + 32 + 16, 4096));
+	CHECK(!memcmp(out, req + 24 + FSIN + 16, 4096));
 	fs_teardown(&t);
 }
 

@@ -30,6 +30,9 @@
  *        requests, config space with tags and display geometry,
  *        filesystem requests and invalidation events, display requests
  *        (guest-memory framebuffers, damage flushes, resize events).
+ *   2.0  struct vbridge_fs_in carries the caller's supplementary groups
+ *        (ngroups, groups[]): the device checks access with the caller's
+ *        whole identity, never with its own groups.
  */
 #ifndef _UAPI_LINUX_VBRIDGE_H
 #define _UAPI_LINUX_VBRIDGE_H
@@ -43,7 +46,7 @@
 
 #define VBRIDGE_VIRTIO_ID		63
 
-#define VBRIDGE_PROTO_MAJOR		1
+#define VBRIDGE_PROTO_MAJOR		2
 #define VBRIDGE_PROTO_MINOR		0
 #define VBRIDGE_PROTO_VERSION(major, minor)	(((major) << 16) | (minor))
 
@@ -241,6 +244,12 @@ struct vbridge_event_test {
 #define VBRIDGE_FS_PATH_MAX		4096
 #define VBRIDGE_FS_XATTR_NAME_MAX	255
 #define VBRIDGE_FS_XATTR_SIZE_MAX	65536
+/*
+ * Supplementary groups sent with each request.  A caller in more groups
+ * is checked by the device with the first VBRIDGE_FS_GROUPS_MAX only, so
+ * it may be refused what the guest allowed, never granted more.
+ */
+#define VBRIDGE_FS_GROUPS_MAX		32
 
 /* Prefix of every filesystem request. */
 struct vbridge_fs_in {
@@ -250,7 +259,9 @@ struct vbridge_fs_in {
 	__le32 uid;		/* caller's fsuid and fsgid: owner of new */
 	__le32 gid;		/* nodes, and whose access the device checks */
 	__le32 pid;		/* caller's tgid, for locks */
-	__le32 padding;
+	__le32 ngroups;		/* valid entries in groups[] */
+	/* caller's supplementary groups, the rest zero */
+	__le32 groups[VBRIDGE_FS_GROUPS_MAX];
 };
 
 struct vbridge_fs_attr {
