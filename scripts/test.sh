@@ -90,6 +90,35 @@ if [ "$vm_status" != 0 ] && [ "$guest_fail" = 0 ]; then
 	record "guest run completed (see $LOGDIR/guest.log)" 1
 fi
 
+# count_guest LOG: add a boot's "ok - "/"not ok - " lines to the totals.
+count_guest() {
+	local p f
+	p=$(grep -ac '^ok - ' "$1") f=$(grep -ac '^not ok - ' "$1")
+	PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+	[ "$p" -gt 0 ] || [ "$f" -gt 0 ]
+}
+
+echo "==> fault injection (vbridged --inject: damaged replies and events)"
+# Its own boot: the guest runs the suites as a workload under damaged
+# replies, and must neither crash nor hang; see image/guest/vb-inject.
+INJ_SHARE=$(mktemp -d /tmp/vbridge-inject.XXXXXX)
+INJECT_SPEC=${VBRIDGE_INJECT:-$RANDOM:0.02}
+echo "# vbridged --inject=$INJECT_SPEC"
+"$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
+	--kernel "$KIMAGE" --initrd "$INITRD" --job inject --timeout 600 \
+	--log "$LOGDIR/inject.log" -- \
+	--shared-dir "share=$INJ_SHARE" --display 1024x768 \
+	--inject="$INJECT_SPEC" 2>&1 | tee "$LOGDIR/inject-host.log" |
+	grep -a 'inject:'
+inj_status=${PIPESTATUS[0]}
+rm -rf "$INJ_SHARE"
+count_guest "$LOGDIR/inject.log" || inj_status=1
+injected=$(sed -n 's/.*inject: \([0-9]*\) faults injected.*/\1/p' \
+	"$LOGDIR/inject-host.log" | tail -n 1)
+[ "${injected:-0}" -gt 0 ]
+record "vbridged injected faults (${injected:-0})" $?
+record "fault-injection boot completed (see $LOGDIR/inject.log)" "$inj_status"
+
 echo
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

@@ -24,6 +24,7 @@
 #include "device.h"
 #include "display.h"
 #include "fs.h"
+#include "inject.h"
 #include "iov.h"
 #include "log.h"
 #include "util.h"
@@ -67,6 +68,8 @@ struct vbd_device {
 	struct vbd_fs *fs;
 	/* The display requests; NULL without a display.  Has its own lock. */
 	struct vbd_display *display;
+	/* Fault injection (--inject), NULL normally.  Has its own lock. */
+	struct vbd_inject *inject;
 
 	/*
 	 * lock protects the fields below.  It nests inside a request
@@ -179,6 +182,8 @@ static int post_event(struct vbd_device *dev, const void *data, uint32_t len,
 			   VBD_MAX_PENDING_EVENTS];
 	ev->len = len;
 	memcpy(ev->data, data, len);
+	if (dev->inject)
+		vbd_inject_event(dev->inject, ev->data, len);
 	dev->npending++;
 	if (dev->evq)
 		evq_flush(dev, dev->evq);
@@ -421,6 +426,7 @@ static void handle_requests(struct vbd_device *dev, struct vu_queue *q)
 {
 	struct virtq_chain c;
 	struct virtq *vq;
+	uint32_t len;
 
 	vq = vu_queue_lock(q);
 	if (!vq)
@@ -428,7 +434,12 @@ static void handle_requests(struct vbd_device *dev, struct vu_queue *q)
 	do {
 		virtq_disable_notify(vq);
 		while (virtq_pop(vq, &c) > 0) {
-			virtq_push(vq, c.head, handle_request(dev, q, vq, &c));
+			len = handle_request(dev, q, vq, &c);
+			if (dev->inject &&
+			    vbd_inject_reply(dev->inject, c.wr, c.nr_wr,
+					     c.wr_len, &len) == VBD_FAULT_DROP)
+				continue;
+			virtq_push(vq, c.head, len);
 			vu_queue_notify(q);
 		}
 	} while (virtq_enable_notify(vq));
@@ -559,6 +570,11 @@ struct vbd_device *vbd_device_new(const struct vbd_store *store,
 		}
 	}
 	return dev;
+}
+
+void vbd_device_set_inject(struct vbd_device *dev, struct vbd_inject *inject)
+{
+	dev->inject = inject;
 }
 
 struct vbd_display *vbd_device_enable_display(struct vbd_device *dev,

@@ -36,6 +36,12 @@ struct vbd_device *vbd_device_new(const struct vbd_store *store,
  */
 struct vbd_display *vbd_device_enable_display(struct vbd_device *dev,
 					       const struct vbd_display_opts *opts);
+/*
+ * Damage replies and events on purpose (--inject); before the frontend
+ * connects.  The caller keeps inject and frees it after the device.
+ */
+struct vbd_inject;
+void vbd_device_set_inject(struct vbd_device *dev, struct vbd_inject *inject);
 /* Forget the vhost-user device: call before vu_dev_free(). */
 void vbd_device_detach(struct vbd_device *dev);
 void vbd_device_free(struct vbd_device *dev);

@@ -26,6 +26,7 @@
 #include "control.h"
 #include "device.h"
 #include "display.h"
+#include "inject.h"
 #include "log.h"
 #include "output.h"
 #include "share.h"
@@ -45,6 +46,7 @@ struct options {
 	struct vbd_display_opts display;	/* num_scanouts 0: none */
 	int vnc_display;			/* -1: no VNC server */
 	const char *control_socket;
+	struct vbd_inject *inject;		/* NULL: no fault injection */
 };
 
 /* VNC display N is TCP port 5900 + N. */
@@ -75,6 +77,11 @@ static void usage(FILE *f)
 "                          preferred mode\n"
 "  --vnc=:N                serve display 0 over VNC on 127.0.0.1, port 5900+N\n"
 "  --control-socket=PATH   take commands (vbridgectl) on the Unix socket PATH\n"
+"  --inject=SEED:RATE[:KIND,...]\n"
+"                          testing only: damage a fraction RATE (0 to 1) of\n"
+"                          the replies and events, reproducibly from SEED;\n"
+"                          KINDs: short, oversized, wrong-id, bad-error,\n"
+"                          bad-len, garbage, drop, event (default: all)\n"
 "  --log-level=LEVEL       error, warn, info (default) or debug\n"
 "  -v, --verbose           log more (repeatable)\n"
 "  --print-capabilities    print the backend capabilities as JSON and exit\n"
@@ -151,6 +158,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		OPT_DISPLAY,
 		OPT_VNC,
 		OPT_CONTROL_SOCKET,
+		OPT_INJECT,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -164,6 +172,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "display", required_argument, NULL, OPT_DISPLAY },
 		{ "vnc", required_argument, NULL, OPT_VNC },
 		{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
+		{ "inject", required_argument, NULL, OPT_INJECT },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
@@ -244,6 +253,14 @@ static void parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_CONTROL_SOCKET:
 			o->control_socket = optarg;
+			break;
+		case OPT_INJECT:
+			if (o->inject)
+				vbd_inject_free(o->inject);
+			o->inject = vbd_inject_new(optarg);
+			if (!o->inject)
+				bad_args("--inject: expected SEED:RATE[:KIND,...] with RATE from 0 to 1, not '%s'",
+					 optarg);
 			break;
 		case OPT_LOG_LEVEL:
 			if (vbd_log_parse_level(optarg, &vbd_log_level))
@@ -393,6 +410,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (o.inject) {
+		log_warn("--inject: damaging replies and events on purpose");
+		vbd_device_set_inject(dev, o.inject);
+	}
 	signal(SIGPIPE, SIG_IGN);
 	fd = o.display.num_scanouts ? setup_display(dev, &o, &control) : 0;
 	if (!fd)
@@ -423,5 +444,9 @@ int main(int argc, char **argv)
 		vbd_control_free(control);
 	vbd_device_free(dev);
 	store->ops->destroy(store);
+	if (o.inject) {
+		vbd_inject_log(o.inject);
+		vbd_inject_free(o.inject);
+	}
 	return r ? 1 : 0;
 }
