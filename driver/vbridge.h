@@ -564,6 +564,8 @@ struct vbridge_kms {
  * @id: host resource id, 0 until first shown
  * @host_gen: vbridge_kms.gen when the host last got the resource, 0 if never
  * @pinned: the buffer's pages are pinned for the host
+ * @sgt: the pinned pages mapped for the device through the DMA API, NULL
+ *	when the device reads guest-physical addresses; set under @lock
  */
 struct vbridge_fb {
 	struct drm_framebuffer base;
@@ -571,6 +573,7 @@ struct vbridge_fb {
 	u32 id;
 	int host_gen;
 	bool pinned;
+	struct sg_table *sgt;
 };
 
 static inline struct vbridge_kms *to_vbridge_kms(struct drm_device *drm)

@@ -4,9 +4,11 @@
  *
  * The host reads the pixels straight from guest memory.  The first time a
  * framebuffer is about to be shown (prepare_fb), its buffer's pages are
- * pinned and registered with RESOURCE_CREATE, as guest-physical ranges
- * (the device has no IOMMU, so no DMA mapping: the virtio device has no
- * DMA mask either).  A plane update points the scanout at the resource
+ * pinned and registered with RESOURCE_CREATE, as device addresses: through
+ * the DMA API when the device negotiated VIRTIO_F_ACCESS_PLATFORM (an
+ * IOMMU, or bounce buffers for encrypted guest memory, synced before the
+ * host reads them), else as guest-physical ranges, as the virtio ring
+ * does.  A plane update points the scanout at the resource
  * with SET_SCANOUT when the framebuffer or its source rectangle changed,
  * then reports the damaged rectangles with FLUSH; the guest copies no
  * pixels.  The resource is destroyed, and the pages unpinned, with the
@@ -17,11 +19,14 @@
  * the ids they have, when next shown.
  */
 
+#include <linux/dma-mapping.h>
 #include <linux/errno.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
+#include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/virtio_config.h>
 
 #include <drm/drm_atomic.h>
 #include <drm/drm_atomic_helper.h>
@@ -50,38 +55,121 @@ static const u32 vbridge_plane_formats[] = {
  * Resources.
  */
 
+/* Memory entries being built; see vbridge_mem_entries(). */
+struct vbridge_mem_walk {
+	struct vbridge_display_mem_entry *ents;	/* NULL: only count */
+	u32 n;
+	u64 next;	/* device address right after the last entry */
+	u32 cur;	/* length of the last entry */
+};
+
+/* Append [@addr, @addr + @len), merged into the last entry if adjacent. */
+static void vbridge_mem_add(struct vbridge_mem_walk *w, u64 addr, size_t len)
+{
+	u32 part;
+
+	while (len) {
+		part = min_t(size_t, len, VBRIDGE_MEM_ENTRY_MAX);
+		if (w->n && addr == w->next &&
+		    w->cur + part <= VBRIDGE_MEM_ENTRY_MAX) {
+			w->cur += part;
+		} else {
+			w->n++;
+			w->cur = part;
+			if (w->ents)
+				w->ents[w->n - 1].addr = cpu_to_le64(addr);
+		}
+		if (w->ents)
+			w->ents[w->n - 1].length = cpu_to_le32(w->cur);
+		w->next = addr + part;
+		addr += part;
+		len -= part;
+	}
+}
+
 /*
- * Walk the pages behind [@offset, @offset + @size) of @shmem, merging
- * physically contiguous ones.  Fills @ents if not NULL; returns the
- * number of entries.
+ * The device addresses behind [@offset, @offset + @size) of @vfb's
+ * buffer, merging contiguous ones: its DMA mapping when the device goes
+ * through the DMA API (VIRTIO_F_ACCESS_PLATFORM: an IOMMU, or bounce
+ * buffers for encrypted memory), else guest-physical addresses.  Fills
+ * @ents if not NULL; returns the number of entries.
  */
-static u32 vbridge_mem_entries(struct drm_gem_shmem_object *shmem,
-			       size_t offset, size_t size,
+static u32 vbridge_mem_entries(struct vbridge_fb *vfb, size_t offset,
+			       size_t size,
 			       struct vbridge_display_mem_entry *ents)
 {
-	phys_addr_t addr, next = 0;
-	size_t len, cur = 0;
-	u32 n = 0;
+	struct drm_gem_shmem_object *shmem =
+		to_drm_gem_shmem_obj(vfb->base.obj[0]);
+	struct vbridge_mem_walk w = { .ents = ents };
+	size_t start, end = offset + size, pos = 0, len;
+	struct scatterlist *sg;
+	unsigned int i;
 
-	while (size) {
-		addr = page_to_phys(shmem->pages[offset >> PAGE_SHIFT]) +
-		       offset_in_page(offset);
-		len = min_t(size_t, size, PAGE_SIZE - offset_in_page(offset));
-		if (n && addr == next && cur + len <= VBRIDGE_MEM_ENTRY_MAX) {
-			cur += len;
-		} else {
-			n++;
-			cur = len;
-			if (ents)
-				ents[n - 1].addr = cpu_to_le64(addr);
+	if (!vfb->sgt) {
+		while (offset < end) {
+			len = min_t(size_t, end - offset,
+				    PAGE_SIZE - offset_in_page(offset));
+			vbridge_mem_add(&w, page_to_phys(shmem->pages[offset >> PAGE_SHIFT]) +
+					offset_in_page(offset), len);
+			offset += len;
 		}
-		if (ents)
-			ents[n - 1].length = cpu_to_le32(cur);
-		next = addr + len;
-		offset += len;
-		size -= len;
+		return w.n;
 	}
-	return n;
+	for_each_sgtable_dma_sg(vfb->sgt, sg, i) {
+		len = sg_dma_len(sg);
+		start = max(offset, pos);
+		if (start < min(end, pos + len))
+			vbridge_mem_add(&w, sg_dma_address(sg) + (start - pos),
+					min(end, pos + len) - start);
+		pos += len;
+		if (pos >= end)
+			break;
+	}
+	return w.n;
+}
+
+/*
+ * The device that maps guest memory for the host, as the virtio ring
+ * does: NULL when the device reads guest-physical addresses.
+ */
+static struct device *vbridge_dma_dev(struct vbridge_kms *kms)
+{
+	struct virtio_device *vdev = kms->vb->vdev;
+
+	return virtio_has_dma_quirk(vdev) ? NULL : vdev->dev.parent;
+}
+
+/* Map @vfb's pinned pages for the device, if it uses the DMA API. */
+static int vbridge_fb_dma_map(struct vbridge_kms *kms, struct vbridge_fb *vfb)
+{
+	struct device *dma_dev = vbridge_dma_dev(kms);
+	struct sg_table *sgt;
+	int err;
+
+	if (!dma_dev || vfb->sgt)
+		return 0;
+	sgt = drm_gem_shmem_get_sg_table(to_drm_gem_shmem_obj(vfb->base.obj[0]));
+	if (IS_ERR(sgt))
+		return PTR_ERR(sgt);
+	err = dma_map_sgtable(dma_dev, sgt, DMA_TO_DEVICE, 0);
+	if (err) {
+		sg_free_table(sgt);
+		kfree(sgt);
+		return err;
+	}
+	vfb->sgt = sgt;
+	return 0;
+}
+
+static void vbridge_fb_dma_unmap(struct vbridge_kms *kms,
+				 struct vbridge_fb *vfb)
+{
+	if (!vfb->sgt)
+		return;
+	dma_unmap_sgtable(vbridge_dma_dev(kms), vfb->sgt, DMA_TO_DEVICE, 0);
+	sg_free_table(vfb->sgt);
+	kfree(vfb->sgt);
+	vfb->sgt = NULL;
 }
 
 /* RESOURCE_CREATE for @vfb, whose pages are pinned. */
@@ -89,14 +177,13 @@ static int vbridge_resource_create(struct vbridge_kms *kms,
 				   struct vbridge_fb *vfb)
 {
 	struct drm_framebuffer *fb = &vfb->base;
-	struct drm_gem_shmem_object *shmem = to_drm_gem_shmem_obj(fb->obj[0]);
 	size_t size = (size_t)fb->pitches[0] * fb->height;
 	struct vbridge_display_create_in *in;
 	size_t len;
 	u32 n;
 	int err;
 
-	n = vbridge_mem_entries(shmem, fb->offsets[0], size, NULL);
+	n = vbridge_mem_entries(vfb, fb->offsets[0], size, NULL);
 	len = size_add(sizeof(*in),
 		       array_size(n, sizeof(struct vbridge_display_mem_entry)));
 	if (len > vbridge_max_in_payload(kms->vb)) {
@@ -113,7 +200,7 @@ static int vbridge_resource_create(struct vbridge_kms *kms,
 	in->height = cpu_to_le32(fb->height);
 	in->stride = cpu_to_le32(fb->pitches[0]);
 	in->nr_entries = cpu_to_le32(n);
-	vbridge_mem_entries(shmem, fb->offsets[0], size,
+	vbridge_mem_entries(vfb, fb->offsets[0], size,
 			    (struct vbridge_display_mem_entry *)(in + 1));
 	err = vbridge_kms_request(kms, VBRIDGE_OP_DISPLAY_RESOURCE_CREATE, in,
 				  len);
@@ -144,6 +231,9 @@ static int vbridge_fb_register(struct vbridge_kms *kms, struct vbridge_fb *vfb)
 			goto out_exit;
 		vfb->pinned = true;
 	}
+	err = vbridge_fb_dma_map(kms, vfb);
+	if (err)
+		goto out_exit;
 	if (!vfb->id) {
 		id = ida_alloc_min(&kms->ids, 1, GFP_KERNEL);
 		if (id < 0) {
@@ -188,6 +278,7 @@ static void vbridge_fb_destroy(struct drm_framebuffer *fb)
 	}
 	if (vfb->id)
 		ida_free(&kms->ids, vfb->id);
+	vbridge_fb_dma_unmap(kms, vfb);
 	if (vfb->pinned)
 		drm_gem_shmem_unpin(to_drm_gem_shmem_obj(fb->obj[0]));
 	mutex_destroy(&vfb->lock);
@@ -372,6 +463,10 @@ static void vbridge_plane_atomic_update(struct drm_plane *plane,
 	/* prepare_fb registered it, unless the device was reset since. */
 	if (READ_ONCE(vfb->host_gen) != atomic_read(&kms->gen))
 		goto out;
+	/* Bounce buffers, if any, get what the CPU wrote. */
+	if (vfb->sgt)
+		dma_sync_sgtable_for_device(vbridge_dma_dev(kms), vfb->sgt,
+					    DMA_TO_DEVICE);
 	src = drm_plane_state_src(new);
 	drm_rect_fp_to_int(&src, &src);
 	if ((vfb->id != sc->shown_id || !drm_rect_equals(&src, &sc->shown_src)) &&
