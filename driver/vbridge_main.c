@@ -438,6 +438,13 @@ static void vbridge_config_work(struct work_struct *work)
 	mutex_lock(&vb->state_lock);
 	if (vb->state != VBRIDGE_STATE_RUNNING)
 		goto out_unlock;
+	/* E.g. the vhost-user backend died: its requests will never end. */
+	if (vb->vdev->config->get_status(vb->vdev) &
+	    VIRTIO_CONFIG_S_NEEDS_RESET) {
+		dev_err(dev, "device needs a reset (backend lost?): failing it\n");
+		vbridge_dev_fail(vb);
+		goto out_unlock;
+	}
 	if (vbridge_read_config(vb->vdev, cfg)) {
 		dev_warn(dev, "ignoring invalid configuration change\n");
 		goto out_unlock;

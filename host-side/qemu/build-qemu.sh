@@ -14,9 +14,11 @@
 # place at the end.
 #
 # The configured source and build tree is kept, keyed by the source
-# version, this script and the patches only (qemu/tree-<version>-<hash>),
-# so that a change to vbridge.h alone is an incremental rebuild of the
-# few files that include it rather than a full build.
+# version and this script only (qemu/tree-<version>-<hash>), so that a
+# change to vbridge.h or to the patches is an incremental rebuild of the
+# few files they touch rather than a full build: the patches the tree
+# has are kept in it, reverted and replaced by the new ones.  Only the
+# qemu-system-x86_64 target is built.
 #
 # The last line on stdout is the path of the qemu-system-x86_64 binary;
 # everything else goes to stderr or to the build log.
@@ -27,8 +29,8 @@
 #   VBRIDGE_KEEP_TREE=0  delete the build tree (1.5 GB) after success
 set -euo pipefail
 
-# Keep stdout for the result only.
-exec 3>&1 1>&2
+# Keep stdout for the result only; fd 4 is the terminal for progress.
+exec 3>&1 1>&2 4>&2
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
@@ -112,6 +114,31 @@ sum() {
 	done | sha256sum | cut -c1-16
 }
 
+# Apply $PATCHES to $src, keeping a copy of what was applied.
+apply_patches() {
+	local p
+	rm -rf "$tree/applied"
+	mkdir -p "$tree/applied"
+	for p in "${PATCHES[@]}"; do
+		echo "== patch $(basename "$p")"
+		patch -d "$src" -p1 --batch --forward <"$p"
+		cp "$p" "$tree/applied/"
+	done
+}
+
+# Copy ninja's output to the log, and a progress line to the terminal
+# every 30 s, so that a long build is seen to be alive.
+progress() {
+	local line last=$SECONDS
+	while IFS= read -r line; do
+		printf '%s\n' "$line"
+		if [ $((SECONDS - last)) -ge 30 ] && [[ $line == \[*/*\]* ]]; then
+			last=$SECONDS
+			echo "build-qemu: ${line%%]*}] after $((SECONDS - start)) s" >&4
+		fi
+	done
+}
+
 [ -f "$HDR" ] || die "missing $HDR"
 ORIG_HDR=$HDR
 shopt -s nullglob
@@ -158,7 +185,7 @@ hash=$(sum "$SELF" "${PATCHES[@]}" "$HDR")
 key="$version-$hash"
 entry="$CACHE/qemu/$key"
 bin="$entry/bin/qemu-system-x86_64"
-tree="$CACHE/qemu/tree-$version-$(sum "$SELF" "${PATCHES[@]}")"
+tree="$CACHE/qemu/tree-$version-$(sum "$SELF")"
 src="$tree/src"
 
 exec 9>"$CACHE/qemu/.lock"
@@ -205,10 +232,7 @@ fi
 		sed -i 's/^\( *unpack_edk2_blobs = \)bzip2\.found()/\1false/' \
 			"$src/meson.build"
 
-		for p in "${PATCHES[@]}"; do
-			echo "== patch $(basename "$p")"
-			patch -d "$src" -p1 --batch --forward <"$p"
-		done
+		apply_patches
 
 		echo "== header $ORIG_HDR"
 		cp_portable "$HDR" "$src/include/standard-headers/linux/vbridge.h"
@@ -218,8 +242,17 @@ fi
 		(cd "$src/build" && ../configure "${CONFIGURE_FLAGS[@]}")
 		touch "$tree/.configured"
 	else
-		# Only the header can differ from what this tree was set up
-		# with; replace it only if it changed, so ninja redoes little.
+		# The patches may have changed since this tree was set up:
+		# take the old ones out and put the new ones in, so that only
+		# the files they touch are rebuilt.
+		if [ "$(sum "$tree"/applied/*.patch)" != "$(sum "${PATCHES[@]}")" ]; then
+			for p in $(ls "$tree"/applied/*.patch | sort -r); do
+				echo "== unpatch $(basename "$p")"
+				patch -d "$src" -p1 -R --batch <"$p"
+			done
+			apply_patches
+		fi
+		# The header is replaced only if it changed.
 		echo "== header $ORIG_HDR (incremental)"
 		hdst="$src/include/standard-headers/linux/vbridge.h"
 		cp_portable "$HDR" "$tree/vbridge.h.new"
@@ -230,11 +263,13 @@ fi
 		fi
 	fi
 
+	# Only the emulator: not the tests and tools "all" would build.
 	echo "== build"
-	ninja -C "$src/build" -j"$(nproc)"
+	ninja -C "$src/build" -j"$(nproc)" qemu-system-x86_64 | progress
 
 	echo "== install"
-	DESTDIR="$stage" ninja -C "$src/build" install
+	mkdir -p "$stage$PREFIX/bin"
+	cp "$src/build/qemu-system-x86_64" "$stage$PREFIX/bin/"
 
 	echo "== check"
 	"$stage$PREFIX/bin/qemu-system-x86_64" -M none -device help \
