@@ -145,8 +145,9 @@ void vbridge_fs_in_init(struct vbridge_fs_in *in, u64 nodeid, u64 fh)
 
 /*
  * Send a filesystem request; a reply shorter than @min_out bytes is a
- * protocol error.  A signal interrupts the wait with -EINTR rather than
- * restarting the call: the device may already have done the operation.
+ * protocol error.  A request the device got is always waited for; a
+ * signal that arrives before that (device suspended, ring full) fails
+ * the call with -EINTR, as in FUSE.
  */
 int vbridge_fs_call(struct vbridge_fs *fs, struct vbridge_args *args,
 		    u32 min_out)
