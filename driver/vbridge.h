@@ -93,8 +93,8 @@ struct vbridge_cfg {
  * @vb: owning device
  * @lock: serialises every virtqueue_*() call on @vq (the virtio ring API
  *	is not thread safe) and protects @vq, @stop_err, @space_seq,
- *	@inflight and the statistics.  Never taken from hard interrupt
- *	context: the virtqueue callback only queues @done_work.
+ *	@inflight, @pending and the statistics.  Never taken from hard
+ *	interrupt context: the virtqueue callback only queues @done_work.
  * @vq: the virtqueue, NULL while the virtqueues are deleted
  * @stop_err: 0 while requests may be added; -EAGAIN while suspended
  *	(submitters go back to waiting for the device); otherwise the
@@ -104,8 +104,9 @@ struct vbridge_cfg {
  *	stopped, so that submitters waiting for ring space can tell
  * @space_wq: submitters waiting for ring space
  * @done_work: drains the used ring and completes requests
- * @inflight: requests posted and not yet returned by the device,
- *	including abandoned ones
+ * @inflight: requests posted and not yet returned by the device
+ * @pending: the requests the device owns (struct vbridge_req.node), oldest
+ *	first, for the watchdog
  * @requests: requests posted
  * @bytes_out: bytes posted device-readable (headers included)
  * @bytes_in: bytes returned by the device (used lengths)
@@ -113,8 +114,8 @@ struct vbridge_cfg {
  *	violations of the device
  * @bad_responses: responses that violated the protocol (subset of @errors)
  * @ring_full: submissions that found the ring full and backed off
- * @abandoned: requests given up by their waiter (signal, timeout) while
- *	the device still owned them
+ * @interrupted: requests whose waiter got a signal while the device
+ *	owned them; the waiter kept waiting for the response
  * @name: virtqueue name
  */
 struct vbridge_vq {
@@ -127,13 +128,14 @@ struct vbridge_vq {
 	wait_queue_head_t space_wq;
 	struct work_struct done_work;
 	unsigned int inflight;
+	struct list_head pending;
 	u64 requests;
 	u64 bytes_out;
 	u64 bytes_in;
 	u64 errors;
 	u64 bad_responses;
 	u64 ring_full;
-	atomic64_t abandoned;
+	atomic64_t interrupted;
 	char name[16];
 } ____cacheline_aligned_in_smp;
 
@@ -184,6 +186,11 @@ struct vbridge_evq {
  * @wq: completion and event work items
  * @next_unique: source of request ids
  * @fail_work: resets and disables a misbehaving device
+ * @watchdog: declares the device dead when a request stays unanswered
+ *	longer than request_timeout_ms; armed by submitters, cancelled
+ *	once the queues are stopped
+ * @timeouts: requests the watchdog found unanswered (at most one per
+ *	failure)
  * @config_work: handles configuration changes
  * @evt_lock: protects @evt_waiters and @last_test_cookie
  * @evt_waiters: struct vbridge_evt_waiter list
@@ -223,6 +230,8 @@ struct vbridge_dev {
 	atomic64_t next_unique;
 
 	struct work_struct fail_work;
+	struct delayed_work watchdog;
+	atomic64_t timeouts;
 	struct work_struct config_work;
 
 	spinlock_t evt_lock;		/* see the kernel-doc above */
@@ -246,36 +255,62 @@ struct vbridge_dev {
  * device, the output payload is written by the device.
  */
 
-/* Wait for the request killably instead of interruptibly. */
+/*
+ * Wait killably instead of interruptibly for the device to run and for
+ * ring space.  Once a request is on the ring its waiter always waits for
+ * the response: a signal never abandons a request the device owns.
+ */
 #define VBRIDGE_REQ_KILLABLE		BIT(0)
 /* Internal: the INIT request, allowed before the device is running. */
 #define VBRIDGE_REQ_INIT		BIT(1)
+/*
+ * Background request: vbridge_request_args() returns as soon as the
+ * request is on the ring, and vbridge_args.end (if set) gets the result.
+ * Waits for the device and for ring space are uninterruptible.
+ */
+#define VBRIDGE_REQ_BACKGROUND		BIT(2)
+
+struct vbridge_dev;
+
+/**
+ * typedef vbridge_end_t - completion callback of a background request
+ * @vb: the device
+ * @data: vbridge_args.end_data
+ * @error: 0, the device's (negative) errno, -EIO if the device violated
+ *	the protocol or was reset, -ENODEV if it was removed
+ * @out: the inline output payload the device returned (valid on success)
+ * @out_len: bytes at @out, at most vbridge_args.out_len
+ *
+ * Called exactly once, from the completion work or from teardown, for a
+ * request that vbridge_request_args() accepted.  Must not wait for other
+ * requests.
+ */
+typedef void (*vbridge_end_t)(struct vbridge_dev *vb, void *data, int error,
+			      const void *out, u32 out_len);
 
 /**
  * struct vbridge_args - description of one request
  * @opcode: enum vbridge_opcode
  * @flags: VBRIDGE_REQ_* flags
- * @timeout_ms: give up after this long (ring space and response
- *	included); 0 uses the request_timeout_ms module parameter
  * @in: inline input payload, copied into the request; may be on the stack
  * @in_len: bytes at @in
  * @in_bvec: further input payload, sent after @in.  The pages are
  *	referenced for as long as the device owns them, so the caller may
  *	drop its own references as soon as vbridge_request_args() returns.
  * @in_nr_bvec: entries in @in_bvec
- * @out: inline output buffer, filled from the response; may be on the stack
- * @out_len: bytes at @out
- * @out_bvec: further output buffer, filled after @out.  Only valid once
- *	vbridge_request_args() returned 0 (an abandoned request may still
- *	be written by the device later; pages are referenced until then).
+ * @out: inline output buffer, filled from the response; may be on the
+ *	stack.  NULL for background requests, whose @end gets the output.
+ * @out_len: bytes at @out (or passed to @end)
+ * @out_bvec: further output buffer, filled after @out
  * @out_nr_bvec: entries in @out_bvec
  * @out_actual: set on success: output payload bytes the device returned
  *	(inline part first, then @out_bvec)
+ * @end: with VBRIDGE_REQ_BACKGROUND, called with the result
+ * @end_data: passed to @end
  */
 struct vbridge_args {
 	u32 opcode;
 	u32 flags;
-	u32 timeout_ms;
 	const void *in;
 	u32 in_len;
 	const struct bio_vec *in_bvec;
@@ -285,6 +320,8 @@ struct vbridge_args {
 	const struct bio_vec *out_bvec;
 	unsigned int out_nr_bvec;
 	u32 out_actual;
+	vbridge_end_t end;
+	void *end_data;
 };
 
 /* Event waiter, see vbridge_event_test(). */
@@ -315,6 +352,7 @@ void vbridge_queues_start(struct vbridge_dev *vb, struct virtqueue **vqs);
 void vbridge_queues_stop(struct vbridge_dev *vb, int err);
 void vbridge_queues_drain(struct vbridge_dev *vb, unsigned int timeout_ms);
 void vbridge_queues_flush(struct vbridge_dev *vb, int err);
+void vbridge_queues_watchdog(struct work_struct *work);
 
 /* vbridge_event.c */
 void vbridge_evq_init(struct vbridge_dev *vb);
@@ -448,6 +486,7 @@ int vbridge_fs_call(struct vbridge_fs *fs, struct vbridge_args *args,
 int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
 		      u32 in_len, void *out, u32 out_len);
 void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
+bool vbridge_fs_mounted(struct vbridge_dev *vb);
 u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);
 
 /* vbridge_fs_inode.c */

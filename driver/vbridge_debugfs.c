@@ -45,6 +45,8 @@ static int vbridge_info_show(struct seq_file *m, void *unused)
 	seq_printf(m, "version: %u.%u\n", vb->major, vb->minor);
 	seq_printf(m, "max_req_size: %u\n", vb->max_req_size);
 	seq_printf(m, "max_inflight: %u\n", vb->max_inflight);
+	seq_printf(m, "request_timeouts: %lld\n",
+		   (long long)atomic64_read(&vb->timeouts));
 	seq_printf(m, "max_segs: %u\n", vb->max_segs);
 	seq_printf(m, "request_queues: %u (device offers %u)\n",
 		   vb->nr_queues, vb->cfg.num_request_queues);
@@ -68,7 +70,7 @@ static int vbridge_queues_show(struct seq_file *m, void *unused)
 	u64 requests, bytes_out, bytes_in, errors, bad, full;
 	unsigned int i, inflight;
 
-	seq_puts(m, "queue requests bytes_out bytes_in errors bad_responses ring_full abandoned inflight\n");
+	seq_puts(m, "queue requests bytes_out bytes_in errors bad_responses ring_full interrupted inflight\n");
 	for (i = 0; i < vb->nr_queues; i++) {
 		vbq = &vb->vqs[i];
 		spin_lock(&vbq->lock);
@@ -82,7 +84,7 @@ static int vbridge_queues_show(struct seq_file *m, void *unused)
 		spin_unlock(&vbq->lock);
 		seq_printf(m, "%u %llu %llu %llu %llu %llu %llu %lld %u\n",
 			   i, requests, bytes_out, bytes_in, errors, bad, full,
-			   (long long)atomic64_read(&vbq->abandoned), inflight);
+			   (long long)atomic64_read(&vbq->interrupted), inflight);
 	}
 	return 0;
 }

@@ -142,6 +142,12 @@ static int vbridge_fs_release(struct inode *inode, struct file *file)
 	struct vbridge_inode *vi = VBRIDGE_I(inode);
 	struct vbridge_fs_in in;
 
+	/*
+	 * vbridge_fs_open_common() failed after finish_open() (create,
+	 * tmpfile): it released the handle already.
+	 */
+	if (!vf)
+		return 0;
 	/* Pages dirtied through a mapping after the last close. */
 	if (vf->mode & FMODE_WRITE)
 		filemap_write_and_wait(inode->i_mapping);

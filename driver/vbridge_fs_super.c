@@ -28,8 +28,6 @@
 
 /* Attribute and entry timeout of cache=always. */
 #define VBRIDGE_FS_ALWAYS_TIMEOUT_NS	(3600ULL * NSEC_PER_SEC)
-/* FORGETs are answered at once; do not let a dead device hold evictions. */
-#define VBRIDGE_FS_FORGET_TIMEOUT_MS	1000
 
 /*
  * vbridge_fs_lock protects vbridge_fs_devices (struct vbridge_dev.fs_entry)
@@ -81,6 +79,23 @@ void vbridge_fs_remove_device(struct vbridge_dev *vb)
 	mutex_unlock(&vbridge_fs_lock);
 }
 
+/* Whether a vbridgefs superblock of @vb is alive. */
+bool vbridge_fs_mounted(struct vbridge_dev *vb)
+{
+	struct vbridge_fs *fs;
+	bool found = false;
+
+	mutex_lock(&vbridge_fs_lock);
+	list_for_each_entry(fs, &vbridge_fs_supers, entry) {
+		if (fs->vb == vb) {
+			found = true;
+			break;
+		}
+	}
+	mutex_unlock(&vbridge_fs_lock);
+	return found;
+}
+
 /* The running device exporting @tag, referenced; NULL if none does. */
 static struct vbridge_dev *vbridge_fs_find_device(const char *tag)
 {
@@ -130,8 +145,9 @@ void vbridge_fs_in_init(struct vbridge_fs_in *in, u64 nodeid, u64 fh)
 
 /*
  * Send a filesystem request; a reply shorter than @min_out bytes is a
- * protocol error.  A signal interrupts the wait with -EINTR rather than
- * restarting the call: the device may already have done the operation.
+ * protocol error.  A request the device got is always waited for; a
+ * signal that arrives before that (device suspended, ring full) fails
+ * the call with -EINTR, as in FUSE.
  */
 int vbridge_fs_call(struct vbridge_fs *fs, struct vbridge_args *args,
 		    u32 min_out)
@@ -196,15 +212,18 @@ static void vbridge_fs_send_forget(struct vbridge_fs *fs, u64 nodeid,
 	} in;
 	struct vbridge_args args = {
 		.opcode = VBRIDGE_OP_FS_FORGET,
-		.flags = VBRIDGE_REQ_KILLABLE,
-		.timeout_ms = VBRIDGE_FS_FORGET_TIMEOUT_MS,
+		.flags = VBRIDGE_REQ_BACKGROUND,
 		.in = &in,
 		.in_len = sizeof(in),
 	};
 
 	vbridge_fs_in_init(&in.fs, nodeid, 0);
 	in.forget.nlookup = cpu_to_le64(nlookup);
-	/* Nothing to do on failure: a removed device forgot everything. */
+	/*
+	 * In the background: nothing waits for the answer, so an unmount
+	 * sends its FORGETs back to back.  Nothing to do on failure: a
+	 * failed or removed device was reset and forgot every node.
+	 */
 	vbridge_request_args(fs->vb, &args);
 }
 

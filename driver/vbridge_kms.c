@@ -497,18 +497,17 @@ void vbridge_kms_probe(struct vbridge_dev *vb)
 	}
 	/* From here on, whatever is set up is released with the device. */
 	drm = &kms->drm;
-	vbridge_dev_get(vb);
-	kms->vb = vb;
 	ida_init(&kms->ids);
 	atomic_set(&kms->gen, 1);
 	INIT_WORK(&kms->changed_work, vbridge_kms_changed_work);
-	err = drmm_add_action_or_reset(drm, vbridge_kms_release, kms);
-	if (err)
-		goto err_disabled;
 	err = drmm_mutex_init(drm, &kms->info_lock);
 	if (err)
 		goto err_disabled;
 
+	/*
+	 * Managed actions run in reverse order: the scanouts, whose timers
+	 * the release action cancels, must be allocated before it is added.
+	 */
 	n = vb->cfg.num_scanouts;
 	scanouts = drmm_kcalloc(drm, n, sizeof(*scanouts), GFP_KERNEL);
 	if (!scanouts) {
@@ -528,6 +527,11 @@ void vbridge_kms_probe(struct vbridge_dev *vb)
 	}
 	kms->scanouts = scanouts;
 	kms->num_scanouts = n;
+	vbridge_dev_get(vb);
+	kms->vb = vb;
+	err = drmm_add_action_or_reset(drm, vbridge_kms_release, kms);
+	if (err)
+		goto err_disabled;
 
 	err = vbridge_kms_get_info(kms, &changed);
 	if (err)

@@ -34,8 +34,6 @@
 #define VBRIDGE_MAX_SCANOUTS		16
 #define VBRIDGE_MAX_DIMENSION		16384
 
-/* INIT timeout when request_timeout_ms is 0 (wait forever). */
-#define VBRIDGE_INIT_TIMEOUT_MS		30000
 /* How long freeze waits for requests in flight. */
 #define VBRIDGE_FREEZE_DRAIN_MS		2000
 
@@ -47,7 +45,7 @@ MODULE_PARM_DESC(max_queues,
 unsigned int vbridge_request_timeout_ms = 30000;
 module_param_named(request_timeout_ms, vbridge_request_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(request_timeout_ms,
-		 "Default request timeout in milliseconds, 0 waits forever (default 30000)");
+		 "A device that leaves a request unanswered this long, in milliseconds, is declared dead and reset; 0 waits forever (default 30000)");
 
 static unsigned int max_req_size = SZ_1M + SZ_4K;
 module_param(max_req_size, uint, 0444);
@@ -80,6 +78,7 @@ static void vbridge_release(struct kref *kref)
 	struct vbridge_dev *vb = container_of(kref, struct vbridge_dev, kref);
 
 	/* Normally idle already; see vbridge_queue_add(). */
+	cancel_delayed_work_sync(&vb->watchdog);
 	cancel_work_sync(&vb->fail_work);
 	if (vb->id >= 0)
 		ida_free(&vbridge_ida, vb->id);
@@ -98,7 +97,11 @@ void vbridge_dev_put(struct vbridge_dev *vb)
 	kref_put(&vb->kref, vbridge_release);
 }
 
-/* The device broke the virtio ring: reset and disable it (from any context). */
+/*
+ * The device broke the virtio ring or stopped answering: reset and
+ * disable it (from any context).  Every request in flight completes with
+ * -EIO, later ones fail at once.
+ */
 void vbridge_dev_fail(struct vbridge_dev *vb)
 {
 	schedule_work(&vb->fail_work);
@@ -223,8 +226,6 @@ static int vbridge_handshake(struct vbridge_dev *vb)
 	struct vbridge_args args = {
 		.opcode = VBRIDGE_OP_INIT,
 		.flags = VBRIDGE_REQ_INIT | VBRIDGE_REQ_KILLABLE,
-		.timeout_ms = READ_ONCE(vbridge_request_timeout_ms) ?:
-			      VBRIDGE_INIT_TIMEOUT_MS,
 		.in = &in,
 		.in_len = sizeof(in),
 		.out = &out,
@@ -258,8 +259,6 @@ static int vbridge_handshake(struct vbridge_dev *vb)
 	WRITE_ONCE(vb->max_inflight, inflight);
 
 	err = vbridge_request_args(vb, &args);
-	if (err == -ERESTARTSYS)
-		err = -EINTR;
 	if (err) {
 		dev_err(dev, "INIT failed: %d\n", err);
 		return err;
@@ -315,6 +314,8 @@ static void vbridge_vqs_teardown(struct vbridge_dev *vb, int stop_err,
 	if (!vb->vqs_live)
 		return;
 	vbridge_queues_stop(vb, stop_err);
+	/* Nobody arms it any more: the queues are stopped. */
+	cancel_delayed_work_sync(&vb->watchdog);
 	/* The device must not touch any buffer from here on. */
 	virtio_reset_device(vb->vdev);
 	vbridge_queues_flush(vb, flush_err);
@@ -411,7 +412,7 @@ static void vbridge_fail_work(struct work_struct *work)
 		mutex_unlock(&vb->state_lock);
 		return;
 	}
-	dev_err(&vb->vdev->dev, "%s: the device broke the virtio ring; resetting it, requests fail until the driver is rebound\n",
+	dev_err(&vb->vdev->dev, "%s: device failed; resetting it, requests fail with EIO until the driver is rebound\n",
 		vb->name);
 	WRITE_ONCE(vb->state, VBRIDGE_STATE_BROKEN);
 	vbridge_vqs_teardown(vb, -EIO, -EIO);
@@ -498,6 +499,8 @@ static int vbridge_probe(struct virtio_device *vdev)
 	vb->features = vdev->features;
 	atomic64_set(&vb->next_unique, 0);
 	INIT_WORK(&vb->fail_work, vbridge_fail_work);
+	INIT_DELAYED_WORK(&vb->watchdog, vbridge_queues_watchdog);
+	atomic64_set(&vb->timeouts, 0);
 	INIT_WORK(&vb->config_work, vbridge_config_work);
 	spin_lock_init(&vb->evt_lock);
 	INIT_LIST_HEAD(&vb->evt_waiters);
@@ -590,6 +593,15 @@ static int vbridge_freeze(struct virtio_device *vdev)
 {
 	struct vbridge_dev *vb = vdev->priv;
 
+	/*
+	 * A reset makes the host forget every node and handle, so mounts
+	 * would only answer ESTALE afterwards: refuse, as virtio-fs does.
+	 */
+	if (vbridge_fs_mounted(vb)) {
+		dev_err(&vdev->dev, "%s: cannot freeze while vbridgefs is mounted; unmount it first\n",
+			vb->name);
+		return -EBUSY;
+	}
 	/* Heads off while requests still go through. */
 	vbridge_kms_freeze(vb);
 	cancel_work_sync(&vb->config_work);

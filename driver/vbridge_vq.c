@@ -21,12 +21,21 @@
  *     work drains the used ring under the lock, validates each response
  *     (lengths clamped to what was posted, unique id, errno range),
  *     completes the request and drops the device's reference.
- *  4. The waiter sleeps interruptibly (or killably) with an optional
- *     timeout.  If it gives up, it only drops its own reference: the
- *     request, its buffers and its pages stay alive until the device
- *     hands the buffers back, or until the device is reset and the
- *     buffers are detached (remove, freeze, failure).
- *
+ *  4. A request is never abandoned once it is on the ring, as in FUSE:
+ *     the waiter sleeps interruptibly (or killably) for the response; a
+ *     signal only makes it go on waiting killably, and a fatal signal
+ *     uninterruptibly, so that pages the device may still write and
+ *     replies that created host state (nodes, handles, locks) are never
+ *     lost.  Only waits before the request is on the ring (device
+ *     suspended, ring full) give up on a signal.  A background request
+ *     (VBRIDGE_REQ_BACKGROUND) has no waiter: its callback gets the
+ *     result from the completion work.
+ *  5. The watchdog bounds every wait: a request the device owns for
+ *     longer than request_timeout_ms makes it fail the device
+ *     (vbridge_dev_fail()), which resets it and completes every request
+ *     with -EIO.  Only INIT, whose caller resets the device itself when
+ *     it gives up, waits with a timeout of its own.
+
  * Teardown (vbridge_queues_stop() and vbridge_queues_flush(), called by
  * vbridge_main.c with the device's state_lock held): stopping a queue
  * sets stop_err under the queue lock and waits for an SRCU grace period,
@@ -65,8 +74,13 @@ DEFINE_STATIC_SRCU(vbridge_submit_srcu);
  * @ref: one reference for the waiter, one while the device owns the buffers
  * @done: completed when the device returned the buffers, or they were
  *	detached from a reset device
- * @node: on the completion work's local list
+ * @node: on vbridge_vq.pending while the device owns the request (under
+ *	the queue lock), then on a local list of completed requests
  * @vbq: queue the request was added to
+ * @submitted: jiffies when the request was added to @vbq
+ * @end: background request callback, see vbridge_end_t
+ * @end_data: passed to @end
+ * @out_len: inline output bytes posted after the response header
  * @unique: request id
  * @opcode: enum vbridge_opcode
  * @error: 0 or a negative errno, valid once @done is complete
@@ -85,6 +99,10 @@ struct vbridge_req {
 	struct completion done;
 	struct list_head node;
 	struct vbridge_vq *vbq;
+	unsigned long submitted;
+	vbridge_end_t end;
+	void *end_data;
+	u32 out_len;
 	u64 unique;
 	u32 opcode;
 	int error;
@@ -98,20 +116,37 @@ struct vbridge_req {
 	u8 in_data[];
 };
 
-/* How long a submitter may still wait, and how. */
+/* Default INIT timeout when request_timeout_ms is 0 (no watchdog). */
+#define VBRIDGE_INIT_TIMEOUT_MS	30000
+
+/* How a submitter waits. */
+enum vbridge_wait_mode {
+	VBRIDGE_WAIT_INTR,		/* any signal ends a wait off the ring */
+	VBRIDGE_WAIT_KILL,		/* a fatal signal does */
+	VBRIDGE_WAIT_UNINTR,		/* background: nothing does */
+};
+
+/* How long and how a submitter may still wait. */
 struct vbridge_deadline {
 	unsigned long expires;
-	unsigned int timeout_ms;
-	bool killable;
+	unsigned int timeout_ms;	/* 0: no deadline (the watchdog's) */
+	enum vbridge_wait_mode mode;
 };
 
 static void vbridge_deadline_init(struct vbridge_deadline *dl,
 				  const struct vbridge_args *args)
 {
-	dl->timeout_ms = args->timeout_ms ?:
-			 READ_ONCE(vbridge_request_timeout_ms);
+	dl->timeout_ms = 0;
+	if (args->flags & VBRIDGE_REQ_INIT)
+		dl->timeout_ms = READ_ONCE(vbridge_request_timeout_ms) ?:
+				 VBRIDGE_INIT_TIMEOUT_MS;
 	dl->expires = jiffies + msecs_to_jiffies(dl->timeout_ms);
-	dl->killable = args->flags & VBRIDGE_REQ_KILLABLE;
+	if (args->flags & VBRIDGE_REQ_BACKGROUND)
+		dl->mode = VBRIDGE_WAIT_UNINTR;
+	else if (args->flags & (VBRIDGE_REQ_KILLABLE | VBRIDGE_REQ_INIT))
+		dl->mode = VBRIDGE_WAIT_KILL;
+	else
+		dl->mode = VBRIDGE_WAIT_INTR;
 }
 
 static long vbridge_deadline_left(const struct vbridge_deadline *dl)
@@ -182,9 +217,11 @@ static int vbridge_args_check(struct vbridge_dev *vb,
 	u64 in = sizeof(struct vbridge_req_hdr) + (u64)args->in_len;
 	u64 out = sizeof(struct vbridge_resp_hdr) + (u64)args->out_len;
 	u64 segs = 2ULL + args->in_nr_bvec + args->out_nr_bvec;
+	bool bg = args->flags & VBRIDGE_REQ_BACKGROUND;
 	int err;
 
-	if ((args->in_len && !args->in) || (args->out_len && !args->out))
+	if ((args->in_len && !args->in) ||
+	    (args->out_len && !args->out && !bg) || (args->end && !bg))
 		return -EINVAL;
 	if ((args->in_nr_bvec && !args->in_bvec) ||
 	    (args->out_nr_bvec && !args->out_bvec))
@@ -243,6 +280,9 @@ static struct vbridge_req *vbridge_req_alloc(const struct vbridge_args *args)
 	init_completion(&req->done);
 	INIT_LIST_HEAD(&req->node);
 	req->opcode = args->opcode;
+	req->out_len = args->out_len;
+	req->end = args->end;
+	req->end_data = args->end_data;
 	return req;
 
 err_free_resp:
@@ -292,16 +332,29 @@ static bool vbridge_resumed(struct vbridge_dev *vb)
 	return READ_ONCE(vb->state) != VBRIDGE_STATE_SUSPENDED;
 }
 
-static long vbridge_wait_resumed(struct vbridge_dev *vb,
-				 const struct vbridge_deadline *dl)
+/* Wait for the device to leave the suspended state, in the mode of @dl. */
+static int vbridge_wait_resumed(struct vbridge_dev *vb,
+				const struct vbridge_deadline *dl)
 {
 	long left = vbridge_deadline_left(dl);
+	long ret;
 
-	if (dl->killable)
-		return wait_event_killable_timeout(vb->state_wq,
-						   vbridge_resumed(vb), left);
-	return wait_event_interruptible_timeout(vb->state_wq,
-						vbridge_resumed(vb), left);
+	switch (dl->mode) {
+	case VBRIDGE_WAIT_INTR:
+		ret = wait_event_interruptible_timeout(vb->state_wq,
+						       vbridge_resumed(vb),
+						       left);
+		break;
+	case VBRIDGE_WAIT_KILL:
+		ret = wait_event_killable_timeout(vb->state_wq,
+						  vbridge_resumed(vb), left);
+		break;
+	default:
+		ret = wait_event_timeout(vb->state_wq, vbridge_resumed(vb),
+					 left);
+		break;
+	}
+	return vbridge_wait_result(ret);
 }
 
 /*
@@ -323,7 +376,7 @@ static int vbridge_wait_running(struct vbridge_dev *vb,
 			return 0;
 		if (state != VBRIDGE_STATE_SUSPENDED)
 			return vbridge_state_err(state);
-		err = vbridge_wait_result(vbridge_wait_resumed(vb, dl));
+		err = vbridge_wait_resumed(vb, dl);
 		if (err)
 			return err;
 	}
@@ -345,15 +398,39 @@ static int vbridge_wait_space(struct vbridge_vq *vbq, unsigned int seq,
 	long left = vbridge_deadline_left(dl);
 	long ret;
 
-	if (dl->killable)
-		ret = wait_event_killable_timeout(vbq->space_wq,
-						  vbridge_has_space(vbq, seq),
-						  left);
-	else
+	switch (dl->mode) {
+	case VBRIDGE_WAIT_INTR:
 		ret = wait_event_interruptible_timeout(vbq->space_wq,
 						       vbridge_has_space(vbq, seq),
 						       left);
+		break;
+	case VBRIDGE_WAIT_KILL:
+		ret = wait_event_killable_timeout(vbq->space_wq,
+						  vbridge_has_space(vbq, seq),
+						  left);
+		break;
+	default:
+		ret = wait_event_timeout(vbq->space_wq,
+					 vbridge_has_space(vbq, seq), left);
+		break;
+	}
 	return vbridge_wait_result(ret);
+}
+
+/* Period of the watchdog for a request timeout of @timeout_ms. */
+static unsigned long vbridge_watchdog_period(unsigned int timeout_ms)
+{
+	return msecs_to_jiffies(clamp(timeout_ms / 4, 100U, 5000U));
+}
+
+/* Make sure the watchdog looks at the request just submitted. */
+static void vbridge_watchdog_arm(struct vbridge_dev *vb)
+{
+	unsigned int timeout_ms = READ_ONCE(vbridge_request_timeout_ms);
+
+	if (timeout_ms && !delayed_work_pending(&vb->watchdog))
+		queue_delayed_work(system_wq, &vb->watchdog,
+				   vbridge_watchdog_period(timeout_ms));
 }
 
 /*
@@ -389,6 +466,8 @@ static int vbridge_queue_add(struct vbridge_vq *vbq, struct vbridge_req *req,
 	}
 
 	if (!err) {
+		req->submitted = jiffies;
+		list_add_tail(&req->node, &vbq->pending);
 		WRITE_ONCE(vbq->inflight, vbq->inflight + 1);
 		vbq->requests++;
 		vbq->bytes_out += req->req_size;
@@ -410,6 +489,8 @@ static int vbridge_queue_add(struct vbridge_vq *vbq, struct vbridge_req *req,
 unlock:
 	spin_unlock(&vbq->lock);
 
+	if (!err)
+		vbridge_watchdog_arm(vb);
 	if (notify && !virtqueue_notify(vq))
 		broken = true;
 	/* Inside the read section, so that teardown can cancel it. */
@@ -482,6 +563,9 @@ static void vbridge_req_complete(struct vbridge_vq *vbq,
 {
 	trace_vbridge_request_complete(vbq->vb->name, vbq->index, req->unique,
 				       req->error, req->payload);
+	if (req->end)
+		req->end(vbq->vb, req->end_data, req->error, req->resp + 1,
+			 req->error ? 0 : min(req->payload, req->out_len));
 	complete(&req->done);
 	vbridge_req_put(req);
 }
@@ -505,7 +589,7 @@ static void vbridge_queue_done_work(struct work_struct *work)
 		while ((req = virtqueue_get_buf(vbq->vq, &len))) {
 			vbridge_req_end(vbq, req, len);
 			WRITE_ONCE(vbq->inflight, vbq->inflight - 1);
-			list_add_tail(&req->node, &done);
+			list_move_tail(&req->node, &done);
 		}
 	} while (!virtqueue_enable_cb(vbq->vq));
 	broken = virtqueue_is_broken(vbq->vq);
@@ -531,22 +615,44 @@ void vbridge_queue_done(struct virtqueue *vq)
 	queue_work(vb->wq, &vbq->done_work);
 }
 
-/* Wait for @req to complete.  Returns 0, -ETIMEDOUT or -ERESTARTSYS. */
-static int vbridge_req_wait(struct vbridge_req *req,
+/*
+ * Wait for @req, which the device owns, to complete.  Returns 0, or for
+ * INIT only -ETIMEDOUT or -EINTR: its caller resets the device, which
+ * hands the buffers back.
+ */
+static int vbridge_req_wait(struct vbridge_vq *vbq, struct vbridge_req *req,
 			    const struct vbridge_deadline *dl)
 {
 	long left = vbridge_deadline_left(dl);
 	long ret;
 
-	if (dl->killable)
+	if (dl->timeout_ms) {
 		ret = wait_for_completion_killable_timeout(&req->done, left);
-	else
-		ret = wait_for_completion_interruptible_timeout(&req->done,
-								left);
-	/* Completed just as the wait gave up: take the result. */
-	if (ret > 0 || try_wait_for_completion(&req->done))
+		/* Completed just as the wait gave up: take the result. */
+		if (ret > 0 || try_wait_for_completion(&req->done))
+			return 0;
+		return ret ? -EINTR : -ETIMEDOUT;
+	}
+	if (dl->mode == VBRIDGE_WAIT_INTR &&
+	    !wait_for_completion_interruptible(&req->done))
 		return 0;
-	return vbridge_wait_result(ret);
+	if (dl->mode == VBRIDGE_WAIT_UNINTR) {
+		wait_for_completion(&req->done);
+		return 0;
+	}
+	/*
+	 * A signal does not end the request: the device may be writing into
+	 * its pages, or creating what the reply tells about.  Wait it out;
+	 * the watchdog bounds the wait.
+	 */
+	if (dl->mode == VBRIDGE_WAIT_INTR)
+		atomic64_inc(&vbq->interrupted);
+	if (!wait_for_completion_killable(&req->done))
+		return 0;
+	if (dl->mode == VBRIDGE_WAIT_KILL)
+		atomic64_inc(&vbq->interrupted);
+	wait_for_completion(&req->done);
+	return 0;
 }
 
 /**
@@ -558,13 +664,16 @@ static int vbridge_req_wait(struct vbridge_req *req,
  * reclaim paths set the scoped allocation constraints themselves
  * (memalloc_nofs_save() and friends).
  *
+ * With VBRIDGE_REQ_BACKGROUND, returns once the request is on the ring;
+ * @args->end then gets the result.
+ *
  * Return: 0; the device's (negative) errno; -EIO if the device violated
- * the protocol or failed; -ENODEV once the device is gone; -EMSGSIZE if
- * the request exceeds the negotiated limits; -ETIMEDOUT; -ERESTARTSYS if
- * a signal arrived.  A request given up on (-ETIMEDOUT, -ERESTARTSYS) may
- * still be executed by the device; callers of operations that are not
- * idempotent must turn -ERESTARTSYS into -EINTR rather than let the
- * system call be restarted.
+ * the protocol or failed (the watchdog fails a device that leaves a
+ * request unanswered for request_timeout_ms); -ENODEV once the device is
+ * gone; -EMSGSIZE if the request exceeds the negotiated limits;
+ * -ERESTARTSYS if a signal arrived before the request was on the ring,
+ * i.e. the device never saw it.  A request on the ring is always waited
+ * for, whatever signal arrives.
  */
 int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args)
 {
@@ -630,15 +739,14 @@ int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args)
 	if (err)
 		goto out_put;
 
-	err = vbridge_req_wait(req, &dl);
+	if (args->flags & VBRIDGE_REQ_BACKGROUND)
+		goto out_put;
+
+	err = vbridge_req_wait(vbq, req, &dl);
 	if (err) {
-		/* The device still owns the buffers: just let go. */
-		atomic64_inc(&vbq->abandoned);
-		if (err == -ETIMEDOUT)
-			dev_warn_ratelimited(&vb->vdev->dev,
-					     "%s: request %llu (opcode %#x) timed out after %u ms\n",
-					     vbq->name, req->unique,
-					     args->opcode, dl.timeout_ms);
+		/* INIT only: the caller resets the device. */
+		dev_warn(&vb->vdev->dev, "%s: request %llu (opcode %#x) not answered: %d\n",
+			 vbq->name, req->unique, args->opcode, err);
 		goto out_put;
 	}
 
@@ -696,7 +804,8 @@ void vbridge_queue_init(struct vbridge_dev *vb, struct vbridge_vq *vbq,
 	vbq->index = index;
 	init_waitqueue_head(&vbq->space_wq);
 	INIT_WORK(&vbq->done_work, vbridge_queue_done_work);
-	atomic64_set(&vbq->abandoned, 0);
+	INIT_LIST_HEAD(&vbq->pending);
+	atomic64_set(&vbq->interrupted, 0);
 	snprintf(vbq->name, sizeof(vbq->name), "request.%u", index);
 }
 
@@ -772,7 +881,7 @@ void vbridge_queues_flush(struct vbridge_dev *vb, int err)
 				req->error = err;
 				req->payload = 0;
 				WRITE_ONCE(vbq->inflight, vbq->inflight - 1);
-				list_add_tail(&req->node, &done);
+				list_move_tail(&req->node, &done);
 			}
 		}
 		vbq->vq = NULL;
@@ -783,5 +892,51 @@ void vbridge_queues_flush(struct vbridge_dev *vb, int err)
 		list_for_each_entry_safe(req, next, &done, node)
 			vbridge_req_complete(vbq, req);
 		INIT_LIST_HEAD(&done);
+	}
+}
+
+/*
+ * The watchdog: a request the device owns for longer than
+ * request_timeout_ms means the device (or its backend) stopped
+ * answering.  Fail it, so that every waiter gets -EIO instead of hanging,
+ * and later requests fail at once.
+ */
+void vbridge_queues_watchdog(struct work_struct *work)
+{
+	struct vbridge_dev *vb = container_of(to_delayed_work(work),
+					      struct vbridge_dev, watchdog);
+	unsigned int timeout_ms = READ_ONCE(vbridge_request_timeout_ms);
+	unsigned long timeout = msecs_to_jiffies(timeout_ms);
+	struct vbridge_req *req;
+	struct vbridge_vq *vbq;
+	bool busy = false;
+	unsigned int i;
+	u64 unique = 0;
+	u32 opcode = 0;
+
+	if (!timeout_ms || READ_ONCE(vb->state) != VBRIDGE_STATE_RUNNING)
+		return;
+	for (i = 0; i < vb->nr_queues && !unique; i++) {
+		vbq = &vb->vqs[i];
+		spin_lock(&vbq->lock);
+		req = list_first_entry_or_null(&vbq->pending,
+					       struct vbridge_req, node);
+		if (req && !vbq->stop_err) {
+			busy = true;
+			if (time_after(jiffies, req->submitted + timeout)) {
+				unique = req->unique;
+				opcode = req->opcode;
+			}
+		}
+		spin_unlock(&vbq->lock);
+	}
+	if (unique) {
+		atomic64_inc(&vb->timeouts);
+		dev_err(&vb->vdev->dev, "%s: request %llu (opcode %#x) unanswered for over %u ms: the device is not responding\n",
+			vb->name, unique, opcode, timeout_ms);
+		vbridge_dev_fail(vb);
+	} else if (busy) {
+		queue_delayed_work(system_wq, &vb->watchdog,
+				   vbridge_watchdog_period(timeout_ms));
 	}
 }

@@ -18,6 +18,11 @@
 #                         .agent/NAME.rgb; answers "ok WIDTH HEIGHT"
 #   resize SCANOUT W H    change SCANOUT's preferred mode
 #   screenshot SCANOUT NAME  what SCANOUT shows, as .agent/NAME.png
+# Backend stalls, for the destructive tests: vbridged's pid is read from
+# the file $VBRIDGED_PIDFILE (written by vm-run.sh):
+#   stall DELAY_MS DURATION_MS  done at once; DELAY_MS later SIGSTOP
+#                         vbridged, DURATION_MS after that SIGCONT it
+#                         (the guest cannot ask while vbridged is stopped)
 # and through vbridged's VNC server at $VBRIDGE_VNC (HOST:PORT), with
 # host-side/build/vnc-capture:
 #   vnc NAME              what a VNC client sees, as raw XRGB8888 rows in
@@ -36,7 +41,10 @@ if [ ! -x "$LOCKER" ] || [ "$LOCKER" -ot "$ROOT/tools/host-locker.c" ]; then
 fi
 
 PIDS=()
-trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
+# Never leave vbridged stopped.
+trap 'kill "${PIDS[@]}" 2>/dev/null || true; [ -z "${STALL_PID:-}" ] ||
+	kill -CONT "$STALL_PID" 2>/dev/null || true' EXIT
+STALL_PID=
 
 # A relative path inside DIR: no absolute paths, no "..".
 safe_path() {
@@ -68,6 +76,14 @@ vnc() {
 	fi
 }
 
+# stall PID DELAY_MS DURATION_MS
+stall() {
+	sleep "$(awk "BEGIN { print $2 / 1000 }")"
+	kill -STOP "$1"
+	sleep "$(awk "BEGIN { print $3 / 1000 }")"
+	kill -CONT "$1"
+}
+
 run() {
 	local id=$1 verb path text reply=
 	read -r verb path text <"$AGENT/cmd-$id" || true
@@ -84,6 +100,19 @@ run() {
 			# shellcheck disable=SC2086 # W H: two words
 			reply=$(ctl resize "$path" $text)
 		else
+			reply=error
+		fi
+	elif [ "$verb" = stall ]; then
+		# DELAY_MS DURATION_MS: numbers; vbridged's pid from the pid file.
+		if [[ $path =~ ^[0-9]+$ ]] && [[ $text =~ ^[0-9]+$ ]] &&
+		   [ -n "${VBRIDGED_PIDFILE:-}" ] &&
+		   STALL_PID=$(cat "$VBRIDGED_PIDFILE" 2>/dev/null) &&
+		   [[ $STALL_PID =~ ^[0-9]+$ ]]; then
+			stall "$STALL_PID" "$path" "$text" &
+			PIDS+=("$!")
+			reply=ok
+		else
+			STALL_PID=
 			reply=error
 		fi
 	elif [ "$verb" = vnc ]; then

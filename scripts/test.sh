@@ -90,6 +90,34 @@ if [ "$vm_status" != 0 ] && [ "$guest_fail" = 0 ]; then
 	record "guest run completed (see $LOGDIR/guest.log)" 1
 fi
 
+echo "==> destructive in-guest tests (a boot of their own: unbind, rmmod, stalled backend)"
+# image/guest/vb-destructive on a fresh export; the host agent stops and
+# resumes vbridged (pid from vm-run.sh) for the stalled-backend tests.
+DSHARE=$(mktemp -d /tmp/vbridge-dshare.XXXXXX)
+DPIDFILE=$(mktemp /tmp/vbridge-dpid.XXXXXX)
+mkdir "$DSHARE/.agent"
+VBRIDGED_PIDFILE=$DPIDFILE "$ROOT/scripts/host-agent.sh" "$DSHARE" &
+DAGENT_PID=$!
+VBRIDGED_PIDFILE=$DPIDFILE "$ROOT/scripts/vm-run.sh" --qemu "$QEMU" \
+	--vbridged "$VBRIDGED" --kernel "$KIMAGE" --initrd "$INITRD" \
+	--job destructive --timeout 600 --log "$LOGDIR/destructive.log" -- \
+	--shared-dir "share=$DSHARE" --display 640x480
+dvm_status=$?
+kill "$DAGENT_PID" 2>/dev/null
+wait "$DAGENT_PID" 2>/dev/null
+rm -rf "$DSHARE" "$DPIDFILE"
+dpass=0 dfail=0
+while read -r p f; do
+	dpass=$((dpass + p)); dfail=$((dfail + f))
+done < <(tr -d '\r' <"$LOGDIR/destructive.log" |
+	sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) .*/\1 \2/p')
+dpass=$((dpass + $(grep -ac '^ok - ' "$LOGDIR/destructive.log")))
+dfail=$((dfail + $(grep -ac '^not ok - ' "$LOGDIR/destructive.log")))
+PASSED=$((PASSED + dpass)); FAILED=$((FAILED + dfail))
+if [ "$dvm_status" != 0 ] && [ "$dfail" = 0 ]; then
+	record "destructive guest run completed (see $LOGDIR/destructive.log)" 1
+fi
+
 # count_guest LOG: add a boot's "ok - "/"not ok - " lines to the totals.
 count_guest() {
 	local p f

@@ -9,7 +9,8 @@
 #                  [-- vbridged arguments...]
 # Extra QEMU arguments (baselines) come from $VM_EXTRA_QEMU_ARGS, extra
 # kernel command line words (environment for the guest jobs) from
-# $VM_EXTRA_APPEND.
+# $VM_EXTRA_APPEND.  With $VBRIDGED_PIDFILE set, vbridged's pid is written
+# there (the host agent's stall command needs it).
 set -euo pipefail
 
 QEMU= VBRIDGED= KERNEL= INITRD= JOB= LOG=
@@ -78,6 +79,8 @@ if [ "$WITH_VBRIDGE" = 1 ]; then
 	"$VBRIDGED" --socket-path "$SOCK" --num-queues "$QUEUES" "$@" \
 		2> >(sed -u 's/^/[vbridged] /' >&2) &
 	BACKEND_PID=$!
+	# For a host agent that stalls the backend (scripts/host-agent.sh).
+	[ -z "${VBRIDGED_PIDFILE:-}" ] || echo "$BACKEND_PID" >"$VBRIDGED_PIDFILE"
 	for _ in $(seq 100); do
 		[ -S "$SOCK" ] && break
 		kill -0 "$BACKEND_PID" 2>/dev/null ||

@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vbridge request lifecycle under a stalled backend.  Run by the
+ * destructive guest job (image/guest/vb-destructive) in a boot of its
+ * own: the host agent (scripts/host-agent.sh) stops vbridged with
+ * SIGSTOP on request ("stall DELAY_MS DURATION_MS"), and the last test
+ * leaves the device failed.  Not named *_test so that the main job does
+ * not run it.
+ *
+ * Mounts: $VBRIDGE_MNT (default /mnt/vb, the agent's directory),
+ * /mnt/vb-wb (writeback) and /mnt/vb-none (cache=none) of the same
+ * export.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/vbridge.h>
+
+#include "kselftest_harness.h"
+
+#define WB_MNT		"/mnt/vb-wb"
+#define NONE_MNT	"/mnt/vb-none"
+#define TIMEOUT_PARAM	"/sys/module/vbridge/parameters/request_timeout_ms"
+#define DATA_SIZE	(2u << 20)
+
+static const char *mnt(void)
+{
+	return getenv("VBRIDGE_MNT") ?: "/mnt/vb";
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int write_file(const char *path, const char *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, buf, len);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+/* Host agent: run @cmd on the host and wait until it is done. */
+static int agent_run(const char *cmd)
+{
+	static int seq;
+	char tmp[PATH_MAX], path[PATH_MAX], done[PATH_MAX];
+	double t0 = now_ms();
+	int id = getpid() * 100 + seq++;
+
+	snprintf(tmp, sizeof(tmp), "%s/.agent/tmp-%d", mnt(), id);
+	snprintf(path, sizeof(path), "%s/.agent/cmd-%d", mnt(), id);
+	snprintf(done, sizeof(done), "%s/.agent/done-%d", mnt(), id);
+	if (write_file(tmp, cmd, strlen(cmd)) || rename(tmp, path))
+		return -1;
+	while (access(done, F_OK)) {
+		if (now_ms() - t0 > 10000)
+			return -1;
+		usleep(2000);
+	}
+	unlink(done);
+	return 0;
+}
+
+/* Sum of a column of every device's debugfs file @file; -1 if none. */
+static long long debugfs_sum(const char *file, const char *key)
+{
+	char pattern[128], line[256];
+	long long sum = -1, v;
+	int col = -1, i;
+	glob_t g;
+	size_t k;
+
+	snprintf(pattern, sizeof(pattern), "/sys/kernel/debug/vbridge/*/%s",
+		 file);
+	if (glob(pattern, 0, NULL, &g))
+		return -1;
+	for (k = 0; k < g.gl_pathc; k++) {
+		FILE *f = fopen(g.gl_pathv[k], "r");
+
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char *tok, *save = NULL;
+
+			/* "key: value" lines, or a table with a header. */
+			if (!strncmp(line, key, strlen(key)) &&
+			    line[strlen(key)] == ':') {
+				sum = (sum < 0 ? 0 : sum) +
+				      atoll(line + strlen(key) + 1);
+				continue;
+			}
+			for (i = 0, tok = strtok_r(line, " \n", &save); tok;
+			     i++, tok = strtok_r(NULL, " \n", &save)) {
+				if (!strcmp(tok, key)) {
+					col = i;
+					break;
+				}
+				if (i == col && sscanf(tok, "%lld", &v) == 1)
+					sum = (sum < 0 ? 0 : sum) + v;
+			}
+		}
+		fclose(f);
+	}
+	globfree(&g);
+	return sum;
+}
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* SIGALRM every @ms milliseconds (0: off), without SA_RESTART. */
+static void alarm_every(unsigned int ms)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval it = {
+		.it_interval = { ms / 1000, (ms % 1000) * 1000 },
+		.it_value = { ms / 1000, (ms % 1000) * 1000 },
+	};
+
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void fill(char *buf, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (char)((i * 131 + seed * 7919 + (i >> 12)) & 0xff);
+}
+
+/* Compare @path, read without the page cache, with @want. */
+static int check_host_copy(const char *path, const char *want, size_t len)
+{
+	char *buf = malloc(len);
+	ssize_t n = -1;
+	int fd;
+
+	if (!buf)
+		return -1;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = pread(fd, buf, len, 0);
+		close(fd);
+	}
+	n = n == (ssize_t)len && !memcmp(buf, want, len) ? 0 : -1;
+	free(buf);
+	return n;
+}
+
+static int have_agent(void)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/.agent", mnt());
+	return !stat(p, &st) && S_ISDIR(st.st_mode);
+}
+
+/*
+ * A request interrupted by signals while the device owns it is not
+ * given up: the PING waits for the stalled backend and succeeds.
+ */
+TEST(signal_during_stalled_request)
+{
+	long long before, after;
+	double t0, dt;
+	int fd, ret;
+
+	if (!have_agent())
+		SKIP(return, "needs the host agent");
+	fd = open("/dev/vbridge0", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	if (ioctl(fd, VBRIDGE_IOC_PING) && errno == EOPNOTSUPP)
+		SKIP(return, "VBRIDGE_F_DEBUG not negotiated");
+	before = debugfs_sum("queues", "interrupted");
+	ASSERT_LE(0, before);
+
+	ASSERT_EQ(0, agent_run("stall 200 2500"));
+	usleep(700 * 1000);	/* the backend is stopped now */
+	alarms = 0;
+	alarm_every(200);
+	t0 = now_ms();
+	ret = ioctl(fd, VBRIDGE_IOC_PING);
+	dt = now_ms() - t0;
+	alarm_every(0);
+	TH_LOG("PING took %.0f ms, %d signals", dt, (int)alarms);
+	EXPECT_EQ(0, ret) TH_LOG("PING: %s", strerror(errno));
+	EXPECT_LT(1000, dt);	/* it did wait for the stalled backend */
+	/* The first one ends the interruptible wait, the others coalesce. */
+	EXPECT_LE(1, alarms);
+	after = debugfs_sum("queues", "interrupted");
+	EXPECT_LT(before, after);
+	close(fd);
+}
+
+/*
+ * fsync with dirty data while the backend is stalled, hit by signals:
+ * it completes, and the data is on the host.
+ */
+TEST(signal_during_stalled_fsync)
+{
+	char path[PATH_MAX], host[PATH_MAX];
+	char *data = malloc(DATA_SIZE);
+	double t0, dt;
+	int fd, ret;
+
+	ASSERT_NE(NULL, data);
+	if (!have_agent())
+		SKIP(return, "needs the host agent");
+	snprintf(path, sizeof(path), WB_MNT "/sig-fsync-%d", getpid());
+	snprintf(host, sizeof(host), NONE_MNT "/sig-fsync-%d", getpid());
+	fill(data, DATA_SIZE, 1);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)DATA_SIZE, write(fd, data, DATA_SIZE));
+
+	ASSERT_EQ(0, agent_run("stall 200 2500"));
+	usleep(700 * 1000);
+	alarms = 0;
+	alarm_every(200);
+	t0 = now_ms();
+	ret = fsync(fd);
+	dt = now_ms() - t0;
+	alarm_every(0);
+	TH_LOG("fsync took %.0f ms, %d signals", dt, (int)alarms);
+	EXPECT_EQ(0, ret) TH_LOG("fsync: %s", strerror(errno));
+	EXPECT_LT(1000, dt);
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, check_host_copy(host, data, DATA_SIZE));
+	unlink(path);
+	free(data);
+}
+
+/*
+ * SIGKILL while a request waits for the stalled backend: the process
+ * only dies once the request is answered (it is not abandoned), and the
+ * device answers normally afterwards.
+ */
+TEST(fatal_signal_waits_out)
+{
+	char path[PATH_MAX], host[PATH_MAX];
+	char *data = malloc(DATA_SIZE);
+	int ready[2], go[2], status, fd;
+	double t0, dt;
+	pid_t pid;
+	char c;
+
+	ASSERT_NE(NULL, data);
+	if (!have_agent())
+		SKIP(return, "needs the host agent");
+	snprintf(path, sizeof(path), WB_MNT "/kill-fsync-%d", getpid());
+	snprintf(host, sizeof(host), NONE_MNT "/kill-fsync-%d", getpid());
+	fill(data, DATA_SIZE, 2);
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || write(fd, data, DATA_SIZE) != DATA_SIZE)
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		fsync(fd);
+		_exit(2);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ(0, agent_run("stall 200 2500"));
+	usleep(700 * 1000);
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	usleep(300 * 1000);	/* the child waits in fsync */
+	t0 = now_ms();
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	dt = now_ms() - t0;
+	TH_LOG("the killed child exited %.0f ms after SIGKILL", dt);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_LT(500, dt);	/* waited for the backend */
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+
+	/* Whatever writeback remains is done by now; all of it arrived. */
+	fd = open(WB_MNT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, syncfs(fd));
+	close(fd);
+	EXPECT_EQ(0, check_host_copy(host, data, DATA_SIZE));
+	unlink(path);
+	free(data);
+}
+
+static int read_param(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atoi(buf) : -1;
+}
+
+/*
+ * A backend that stops answering: with request_timeout_ms lowered
+ * (modprobe vbridge request_timeout_ms=2000), I/O fails with EIO after
+ * about that long, and everything after it fails at once.  The device
+ * stays failed: run last.  The reset may hold the VM until the backend
+ * answers vhost-user again, so allow for the whole stall.
+ */
+TEST(stall_fails_with_eio)
+{
+	const int stall_ms = 6000;
+	char path[PATH_MAX], buf[65536], cmd[64];
+	int fd, ret = 0, err = 0, timeout, dfd;
+	double t0, dt, t_stall;
+	unsigned int i;
+	struct stat st;
+
+	if (!have_agent())
+		SKIP(return, "needs the host agent");
+	timeout = read_param(TIMEOUT_PARAM);
+	if (timeout <= 0 || timeout > 5000)
+		SKIP(return, "request_timeout_ms is %d, load vbridge with request_timeout_ms=2000",
+		     timeout);
+	snprintf(path, sizeof(path), WB_MNT "/stall-%d", getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ASSERT_LE(0, fd);
+	memset(buf, 0x5a, sizeof(buf));
+	/* Looked up now: the checks below must reach the device. */
+	dfd = open("/dev/vbridge0", O_RDWR | O_CLOEXEC);
+
+	snprintf(cmd, sizeof(cmd), "stall 200 %d", stall_ms);
+	ASSERT_EQ(0, agent_run(cmd));
+	t_stall = t0 = now_ms();
+	for (i = 0; now_ms() - t0 < stall_ms + 10000; i++) {
+		ret = pwrite(fd, buf, sizeof(buf), (off_t)i * sizeof(buf));
+		if (ret >= 0)
+			ret = fsync(fd);
+		if (ret < 0) {
+			err = errno;
+			break;
+		}
+	}
+	dt = now_ms() - t0;
+	TH_LOG("I/O failed with %s %.0f ms into the stall (timeout %d ms)",
+	       strerror(err), dt, timeout);
+	EXPECT_EQ(EIO, err);
+	EXPECT_LT(dt, stall_ms + 4000);
+
+	/* A failed device fails everything at once. */
+	t0 = now_ms();
+	snprintf(path, sizeof(path), WB_MNT "/no-such-file-%d", getpid());
+	EXPECT_EQ(-1, stat(path, &st));
+	EXPECT_EQ(EIO, errno);
+	if (dfd >= 0) {
+		EXPECT_EQ(-1, ioctl(dfd, VBRIDGE_IOC_PING));
+		EXPECT_EQ(EIO, errno);
+		close(dfd);
+	}
+	EXPECT_EQ(-1, fsync(fd));
+	dt = now_ms() - t0;
+	EXPECT_LT(dt, 1000) TH_LOG("calls on a failed device took %.0f ms", dt);
+	EXPECT_EQ(1, debugfs_sum("info", "request_timeouts"));
+	close(fd);
+
+	/* Let the backend run again for the rebind that follows. */
+	dt = t_stall + 200 + stall_ms + 500 - now_ms();
+	if (dt > 0)
+		usleep(dt * 1000);
+}
+
+TEST_HARNESS_MAIN
