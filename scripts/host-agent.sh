@@ -23,6 +23,7 @@
 #   stall DELAY_MS DURATION_MS  done at once; DELAY_MS later SIGSTOP
 #                         vbridged, DURATION_MS after that SIGCONT it
 #                         (the guest cannot ask while vbridged is stopped)
+#   kill DELAY_MS         done at once; DELAY_MS later SIGKILL vbridged
 # and through vbridged's VNC server at $VBRIDGE_VNC (HOST:PORT), with
 # host-side/build/vnc-capture:
 #   vnc NAME              what a VNC client sees, as raw XRGB8888 rows in
@@ -85,7 +86,7 @@ stall() {
 }
 
 run() {
-	local id=$1 verb path text reply=
+	local id=$1 verb path text reply= kpid
 	read -r verb path text <"$AGENT/cmd-$id" || true
 	rm -f "$AGENT/cmd-$id"
 	if [[ $verb = dump || $verb = resize || $verb = screenshot ]]; then
@@ -99,6 +100,19 @@ run() {
 		elif [ "$verb" = resize ] && [[ $text =~ ^[0-9]+\ [0-9]+$ ]]; then
 			# shellcheck disable=SC2086 # W H: two words
 			reply=$(ctl resize "$path" $text)
+		else
+			reply=error
+		fi
+	elif [ "$verb" = kill ]; then
+		# DELAY_MS: answer first, the guest cannot read it afterwards.
+		if [[ $path =~ ^[0-9]+$ ]] && [ -z "$text" ] &&
+		   [ -n "${VBRIDGED_PIDFILE:-}" ] &&
+		   kpid=$(cat "$VBRIDGED_PIDFILE" 2>/dev/null) &&
+		   [[ $kpid =~ ^[0-9]+$ ]]; then
+			(sleep "$(awk "BEGIN { print $path / 1000 }")"
+			 kill -KILL "$kpid") &
+			PIDS+=("$!")
+			reply=ok
 		else
 			reply=error
 		fi

@@ -24,6 +24,14 @@ record() {
 	fi
 }
 
+# count_guest LOG: add a boot's "ok - "/"not ok - " lines to the totals.
+count_guest() {
+	local p f
+	p=$(grep -ac '^ok - ' "$1") f=$(grep -ac '^not ok - ' "$1")
+	PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+	[ "$p" -gt 0 ] || [ "$f" -gt 0 ]
+}
+
 echo "==> host unit tests"
 make -s -C host-side check 2>&1 | tee "$LOGDIR/host.log"
 host_status=${PIPESTATUS[0]}
@@ -118,14 +126,6 @@ if [ "$dvm_status" != 0 ] && [ "$dfail" = 0 ]; then
 	record "destructive guest run completed (see $LOGDIR/destructive.log)" 1
 fi
 
-# count_guest LOG: add a boot's "ok - "/"not ok - " lines to the totals.
-count_guest() {
-	local p f
-	p=$(grep -ac '^ok - ' "$1") f=$(grep -ac '^not ok - ' "$1")
-	PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
-	[ "$p" -gt 0 ] || [ "$f" -gt 0 ]
-}
-
 echo "==> fault injection (vbridged --inject: damaged replies and events)"
 # Its own boot: the guest runs the suites as a workload under damaged
 # replies, and must neither crash nor hang; see image/guest/vb-inject.
@@ -146,6 +146,29 @@ injected=$(sed -n 's/.*inject: \([0-9]*\) faults injected.*/\1/p' \
 [ "${injected:-0}" -gt 0 ]
 record "vbridged injected faults (${injected:-0})" $?
 record "fault-injection boot completed (see $LOGDIR/inject.log)" "$inj_status"
+
+echo "==> backend killed during I/O (a boot of its own)"
+# The host agent SIGKILLs vbridged while the guest reads and writes; see
+# image/guest/vb-kill.  What the guest synced before must be on the host.
+KSHARE=$(mktemp -d /tmp/vbridge-kshare.XXXXXX)
+KPIDFILE=$(mktemp /tmp/vbridge-kpid.XXXXXX)
+mkdir "$KSHARE/.agent"
+VBRIDGED_PIDFILE=$KPIDFILE "$ROOT/scripts/host-agent.sh" "$KSHARE" &
+KAGENT_PID=$!
+VM_BACKEND_KILLED=1 VBRIDGED_PIDFILE=$KPIDFILE "$ROOT/scripts/vm-run.sh" \
+	--qemu "$QEMU" --vbridged "$VBRIDGED" --kernel "$KIMAGE" \
+	--initrd "$INITRD" --job kill --timeout 300 \
+	--log "$LOGDIR/kill.log" -- --shared-dir "share=$KSHARE" >/dev/null 2>&1
+kvm_status=$?
+kill "$KAGENT_PID" 2>/dev/null
+wait "$KAGENT_PID" 2>/dev/null
+grep -a '^ok - \|^not ok - \|^# ' "$LOGDIR/kill.log" | tr -d '\r'
+count_guest "$LOGDIR/kill.log" || kvm_status=1
+[ -f "$KSHARE/before" ] &&
+	[ "$(sha256sum <"$KSHARE/before" | cut -d' ' -f1)" = "$(cat "$KSHARE/before.sha256")" ]
+record "data synced before vbridged was killed is on the host" $?
+record "backend-kill boot completed (see $LOGDIR/kill.log)" "$kvm_status"
+rm -rf "$KSHARE" "$KPIDFILE"
 
 echo
 echo "$PASSED passed, $FAILED failed"
