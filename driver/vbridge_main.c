@@ -423,7 +423,8 @@ static void vbridge_fail_work(struct work_struct *work)
 
 /*
  * Configuration change.  The number of queues and the tags are fixed while
- * the driver is bound; the display geometry may change.
+ * the driver is bound; the display geometry may change.  A device that
+ * sets DEVICE_NEEDS_RESET is failed.
  */
 static void vbridge_config_work(struct work_struct *work)
 {
@@ -439,10 +440,13 @@ static void vbridge_config_work(struct work_struct *work)
 	mutex_lock(&vb->state_lock);
 	if (vb->state != VBRIDGE_STATE_RUNNING)
 		goto out_unlock;
-	/* E.g. the vhost-user backend died: its requests will never end. */
+	/*
+	 * The device (e.g. its backend went away) cannot go on: fail it now
+	 * rather than when the watchdog finds a request unanswered.
+	 */
 	if (vb->vdev->config->get_status(vb->vdev) &
 	    VIRTIO_CONFIG_S_NEEDS_RESET) {
-		dev_err(dev, "device needs a reset (backend lost?): failing it\n");
+		dev_err(dev, "%s: the device needs a reset\n", vb->name);
 		vbridge_dev_fail(vb);
 		goto out_unlock;
 	}
