@@ -773,21 +773,20 @@ static ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
 out:
 	kfree(pages);
 	kfree(bv);
-	if (write && pos > start &&
-	    (wflags & VBRIDGE_FS_WRITE_APPEND)) {
+	done = pos - start;
+	if (write && done && (wflags & VBRIDGE_FS_WRITE_APPEND)) {
 		/*
 		 * Where the data landed is the device's business: take its
 		 * size as the position and drop what may now be stale.
 		 */
 		invalidate_inode_pages2(inode->i_mapping);
 		if (!vbridge_fs_refresh_attr(inode, true))
-			pos = max_t(loff_t, i_size_read(inode), start);
-	} else if (write && pos > start) {
+			pos = max_t(loff_t, i_size_read(inode), pos);
+	} else if (write && done) {
 		invalidate_inode_pages2_range(inode->i_mapping,
 					      start >> PAGE_SHIFT,
 					      (pos - 1) >> PAGE_SHIFT);
 	}
-	done = pos - start;
 	iocb->ki_pos = pos;
 	return done ? done : err;
 }
