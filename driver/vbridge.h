@@ -419,9 +419,10 @@ struct vbridge_inode {
 
 /**
  * struct vbridge_file - an open vbridgefs file or directory
- * @ref: one for the open file, one for each user of @fh that has no file
- *	of its own (writeback, readahead); @fh is released on the device
- *	once the file is closed and every such user is gone
+ * @ref: regular files: one for the open file, one for each user of @fh
+ *	that has no file of its own (writeback, reads for another file);
+ *	@fh is released on the device once the file is closed and every
+ *	such user is gone
  * @fh: the device's handle
  * @entry: on vbridge_inode.files (regular files only)
  * @mode: FMODE_READ and FMODE_WRITE of the handle on the device

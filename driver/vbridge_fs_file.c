@@ -826,17 +826,16 @@ static ssize_t vbridge_fs_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	 * device knows its end of file, which the host may move at any
 	 * time: the device appends, directly, and nothing is overwritten.
 	 */
-	if (append && !fs->writeback)
+	if (append && !fs->writeback) {
 		wflags = VBRIDGE_FS_WRITE_APPEND;
-	if (!vbridge_fs_is_direct(iocb) && !wflags) {
-		if (append) {
-			ret = vbridge_fs_refresh_attr(inode, false);
-			if (ret)
-				return ret;
-		}
-		/* Write-through happens in write_end, under i_rwsem. */
-		return generic_file_write_iter(iocb, from);
+	} else if (append) {
+		ret = vbridge_fs_refresh_attr(inode, false);
+		if (ret)
+			return ret;
 	}
+	/* Write-through happens in write_end, under i_rwsem. */
+	if (!vbridge_fs_is_direct(iocb) && !wflags)
+		return generic_file_write_iter(iocb, from);
 
 	inode_lock(inode);
 	ret = generic_write_checks(iocb, from);

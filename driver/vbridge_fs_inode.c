@@ -183,9 +183,16 @@ static void vbridge_fs_init_inode(struct inode *inode,
 		inode->i_op = &vbridge_fs_file_iops;
 		inode->i_fop = &vbridge_fs_file_fops;
 		inode->i_mapping->a_ops = &vbridge_fs_aops;
-		/* Any folio fits in one READ or WRITE. */
-		mapping_set_folio_order_range(inode->i_mapping, 0,
-					      ilog2(fs->max_pages));
+		/*
+		 * Any folio fits in one READ or WRITE.  With writeback a
+		 * dirty folio is written back whole, so a small write into
+		 * a large folio read ahead cost a WRITE of up to max_pages:
+		 * pages only then (writeback still sends contiguous dirty
+		 * folios in one WRITE, and readahead reads many per READ).
+		 */
+		if (!fs->writeback)
+			mapping_set_folio_order_range(inode->i_mapping, 0,
+						      ilog2(fs->max_pages));
 		break;
 	case S_IFDIR:
 		inode->i_op = &vbridge_fs_dir_iops;
