@@ -39,6 +39,7 @@
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/mutex.h>
+#include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/virtio.h>
@@ -427,12 +428,16 @@ struct vbridge_fs {
  * struct vbridge_inode - a vbridgefs inode
  * @vfs: the VFS inode
  * @nodeid: the device's node id
- * @lock: protects @nlookup, @attr_expires, @attr_version, @devidx and
- *	@files
+ * @lock: protects @nlookup, @attr_expires, @attr_version, @local_change,
+ *	@devidx and @files
  * @nlookup: lookups the device counted for @nodeid, given back by FORGET
  * @attr_expires: get_jiffies_64() until which the attributes are valid;
  *	0 once invalidated
- * @attr_version: vbridge_fs.attr_version of the last local size change
+ * @attr_version: vbridge_fs.attr_version of the last local change of
+ *	the file's size or data (bumped before and after the request)
+ * @local_change: the data changed through this guest since attributes
+ *	were last fetched, so a new mtime or size is ours and must not
+ *	invalidate the page cache
  * @devidx: the host filesystem of the node (vbridge_fs_attr.devidx),
  *	0 for the export's own: its st_dev is the superblock's
  * @files: open regular files (struct vbridge_file), whose handles serve
@@ -445,18 +450,24 @@ struct vbridge_inode {
 	u64 nlookup;
 	u64 attr_expires;
 	u64 attr_version;
+	bool local_change;
 	u32 devidx;
 	struct list_head files;
 };
 
 /**
  * struct vbridge_file - an open vbridgefs file or directory
+ * @ref: regular files: one for the open file, one for each user of @fh
+ *	that has no file of its own (writeback, reads for another file);
+ *	@fh is released on the device once the file is closed and every
+ *	such user is gone
  * @fh: the device's handle
  * @entry: on vbridge_inode.files (regular files only)
  * @mode: FMODE_READ and FMODE_WRITE of the handle on the device
  * @direct: read and write bypass the page cache
  */
 struct vbridge_file {
+	refcount_t ref;
 	u64 fh;
 	struct list_head entry;
 	fmode_t mode;
@@ -500,6 +511,7 @@ void vbridge_fs_update_attr(struct inode *inode,
 			    u64 attr_version);
 void vbridge_fs_inval_attr(struct inode *inode);
 int vbridge_fs_refresh_attr(struct inode *inode, bool force);
+void vbridge_fs_local_change(struct inode *inode, loff_t size);
 int vbridge_fs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		       struct iattr *attr);
 int vbridge_fs_getattr(struct mnt_idmap *idmap, const struct path *path,
@@ -522,6 +534,7 @@ extern const struct address_space_operations vbridge_fs_aops;
 u32 vbridge_fs_wire_flags(struct vbridge_fs *fs, unsigned int flags);
 int vbridge_fs_open_common(struct inode *inode, struct file *file,
 			   u64 fh, u32 open_flags);
+int vbridge_fs_drop_range(struct inode *inode, loff_t start, loff_t end);
 
 static inline bool vbridge_has_feature(const struct vbridge_dev *vb,
 				       unsigned int fbit)

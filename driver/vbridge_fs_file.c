@@ -6,10 +6,27 @@
  * copy_file_range and locks.
  *
  * Without the writeback mount option the page cache is write-through:
- * a write dirties the folios and writes the range back before returning.
+ * write() copies into the folios and sends exactly the bytes written,
+ * from its own context under i_rwsem, before the new size becomes
+ * visible (as FUSE's fuse_perform_write()); folios are never read around
+ * a partial write and stay !uptodate unless overwritten whole.  Only
+ * shared mappings dirty folios then.  With writeback, write() dirties
+ * uptodate folios and the flusher writes them back.
+ *
  * Writeback without a file (the flusher, mmap) uses any writable handle
- * of the inode; a file's dirty pages are written back when it is closed,
- * so an inode has dirty pages only while a writable handle is open.
+ * of the inode, referenced (vbridge_file.ref) for as long as it is used;
+ * a file's dirty pages are written back when it is closed, so an inode
+ * has dirty pages only while a writable handle is open.  A WRITE that
+ * failed for a transient reason (signal, timeout, memory) redirties its
+ * folios instead of dropping them.
+ *
+ * Operations that change data on the device behind the page cache's
+ * back (truncate, punch hole, zero range, copy_file_range) hold i_rwsem
+ * and the mapping's invalidate_lock, write back and drop the folios of
+ * the range first (vbridge_fs_drop_range()), and keep them out until the
+ * device is done: buffered writes need i_rwsem, and reads and page
+ * faults need the invalidate_lock to add folios, so no late WRITE can
+ * land in the range afterwards and no stale folio can show through.
  */
 
 #include <linux/fs.h>
@@ -20,6 +37,7 @@
 #include <linux/once.h>
 #include <linux/pagemap.h>
 #include <linux/random.h>
+#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/siphash.h>
 #include <linux/slab.h>
@@ -70,6 +88,7 @@ int vbridge_fs_open_common(struct inode *inode, struct file *file,
 				  NULL, 0);
 		return -ENOMEM;
 	}
+	refcount_set(&vf->ref, 1);
 	vf->fh = fh;
 	vf->mode = vbridge_fs_wire_mode(vbridge_fs_wire_flags(fs,
 							      file->f_flags));
@@ -90,9 +109,7 @@ static int vbridge_fs_open(struct inode *inode, struct file *file)
 		struct vbridge_fs_in fs;
 		struct vbridge_fs_open_in open;
 	} in = {};
-	struct timespec64 mtime;
 	u32 wflags, oflags;
-	loff_t size;
 	int err;
 
 	err = generic_file_open(inode, file);
@@ -120,20 +137,32 @@ static int vbridge_fs_open(struct inode *inode, struct file *file)
 	if (le32_to_cpu(in.open.flags) != wflags)
 		((struct vbridge_file *)file->private_data)->mode = FMODE_WRITE;
 
-	/* cache=auto: close-to-open consistency with the host. */
+	/*
+	 * cache=auto: close-to-open consistency with the host.  Fresh
+	 * attributes invalidate the page cache if the size or mtime moved
+	 * (vbridge_fs_update_attr()); after a change of our own that test
+	 * cannot tell a host change from ours, so the cache goes, as FUSE's
+	 * does on every open without FOPEN_KEEP_CACHE.
+	 */
 	if (fs->cache == VBRIDGE_FS_CACHE_AUTO &&
 	    !(oflags & VBRIDGE_FS_OPEN_KEEP_CACHE)) {
-		mtime = inode_get_mtime(inode);
-		size = i_size_read(inode);
-		if (!vbridge_fs_refresh_attr(inode, true)) {
-			struct timespec64 now = inode_get_mtime(inode);
+		struct vbridge_inode *vi = VBRIDGE_I(inode);
+		bool ours;
 
-			if (!timespec64_equal(&mtime, &now) ||
-			    size != i_size_read(inode))
-				invalidate_inode_pages2(inode->i_mapping);
-		}
+		spin_lock(&vi->lock);
+		ours = vi->local_change;
+		spin_unlock(&vi->lock);
+		if (!vbridge_fs_refresh_attr(inode, true) && ours)
+			invalidate_inode_pages2(inode->i_mapping);
 	}
 	return 0;
+}
+
+/* Drop a reference taken by vbridge_fs_get_file(). */
+static void vbridge_fs_put_file(struct vbridge_file *vf)
+{
+	if (refcount_dec_and_test(&vf->ref))
+		wake_up_var(&vf->ref);
 }
 
 static int vbridge_fs_release(struct inode *inode, struct file *file)
@@ -154,6 +183,9 @@ static int vbridge_fs_release(struct inode *inode, struct file *file)
 	spin_lock(&vi->lock);
 	list_del(&vf->entry);
 	spin_unlock(&vi->lock);
+	/* Writeback or a read of another file may still use the handle. */
+	vbridge_fs_put_file(vf);
+	wait_var_event(&vf->ref, !refcount_read(&vf->ref));
 	vbridge_fs_in_init(&in, vi->nodeid, vf->fh);
 	vbridge_fs_simple(VBRIDGE_FS(inode->i_sb), VBRIDGE_OP_FS_RELEASE, &in,
 			  sizeof(in), NULL, 0);
@@ -190,33 +222,34 @@ static int vbridge_fs_flush(struct file *file, fl_owner_t id)
 }
 
 /*
- * A handle of @inode open with @mode: @file's own if it has that access,
- * else any open one.
+ * A handle of @inode open with @mode, referenced: @file's own if it has
+ * that access, else any open one.  NULL if there is none.
  */
-static int vbridge_fs_pick_fh(struct inode *inode, struct file *file,
-			      fmode_t mode, u64 *fh)
+static struct vbridge_file *vbridge_fs_get_file(struct inode *inode,
+						struct file *file,
+						fmode_t mode)
 {
 	struct vbridge_inode *vi = VBRIDGE_I(inode);
-	struct vbridge_file *vf;
-	int err = -EBADF;
+	struct vbridge_file *vf, *found = NULL;
 
 	if (file) {
 		vf = file->private_data;
 		if ((vf->mode & mode) == mode) {
-			*fh = vf->fh;
-			return 0;
+			/* The open file holds a reference until ->release. */
+			refcount_inc(&vf->ref);
+			return vf;
 		}
 	}
 	spin_lock(&vi->lock);
 	list_for_each_entry(vf, &vi->files, entry) {
-		if ((vf->mode & mode) == mode) {
-			*fh = vf->fh;
-			err = 0;
+		/* Zero: being released, the handle is about to go. */
+		if ((vf->mode & mode) == mode && refcount_inc_not_zero(&vf->ref)) {
+			found = vf;
 			break;
 		}
 	}
 	spin_unlock(&vi->lock);
-	return err;
+	return found;
 }
 
 /* READ @size bytes at @pos into @bv; the bytes read in *@done. */
@@ -250,10 +283,17 @@ static int vbridge_fs_read_pages(struct inode *inode, u64 fh, loff_t pos,
 	return 0;
 }
 
-/* WRITE @size bytes at @pos from @bv; returns the bytes written. */
+/*
+ * WRITE @size bytes at @pos from @bv; returns the bytes written.  With
+ * VBRIDGE_FS_WRITE_APPEND the device writes at its end of file instead
+ * and the size is left for the caller to fetch.  The change is recorded
+ * before and after (vbridge_fs_local_change()): attributes fetched
+ * meanwhile must neither shrink the file nor read our new mtime as a
+ * change on the host.
+ */
 static ssize_t vbridge_fs_write_pages(struct inode *inode, u64 fh, loff_t pos,
 				      const struct bio_vec *bv,
-				      unsigned int nr, u32 size)
+				      unsigned int nr, u32 size, u32 flags)
 {
 	struct vbridge_fs_write_out out;
 	struct {
@@ -270,30 +310,24 @@ static ssize_t vbridge_fs_write_pages(struct inode *inode, u64 fh, loff_t pos,
 		.out = &out,
 		.out_len = sizeof(out),
 	};
+	u32 written;
 	int err;
 
 	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, fh);
 	in.write.offset = cpu_to_le64(pos);
 	in.write.size = cpu_to_le32(size);
+	in.write.flags = cpu_to_le32(flags);
+	vbridge_fs_local_change(inode, -1);
 	err = vbridge_fs_call(VBRIDGE_FS(inode->i_sb), &args, sizeof(out));
 	if (err)
 		return err;
-	if (le32_to_cpu(out.size) > size)
+	written = le32_to_cpu(out.size);
+	if (written > size)
 		return -EIO;
-	return le32_to_cpu(out.size);
-}
-
-/* The local size moved: attributes fetched before must not move it back. */
-static void vbridge_fs_set_size(struct inode *inode, loff_t size)
-{
-	struct vbridge_inode *vi = VBRIDGE_I(inode);
-
-	spin_lock(&vi->lock);
-	vi->attr_version = atomic64_inc_return(&VBRIDGE_FS(inode->i_sb)->attr_version);
-	if (size > i_size_read(inode))
-		i_size_write(inode, size);
-	vi->attr_expires = 0;
-	spin_unlock(&vi->lock);
+	/* Only now may the size show what the device has. */
+	vbridge_fs_local_change(inode, (flags & VBRIDGE_FS_WRITE_APPEND) ?
+				-1 : pos + written);
+	return written;
 }
 
 /*
@@ -304,23 +338,26 @@ static int vbridge_fs_fill_folios(struct file *file, struct inode *inode,
 				  struct folio **folios, unsigned int nr)
 {
 	loff_t pos = folio_pos(folios[0]);
+	struct vbridge_file *vf;
 	struct bio_vec *bv;
 	u32 size = 0, done;
 	unsigned int i;
-	u64 fh;
 	int err;
 
-	err = vbridge_fs_pick_fh(inode, file, FMODE_READ, &fh);
-	if (err)
-		return err;
+	vf = vbridge_fs_get_file(inode, file, FMODE_READ);
+	if (!vf)
+		return -EBADF;
 	bv = kmalloc_array(nr, sizeof(*bv), GFP_KERNEL);
-	if (!bv)
+	if (!bv) {
+		vbridge_fs_put_file(vf);
 		return -ENOMEM;
+	}
 	for (i = 0; i < nr; i++) {
 		bvec_set_folio(&bv[i], folios[i], folio_size(folios[i]), 0);
 		size += folio_size(folios[i]);
 	}
-	err = vbridge_fs_read_pages(inode, fh, pos, bv, nr, size, &done);
+	err = vbridge_fs_read_pages(inode, vf->fh, pos, bv, nr, size, &done);
+	vbridge_fs_put_file(vf);
 	kfree(bv);
 	if (err)
 		return err;
@@ -394,7 +431,9 @@ static int vbridge_fs_write_begin(struct file *file,
 	if (IS_ERR(folio))
 		return PTR_ERR(folio);
 	*foliop = folio;
-	if (folio_test_uptodate(folio))
+	/* Write-through sends only the bytes written: nothing to read. */
+	if (folio_test_uptodate(folio) ||
+	    !VBRIDGE_FS(inode->i_sb)->writeback)
 		return 0;
 	off = offset_in_folio(folio, pos);
 	/* Overwritten entirely: write_end marks it uptodate. */
@@ -413,13 +452,52 @@ static int vbridge_fs_write_begin(struct file *file,
 	return err;
 }
 
+/*
+ * Write-through: send the @copied bytes at @pos from the locked @folio
+ * with @file's own handle, before i_size shows them.  The caller holds
+ * i_rwsem, which orders this against truncation and the other
+ * operations that change the file's size.
+ */
+static int vbridge_fs_write_through(struct file *file, struct inode *inode,
+				    loff_t pos, unsigned int copied,
+				    struct folio *folio)
+{
+	struct vbridge_file *vf = file->private_data;
+	size_t off = offset_in_folio(folio, pos);
+	ssize_t written = 0;
+	struct bio_vec bv;
+
+	if (copied) {
+		bvec_set_folio(&bv, folio, copied, off);
+		written = vbridge_fs_write_pages(inode, vf->fh, pos, &bv, 1,
+						 copied, 0);
+	}
+	if (written == copied) {
+		if (!off && copied == folio_size(folio))
+			folio_mark_uptodate(folio);
+	} else {
+		/* The folio holds bytes that the device does not. */
+		folio_clear_uptodate(folio);
+	}
+	folio_unlock(folio);
+	folio_put(folio);
+	/* 0 would make the caller try again, forever. */
+	if (!written && copied)
+		return -EIO;
+	return written;
+}
+
 static int vbridge_fs_write_end(struct file *file,
 				struct address_space *mapping, loff_t pos,
 				unsigned int len, unsigned int copied,
 				struct folio *folio, void *fsdata)
 {
 	struct inode *inode = mapping->host;
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
 
+	if (!VBRIDGE_FS(inode->i_sb)->writeback)
+		return vbridge_fs_write_through(file, inode, pos, copied,
+						folio);
 	if (!folio_test_uptodate(folio)) {
 		/* A short copy into a folio never read: try again. */
 		if (copied < folio_size(folio)) {
@@ -428,9 +506,17 @@ static int vbridge_fs_write_end(struct file *file,
 		}
 		folio_mark_uptodate(folio);
 	}
-	if (pos + copied > i_size_read(inode))
-		vbridge_fs_set_size(inode, pos + copied);
 	folio_mark_dirty(folio);
+	/*
+	 * The guest's size is the file's until writeback.  Grown after the
+	 * folio is dirty, so that vbridge_fs_update_attr() keeps it.
+	 */
+	if (pos + copied > i_size_read(inode)) {
+		spin_lock(&vi->lock);
+		if (pos + copied > i_size_read(inode))
+			i_size_write(inode, pos + copied);
+		spin_unlock(&vi->lock);
+	}
 out:
 	folio_unlock(folio);
 	folio_put(folio);
@@ -440,6 +526,7 @@ out:
 /* Contiguous folios under writeback, sent as one WRITE. */
 struct vbridge_fs_wb {
 	struct inode *inode;
+	struct writeback_control *wbc;
 	u64 fh;
 	loff_t pos;
 	u32 size;
@@ -448,22 +535,39 @@ struct vbridge_fs_wb {
 	struct bio_vec *bv;
 };
 
+/*
+ * Errors after which the data is still good and the WRITE worth trying
+ * again: an interrupted wait (a signal to whoever syncs), a device too
+ * slow for the request timeout, memory.  Dirty data is never dropped for
+ * these; only the device's own errors and its failure are final.
+ */
+static bool vbridge_fs_wb_retry(int err)
+{
+	return err == -EINTR || err == -ERESTARTSYS || err == -ETIMEDOUT ||
+	       err == -ENOMEM || err == -EAGAIN;
+}
+
 static int vbridge_fs_wb_flush(struct vbridge_fs_wb *wb)
 {
 	ssize_t written;
 	unsigned int i;
+	bool retry;
 	int err = 0;
 
 	if (!wb->nr)
 		return 0;
 	written = vbridge_fs_write_pages(wb->inode, wb->fh, wb->pos, wb->bv,
-					 wb->nr, wb->size);
+					 wb->nr, wb->size, 0);
 	if (written < 0)
 		err = written;
 	else if (written != wb->size)
 		err = -EIO;
+	retry = vbridge_fs_wb_retry(err);
 	for (i = 0; i < wb->nr; i++) {
-		if (err)
+		/* Under writeback the folio cannot be truncated away. */
+		if (retry)
+			folio_redirty_for_writepage(wb->wbc, wb->folios[i]);
+		else if (err)
 			mapping_set_error(wb->inode->i_mapping, err);
 		folio_end_writeback(wb->folios[i]);
 	}
@@ -477,16 +581,21 @@ static int vbridge_fs_writepages(struct address_space *mapping,
 {
 	struct inode *inode = mapping->host;
 	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
-	struct vbridge_fs_wb wb = { .inode = inode };
+	struct vbridge_fs_wb wb = { .inode = inode, .wbc = wbc };
 	struct folio *folio = NULL;
+	struct vbridge_file *vf;
+	unsigned int nofs;
 	int err, ret = 0;
 
-	err = vbridge_fs_pick_fh(inode, NULL, FMODE_WRITE, &wb.fh);
-	if (err)
-		return err;
+	vf = vbridge_fs_get_file(inode, NULL, FMODE_WRITE);
+	if (!vf)
+		return -EBADF;
+	wb.fh = vf->fh;
+	/* Reclaim must not recurse into the filesystem from here. */
+	nofs = memalloc_nofs_save();
 	wb.folios = kmalloc_array(fs->max_pages, sizeof(*wb.folios),
-				  GFP_NOFS);
-	wb.bv = kmalloc_array(fs->max_pages, sizeof(*wb.bv), GFP_NOFS);
+				  GFP_KERNEL);
+	wb.bv = kmalloc_array(fs->max_pages, sizeof(*wb.bv), GFP_KERNEL);
 	if (!wb.folios || !wb.bv) {
 		ret = -ENOMEM;
 		goto out;
@@ -497,7 +606,10 @@ static int vbridge_fs_writepages(struct address_space *mapping,
 
 		err = 0;
 		if (fpos >= isize) {
-			/* Truncated meanwhile. */
+			/*
+			 * Beyond a local truncation, which drops the
+			 * folio next (vbridge_fs_drop_range()).
+			 */
 			folio_unlock(folio);
 			continue;
 		}
@@ -518,7 +630,63 @@ static int vbridge_fs_writepages(struct address_space *mapping,
 out:
 	kfree(wb.folios);
 	kfree(wb.bv);
+	memalloc_nofs_restore(nofs);
+	vbridge_fs_put_file(vf);
 	return ret ?: err;
+}
+
+/*
+ * Write a dirty folio before it is invalidated (a folio dirtied through
+ * a mapping after the range was written back).  The folio is locked.
+ */
+static int vbridge_fs_launder_folio(struct folio *folio)
+{
+	struct inode *inode = folio->mapping->host;
+	loff_t isize = i_size_read(inode), fpos = folio_pos(folio);
+	struct vbridge_file *vf;
+	unsigned int nofs;
+	struct bio_vec bv;
+	ssize_t written;
+	size_t len;
+
+	if (!folio_clear_dirty_for_io(folio) || fpos >= isize)
+		return 0;
+	vf = vbridge_fs_get_file(inode, NULL, FMODE_WRITE);
+	if (!vf) {
+		folio_mark_dirty(folio);
+		return -EBADF;
+	}
+	len = min_t(loff_t, folio_size(folio), isize - fpos);
+	bvec_set_folio(&bv, folio, len, 0);
+	nofs = memalloc_nofs_save();
+	written = vbridge_fs_write_pages(inode, vf->fh, fpos, &bv, 1, len, 0);
+	memalloc_nofs_restore(nofs);
+	vbridge_fs_put_file(vf);
+	if (written == len)
+		return 0;
+	folio_mark_dirty(folio);
+	return written < 0 ? written : -EIO;
+}
+
+/*
+ * Before the device changes [@start, @end] of @inode behind the page
+ * cache's back: write back what is dirty there and drop the folios.  The
+ * caller holds i_rwsem and the invalidate_lock until the device is done,
+ * so that no folio of the range comes back meanwhile (see the top of
+ * this file).
+ */
+int vbridge_fs_drop_range(struct inode *inode, loff_t start, loff_t end)
+{
+	int err;
+
+	lockdep_assert_held_write(&inode->i_rwsem);
+	lockdep_assert_held_write(&inode->i_mapping->invalidate_lock);
+	err = filemap_write_and_wait_range(inode->i_mapping, start, end);
+	if (err)
+		return err;
+	return invalidate_inode_pages2_range(inode->i_mapping,
+					     start >> PAGE_SHIFT,
+					     end >> PAGE_SHIFT);
 }
 
 const struct address_space_operations vbridge_fs_aops = {
@@ -529,13 +697,17 @@ const struct address_space_operations vbridge_fs_aops = {
 	.write_begin	= vbridge_fs_write_begin,
 	.write_end	= vbridge_fs_write_end,
 	.migrate_folio	= filemap_migrate_folio,
+	.launder_folio	= vbridge_fs_launder_folio,
 	/* O_DIRECT is served by read_iter/write_iter. */
 	.direct_IO	= noop_direct_IO,
 };
 
-/* Direct I/O: straight between the caller's pages and the device. */
+/*
+ * Direct I/O: straight between the caller's pages and the device.
+ * @wflags: VBRIDGE_FS_WRITE_* flags of a write.
+ */
 static ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
-				    bool write)
+				    bool write, u32 wflags)
 {
 	struct inode *inode = file_inode(iocb->ki_filp);
 	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
@@ -544,13 +716,17 @@ static ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
 	loff_t pos = iocb->ki_pos, start = pos;
 	struct page **pages;
 	struct bio_vec *bv;
-	ssize_t err = 0;
+	ssize_t err = 0, done;
 
 	if (!count)
 		return 0;
-	/* Coherence with mmap, which always goes through the page cache. */
+	/*
+	 * Coherence with mmap, which always goes through the page cache.
+	 * An append lands wherever the device's end of file is.
+	 */
 	err = filemap_write_and_wait_range(inode->i_mapping, pos,
-					   pos + count - 1);
+					   (wflags & VBRIDGE_FS_WRITE_APPEND) ?
+					   LLONG_MAX : pos + count - 1);
 	if (err)
 		return err;
 	pages = kmalloc_array(fs->max_pages, sizeof(*pages), GFP_KERNEL);
@@ -580,7 +756,7 @@ static ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
 		}
 		if (write) {
 			ssize_t w = vbridge_fs_write_pages(inode, vf->fh, pos,
-							   bv, n, got);
+							   bv, n, got, wflags);
 
 			if (w < 0)
 				err = w;
@@ -603,16 +779,22 @@ static ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
 out:
 	kfree(pages);
 	kfree(bv);
-	if (write && pos > start) {
-		if (pos > i_size_read(inode))
-			vbridge_fs_set_size(inode, pos);
-		vbridge_fs_inval_attr(inode);
+	done = pos - start;
+	if (write && done && (wflags & VBRIDGE_FS_WRITE_APPEND)) {
+		/*
+		 * Where the data landed is the device's business: take its
+		 * size as the position and drop what may now be stale.
+		 */
+		invalidate_inode_pages2(inode->i_mapping);
+		if (!vbridge_fs_refresh_attr(inode, true))
+			pos = max_t(loff_t, i_size_read(inode), pos);
+	} else if (write && done) {
 		invalidate_inode_pages2_range(inode->i_mapping,
 					      start >> PAGE_SHIFT,
 					      (pos - 1) >> PAGE_SHIFT);
 	}
 	iocb->ki_pos = pos;
-	return pos > start ? pos - start : err;
+	return done ? done : err;
 }
 
 static bool vbridge_fs_is_direct(struct kiocb *iocb)
@@ -628,7 +810,7 @@ static ssize_t vbridge_fs_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	int err;
 
 	if (vbridge_fs_is_direct(iocb))
-		return vbridge_fs_direct_rw(iocb, to, false);
+		return vbridge_fs_direct_rw(iocb, to, false, 0);
 	/* The size bounds what the page cache reads. */
 	err = vbridge_fs_refresh_attr(inode, false);
 	if (err)
@@ -641,32 +823,32 @@ static ssize_t vbridge_fs_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	struct file *file = iocb->ki_filp;
 	struct inode *inode = file_inode(file);
 	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	bool append = iocb->ki_flags & IOCB_APPEND;
+	u32 wflags = 0;
 	ssize_t ret;
-	int err;
 
-	if (iocb->ki_flags & IOCB_APPEND) {
-		err = vbridge_fs_refresh_attr(inode, false);
-		if (err)
-			return err;
+	/*
+	 * O_APPEND: unless the guest owns the size (writeback), only the
+	 * device knows its end of file, which the host may move at any
+	 * time: the device appends, directly, and nothing is overwritten.
+	 */
+	if (append && !fs->writeback) {
+		wflags = VBRIDGE_FS_WRITE_APPEND;
+	} else if (append) {
+		ret = vbridge_fs_refresh_attr(inode, false);
+		if (ret)
+			return ret;
 	}
-	if (!vbridge_fs_is_direct(iocb)) {
-		ret = generic_file_write_iter(iocb, from);
-		if (ret > 0 && !fs->writeback) {
-			err = filemap_write_and_wait_range(inode->i_mapping,
-							   iocb->ki_pos - ret,
-							   iocb->ki_pos - 1);
-			if (err)
-				return err;
-		}
-		return ret;
-	}
+	/* Write-through happens in write_end, under i_rwsem. */
+	if (!vbridge_fs_is_direct(iocb) && !wflags)
+		return generic_file_write_iter(iocb, from);
 
 	inode_lock(inode);
 	ret = generic_write_checks(iocb, from);
 	if (ret > 0)
 		ret = file_remove_privs(file);
 	if (!ret)
-		ret = vbridge_fs_direct_rw(iocb, from, true);
+		ret = vbridge_fs_direct_rw(iocb, from, true, wflags);
 	inode_unlock(inode);
 	if (ret > 0)
 		ret = generic_write_sync(iocb, ret);
@@ -742,24 +924,25 @@ static long vbridge_fs_fallocate(struct file *file, int mode, loff_t offset,
 		     FALLOC_FL_ZERO_RANGE))
 		return -EOPNOTSUPP;
 	inode_lock(inode);
-	err = filemap_write_and_wait_range(inode->i_mapping, offset, end);
-	if (err)
-		goto out;
+	filemap_invalidate_lock(inode->i_mapping);
+	/* Plain allocation leaves the data, and so the page cache, alone. */
+	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) {
+		err = vbridge_fs_drop_range(inode, offset, end);
+		if (err)
+			goto out;
+	}
 	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, vf->fh);
 	in.fa.offset = cpu_to_le64(offset);
 	in.fa.length = cpu_to_le64(length);
 	in.fa.mode = cpu_to_le32(mode);
+	vbridge_fs_local_change(inode, -1);
 	err = vbridge_fs_simple(VBRIDGE_FS(inode->i_sb),
 				VBRIDGE_OP_FS_FALLOCATE, &in, sizeof(in),
 				NULL, 0);
-	if (err)
-		goto out;
-	if (mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE))
-		truncate_pagecache_range(inode, offset, end);
-	if (!(mode & FALLOC_FL_KEEP_SIZE) && offset + length > i_size_read(inode))
-		vbridge_fs_set_size(inode, offset + length);
-	vbridge_fs_inval_attr(inode);
+	vbridge_fs_local_change(inode, err || (mode & FALLOC_FL_KEEP_SIZE) ?
+				-1 : offset + length);
 out:
+	filemap_invalidate_unlock(inode->i_mapping);
 	inode_unlock(inode);
 	return err;
 }
@@ -828,14 +1011,18 @@ static ssize_t vbridge_fs_copy_file_range(struct file *file_in, loff_t pos_in,
 	if (flags || in_inode->i_sb != out_inode->i_sb)
 		return -EXDEV;
 	len = min_t(size_t, len, VBRIDGE_FS_COPY_MAX);
+	if (!len)
+		return 0;
 	err = filemap_write_and_wait_range(in_inode->i_mapping, pos_in,
 					   pos_in + len - 1);
 	if (err)
 		return err;
 	inode_lock(out_inode);
-	err = file_remove_privs(file_out) ?:
-	      filemap_write_and_wait_range(out_inode->i_mapping, pos_out,
-					   pos_out + len - 1);
+	err = file_remove_privs(file_out);
+	if (err)
+		goto out_unlock;
+	filemap_invalidate_lock(out_inode->i_mapping);
+	err = vbridge_fs_drop_range(out_inode, pos_out, pos_out + len - 1);
 	if (err)
 		goto out;
 	vbridge_fs_in_init(&in.fs, VBRIDGE_I(in_inode)->nodeid, vin->fh);
@@ -844,24 +1031,20 @@ static ssize_t vbridge_fs_copy_file_range(struct file *file_in, loff_t pos_in,
 	in.copy.fh_out = cpu_to_le64(vout->fh);
 	in.copy.off_out = cpu_to_le64(pos_out);
 	in.copy.len = cpu_to_le64(len);
+	vbridge_fs_local_change(out_inode, -1);
 	err = vbridge_fs_simple(VBRIDGE_FS(in_inode->i_sb),
 				VBRIDGE_OP_FS_COPY_FILE_RANGE, &in, sizeof(in),
 				&out, sizeof(out));
-	if (err)
-		goto out;
-	copied = le64_to_cpu(out.size);
+	copied = err ? 0 : le64_to_cpu(out.size);
 	if (copied > len) {
 		err = -EIO;
-		goto out;
+		copied = 0;
 	}
-	if (copied) {
-		truncate_inode_pages_range(out_inode->i_mapping, pos_out,
-					   pos_out + copied - 1);
-		if (pos_out + copied > i_size_read(out_inode))
-			vbridge_fs_set_size(out_inode, pos_out + copied);
-	}
-	vbridge_fs_inval_attr(out_inode);
+	/* The range's folios were dropped and stayed out: nothing stale. */
+	vbridge_fs_local_change(out_inode, copied ? pos_out + copied : -1);
 out:
+	filemap_invalidate_unlock(out_inode->i_mapping);
+out_unlock:
 	inode_unlock(out_inode);
 	return err ?: copied;
 }

@@ -62,8 +62,15 @@ static struct timespec64 vbridge_fs_ts(__le64 sec, __le32 nsec)
 
 /*
  * Apply attributes fetched when vbridge_fs.attr_version was
- * @attr_version (0: apply the size unconditionally).  The file type never
- * changes; the caller checked it.
+ * @attr_version (0: the reply to a change of ours, or a new inode: apply
+ * them unconditionally).  The file type never changes; the caller
+ * checked it.
+ *
+ * The size of a regular file only moves when the attributes were
+ * fetched after the last local change (vbridge_fs_local_change()), and
+ * never below dirty folios, which are not on the device yet.  A new size
+ * or mtime that is not ours means the file changed on the host: the page
+ * cache goes, as with FUSE's auto_inval_data, in every cache mode.
  */
 void vbridge_fs_update_attr(struct inode *inode,
 			    const struct vbridge_fs_attr *attr, u64 valid_ns,
@@ -71,18 +78,30 @@ void vbridge_fs_update_attr(struct inode *inode,
 {
 	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
 	struct vbridge_inode *vi = VBRIDGE_I(inode);
-	u64 size = le64_to_cpu(attr->size);
+	struct timespec64 mtime = vbridge_fs_ts(attr->mtime, attr->mtimensec);
+	u64 size = min_t(u64, le64_to_cpu(attr->size), MAX_LFS_FILESIZE);
 	u32 devidx = le32_to_cpu(attr->devidx);
-	bool set_size;
+	bool fresh, set_size, inval = false;
+	struct timespec64 old_mtime;
+	loff_t old_size;
 
 	spin_lock(&vi->lock);
-	set_size = !attr_version || attr_version > vi->attr_version;
-	/* Dirty pages beyond the device's size are not there yet. */
-	if (set_size && fs->writeback && size < i_size_read(inode) &&
-	    (mapping_tagged(inode->i_mapping, PAGECACHE_TAG_DIRTY) ||
-	     mapping_tagged(inode->i_mapping, PAGECACHE_TAG_WRITEBACK)))
-		set_size = false;
-	vi->attr_expires = set_size ? vbridge_fs_timeout(fs, valid_ns) : 0;
+	fresh = !attr_version || attr_version > vi->attr_version;
+	set_size = fresh || !S_ISREG(inode->i_mode);
+	old_size = i_size_read(inode);
+	old_mtime = inode_get_mtime(inode);
+	if (S_ISREG(inode->i_mode) && fresh) {
+		if (size < old_size &&
+		    (mapping_tagged(inode->i_mapping, PAGECACHE_TAG_DIRTY) ||
+		     mapping_tagged(inode->i_mapping, PAGECACHE_TAG_WRITEBACK)))
+			set_size = false;
+		else if (vi->local_change || !attr_version)
+			vi->local_change = false;	/* ours: the new base */
+		else
+			inval = size != old_size ||
+				!timespec64_equal(&mtime, &old_mtime);
+	}
+	vi->attr_expires = fresh ? vbridge_fs_timeout(fs, valid_ns) : 0;
 
 	inode->i_mode = (inode->i_mode & S_IFMT) |
 			(le32_to_cpu(attr->mode) & ~S_IFMT);
@@ -97,12 +116,11 @@ void vbridge_fs_update_attr(struct inode *inode,
 	inode->i_blocks = le64_to_cpu(attr->blocks);
 	inode_set_atime_to_ts(inode, vbridge_fs_ts(attr->atime,
 						   attr->atimensec));
-	inode_set_mtime_to_ts(inode, vbridge_fs_ts(attr->mtime,
-						   attr->mtimensec));
+	inode_set_mtime_to_ts(inode, mtime);
 	inode_set_ctime_to_ts(inode, vbridge_fs_ts(attr->ctime,
 						   attr->ctimensec));
-	if (set_size || !S_ISREG(inode->i_mode))
-		i_size_write(inode, min_t(u64, size, MAX_LFS_FILESIZE));
+	if (set_size)
+		i_size_write(inode, size);
 	/* A node never moves between filesystems: ignore a bad index. */
 	if (devidx <= VBRIDGE_FS_DEVIDX_MAX)
 		vi->devidx = devidx;
@@ -110,6 +128,33 @@ void vbridge_fs_update_attr(struct inode *inode,
 	if (devidx > VBRIDGE_FS_DEVIDX_MAX)
 		pr_warn_ratelimited("vbridgefs: bad device index %u from the device\n",
 				    devidx);
+	if (inval) {
+		/* Dirty folios are written first (launder_folio): ours win. */
+		if (size < old_size)
+			truncate_pagecache(inode, size);
+		invalidate_inode_pages2(inode->i_mapping);
+	}
+}
+
+/*
+ * The file's data or size is about to change, or just did, through
+ * this guest (WRITE, SETATTR, FALLOCATE, COPY_FILE_RANGE): called before
+ * the request and after the reply.  Attributes fetched before then must
+ * not move the size backwards, and the mtime and size the device shows
+ * next are ours, not a sign of a change on the host.  @size: the size
+ * the file grew to, or -1.
+ */
+void vbridge_fs_local_change(struct inode *inode, loff_t size)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+
+	spin_lock(&vi->lock);
+	vi->attr_version = atomic64_inc_return(&VBRIDGE_FS(inode->i_sb)->attr_version);
+	vi->local_change = true;
+	if (size > i_size_read(inode))
+		i_size_write(inode, size);
+	vi->attr_expires = 0;
+	spin_unlock(&vi->lock);
 }
 
 static int vbridge_fs_inode_test(struct inode *inode, void *data)
@@ -138,9 +183,16 @@ static void vbridge_fs_init_inode(struct inode *inode,
 		inode->i_op = &vbridge_fs_file_iops;
 		inode->i_fop = &vbridge_fs_file_fops;
 		inode->i_mapping->a_ops = &vbridge_fs_aops;
-		/* Any folio fits in one READ or WRITE. */
-		mapping_set_folio_order_range(inode->i_mapping, 0,
-					      ilog2(fs->max_pages));
+		/*
+		 * Any folio fits in one READ or WRITE.  With writeback a
+		 * dirty folio is written back whole, so a small write into
+		 * a large folio read ahead cost a WRITE of up to max_pages:
+		 * pages only then (writeback still sends contiguous dirty
+		 * folios in one WRITE, and readahead reads many per READ).
+		 */
+		if (!fs->writeback)
+			mapping_set_folio_order_range(inode->i_mapping, 0,
+						      ilog2(fs->max_pages));
 		break;
 	case S_IFDIR:
 		inode->i_op = &vbridge_fs_dir_iops;
@@ -322,10 +374,18 @@ int vbridge_fs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 			return S_ISDIR(inode->i_mode) ? -EISDIR : -EINVAL;
 		valid |= VBRIDGE_FS_SET_SIZE;
 		in.set.size = cpu_to_le64(attr->ia_size);
-		/* Dirty pages must not land after the truncation. */
-		err = filemap_write_and_wait(inode->i_mapping);
+		/*
+		 * No folio at or beyond the new end (or the old one, when
+		 * growing) may be written back after the SETATTR: they are
+		 * written back and dropped, and kept out until it is done.
+		 */
+		filemap_invalidate_lock(inode->i_mapping);
+		err = vbridge_fs_drop_range(inode, min_t(loff_t, attr->ia_size,
+							 i_size_read(inode)),
+					    LLONG_MAX);
 		if (err)
-			return err;
+			goto out;
+		vbridge_fs_local_change(inode, -1);
 	}
 	if (ia & ATTR_ATIME) {
 		if (ia & ATTR_ATIME_SET) {
@@ -357,21 +417,23 @@ int vbridge_fs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 
 	err = vbridge_fs_simple(fs, VBRIDGE_OP_FS_SETATTR, &in, sizeof(in),
 				&out, sizeof(out));
+	if (ia & ATTR_SIZE)
+		vbridge_fs_local_change(inode, -1);
 	if (err)
-		return err;
+		goto out;
 	if ((inode->i_mode ^ le32_to_cpu(out.attr.mode)) & S_IFMT) {
 		make_bad_inode(inode);
-		return -EIO;
+		err = -EIO;
+		goto out;
 	}
-	if (ia & ATTR_SIZE) {
-		spin_lock(&vi->lock);
-		vi->attr_version = atomic64_inc_return(&fs->attr_version);
-		spin_unlock(&vi->lock);
+	if (ia & ATTR_SIZE)
 		truncate_setsize(inode, attr->ia_size);
-	}
 	vbridge_fs_update_attr(inode, &out.attr, le64_to_cpu(out.attr_valid_ns),
 			       0);
-	return 0;
+out:
+	if (ia & ATTR_SIZE)
+		filemap_invalidate_unlock(inode->i_mapping);
+	return err;
 }
 
 /* Symlinks */

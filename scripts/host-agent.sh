@@ -9,6 +9,10 @@
 #
 # Commands (paths are relative to DIR and may not leave it):
 #   write PATH TEXT   overwrite PATH with TEXT
+#   append PATH TEXT  append TEXT to PATH
+#   appendn PATH N TEXT  append the line TEXT N times, one O_APPEND
+#                     write each (for races with the guest's appends)
+#   truncate PATH SIZE   set PATH's size to SIZE bytes
 #   lock PATH         hold a POSIX write lock on PATH (tools/host-locker.c)
 #                     until PATH.unlock appears; done once it is held
 # Display commands, through vbridged's control socket $VBRIDGE_CONTROL
@@ -142,6 +146,16 @@ run() {
 		case $verb in
 		write)
 			printf '%s' "$text" >"$DIR/$path" ;;
+		append)
+			printf '%s' "$text" >>"$DIR/$path" ;;
+		appendn)
+			if [[ $text =~ ^([0-9]+)\ (.*)$ ]]; then
+				for ((i = 0; i < BASH_REMATCH[1]; i++)); do
+					printf '%s\n' "${BASH_REMATCH[2]}" >>"$DIR/$path"
+				done
+			fi ;;
+		truncate)
+			[[ ! $text =~ ^[0-9]+$ ]] || truncate -s "$text" "$DIR/$path" ;;
 		lock)
 			coproc LOCK { exec "$LOCKER" "$DIR/$path" "$DIR/$path.unlock"; }
 			PIDS+=("$LOCK_PID")

@@ -1540,19 +1540,27 @@ static int op_write(struct fs_ctx *x)
 	struct vbridge_fs_write_in in;
 	struct fs_handle *h;
 	unsigned int cnt;
-	uint32_t size;
+	uint32_t size, flags;
 	ssize_t n;
 	int err;
 
 	pull(x, &in, sizeof(in));
 	size = le32toh(in.size);
-	if (size != r->in_len - x->pos || le64toh(in.offset) > INT64_MAX)
+	flags = le32toh(in.flags);
+	if (size != r->in_len - x->pos || le64toh(in.offset) > INT64_MAX ||
+	    (flags & ~VBRIDGE_FS_WRITE_APPEND))
 		return -EINVAL;
 	err = get_handle(x, false, &h);
 	if (err)
 		return err;
 	cnt = iov_slice(r->c->rd, r->c->nr_rd, REQ_PAYLOAD + x->pos, size, iov);
-	n = cnt ? pwritev(h->fd, iov, cnt, le64toh(in.offset)) : 0;
+	/* An append is atomic against other appenders on the host. */
+	if (!cnt)
+		n = 0;
+	else if (flags & VBRIDGE_FS_WRITE_APPEND)
+		n = pwritev2(h->fd, iov, cnt, le64toh(in.offset), RWF_APPEND);
+	else
+		n = pwritev(h->fd, iov, cnt, le64toh(in.offset));
 	handle_put(x->fs, h);
 	if (n < 0)
 		return -errno;

@@ -538,6 +538,34 @@ static void test_read_write(void)
 	fs_teardown(&t);
 }
 
+/* VBRIDGE_FS_WRITE_APPEND writes at the end whatever the offset says. */
+static void test_write_append(void)
+{
+	struct vbridge_fs_write_in in = {
+		.size = htole32(3), .flags = htole32(VBRIDGE_FS_WRITE_APPEND),
+	};
+	uint8_t back[16];
+	uint64_t id, fh;
+	struct fe_resp r;
+	struct tfs t;
+
+	fs_setup(&t);
+	CHECK_EQ(create_as(&t, t.root, "f", O_RDWR, 0, &id, &fh), 0);
+	CHECK_EQ(do_write(&t, id, fh, 0, "hello", 5), 0);
+	CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_WRITE, &(struct freq){
+		.nodeid = id, .fh = fh, .arg = &in, .arg_len = sizeof(in),
+		.s1 = "abc", .s1_len = 3 }, &r), 0);
+	CHECK_EQ(le32toh(OUT(r, struct vbridge_fs_write_out, 0).size), 3);
+	CHECK_EQ(do_read(&t, id, fh, 0, back, sizeof(back)), 8);
+	CHECK(!memcmp(back, "helloabc", 8));
+	/* Unknown flags are refused. */
+	in.flags = htole32(1u << 31);
+	CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_WRITE, &(struct freq){
+		.nodeid = id, .fh = fh, .arg = &in, .arg_len = sizeof(in),
+		.s1 = "abc", .s1_len = 3 }, &r), -EINVAL);
+	fs_teardown(&t);
+}
+
 /* WRITE then READ with headers and payloads spread over descriptors. */
 #define FSIN ((uint32_t)sizeof(struct vbridge_fs_in))
 static void test_read_write_split(void)
@@ -1386,6 +1414,7 @@ static const struct tap_test tests[] = {
 	T(link),
 	T(rename),
 	T(read_write),
+	T(write_append),
 	T(read_write_split),
 	T(setattr),
 	T(readdir),

@@ -421,8 +421,14 @@ struct vbridge_fs_read_in {
 struct vbridge_fs_write_in {
 	__le64 offset;
 	__le32 size;
-	__le32 padding;
+	__le32 flags;		/* VBRIDGE_FS_WRITE_* */
 };
+
+/*
+ * Write at the device's end of file, atomically (O_APPEND), whatever
+ * the offset says.
+ */
+#define VBRIDGE_FS_WRITE_APPEND		(1 << 0)
 
 struct vbridge_fs_write_out {
 	__le32 size;		/* bytes written */
