@@ -442,6 +442,7 @@ struct vbridge_fs {
  *	0 for the export's own: its st_dev is the superblock's
  * @files: open regular files (struct vbridge_file), whose handles serve
  *	reads and writeback without a file of their own
+ * @state: VBRIDGE_I_* bits, atomic bitops (no lock)
  */
 struct vbridge_inode {
 	struct inode vfs;
@@ -453,7 +454,15 @@ struct vbridge_inode {
 	bool local_change;
 	u32 devidx;
 	struct list_head files;
+	unsigned long state;
 };
+
+/*
+ * The device answered the node id with another file type: the inode is
+ * no longer the device's node.  It answers -ESTALE from then on and
+ * leaves the inode hash, so that a new lookup makes a new inode.
+ */
+#define VBRIDGE_I_STALE		0
 
 /**
  * struct vbridge_file - an open vbridgefs file or directory
@@ -512,6 +521,15 @@ void vbridge_fs_update_attr(struct inode *inode,
 void vbridge_fs_inval_attr(struct inode *inode);
 int vbridge_fs_refresh_attr(struct inode *inode, bool force);
 void vbridge_fs_local_change(struct inode *inode, loff_t size);
+void vbridge_fs_make_stale(struct inode *inode);
+
+static inline bool vbridge_fs_is_stale(struct inode *inode)
+{
+	return test_bit(VBRIDGE_I_STALE, &VBRIDGE_I(inode)->state);
+}
+
+int vbridge_fs_permission(struct mnt_idmap *idmap, struct inode *inode,
+			  int mask);
 int vbridge_fs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		       struct iattr *attr);
 int vbridge_fs_getattr(struct mnt_idmap *idmap, const struct path *path,

@@ -119,7 +119,7 @@ static int vbridge_fs_d_revalidate(struct dentry *dentry, unsigned int flags)
 	inode = d_inode_rcu(dentry);
 	if (!inode || (flags & LOOKUP_RCU))
 		return inode ? -ECHILD : 0;
-	if (is_bad_inode(inode))
+	if (vbridge_fs_is_stale(inode))
 		return 0;
 
 	parent = dget_parent(dentry);
@@ -730,6 +730,7 @@ static int vbridge_fs_fsyncdir(struct file *file, loff_t start, loff_t end,
 }
 
 const struct inode_operations vbridge_fs_dir_iops = {
+	.permission	= vbridge_fs_permission,
 	.lookup		= vbridge_fs_lookup,
 	.create		= vbridge_fs_create,
 	.atomic_open	= vbridge_fs_atomic_open,

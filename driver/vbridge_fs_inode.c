@@ -6,8 +6,10 @@
  * Attributes come from the device with a validity time.  Local changes
  * of an inode's size (writes, truncation) bump vbridge_inode.attr_version
  * so that a reply to a request sent before such a change cannot move the
- * size backwards.  Access checks are the VFS's, from the cached mode and
- * owner; the device checks them again as the caller.
+ * size backwards.  Access checks are the VFS's (generic_permission()
+ * and setattr_prepare(), as FUSE's default_permissions), from the cached
+ * mode and owner, refreshed where they expired and the guest's check is
+ * the only one; the device checks every request again as the caller.
  */
 
 #include <linux/cred.h>
@@ -159,7 +161,26 @@ void vbridge_fs_local_change(struct inode *inode, loff_t size)
 
 static int vbridge_fs_inode_test(struct inode *inode, void *data)
 {
-	return VBRIDGE_I(inode)->nodeid == *(u64 *)data;
+	return VBRIDGE_I(inode)->nodeid == *(u64 *)data &&
+	       !vbridge_fs_is_stale(inode);
+}
+
+/*
+ * The device's node that @inode was made for is another file now: what
+ * is done through @inode fails with -ESTALE, and a lookup makes a new
+ * inode (the root stays, stale).  Live inodes are never made bad: their
+ * operations may be running.
+ */
+void vbridge_fs_make_stale(struct inode *inode)
+{
+	struct dentry *root = inode->i_sb->s_root;
+
+	if (test_and_set_bit(VBRIDGE_I_STALE, &VBRIDGE_I(inode)->state))
+		return;
+	if (!root || d_inode(root) != inode)
+		remove_inode_hash(inode);
+	pr_warn_ratelimited("vbridgefs: node %llu changed its file type\n",
+			    VBRIDGE_I(inode)->nodeid);
 }
 
 static int vbridge_fs_inode_set(struct inode *inode, void *data)
@@ -224,6 +245,7 @@ struct inode *vbridge_fs_iget(struct super_block *sb,
 	struct vbridge_inode *vi;
 	struct inode *inode;
 
+retry:
 	inode = iget5_locked(sb, nodeid, vbridge_fs_inode_test,
 			     vbridge_fs_inode_set, &nodeid);
 	if (!inode) {
@@ -231,6 +253,12 @@ struct inode *vbridge_fs_iget(struct super_block *sb,
 		return ERR_PTR(-ENOMEM);
 	}
 	vi = VBRIDGE_I(inode);
+	if (!(inode->i_state & I_NEW) && ((inode->i_mode ^ mode) & S_IFMT)) {
+		/* Not the file the inode was made for: a new inode. */
+		vbridge_fs_make_stale(inode);
+		iput(inode);
+		goto retry;
+	}
 	spin_lock(&vi->lock);
 	vi->nlookup++;
 	spin_unlock(&vi->lock);
@@ -241,12 +269,6 @@ struct inode *vbridge_fs_iget(struct super_block *sb,
 				       le64_to_cpu(e->attr_valid_ns), 0);
 		unlock_new_inode(inode);
 		return inode;
-	}
-	if ((inode->i_mode ^ mode) & S_IFMT) {
-		/* A node's type never changes: the device is confused. */
-		make_bad_inode(inode);
-		iput(inode);
-		return ERR_PTR(-EIO);
 	}
 	vbridge_fs_update_attr(inode, &e->attr, le64_to_cpu(e->attr_valid_ns),
 			       attr_version);
@@ -263,6 +285,8 @@ int vbridge_fs_refresh_attr(struct inode *inode, bool force)
 	u64 version;
 	int err;
 
+	if (vbridge_fs_is_stale(inode))
+		return -ESTALE;
 	if (!force &&
 	    time_before64(get_jiffies_64(), READ_ONCE(vi->attr_expires)))
 		return 0;
@@ -273,12 +297,53 @@ int vbridge_fs_refresh_attr(struct inode *inode, bool force)
 	if (err)
 		return err;
 	if ((inode->i_mode ^ le32_to_cpu(out.attr.mode)) & S_IFMT) {
-		make_bad_inode(inode);
-		return -EIO;
+		vbridge_fs_make_stale(inode);
+		return -ESTALE;
 	}
 	vbridge_fs_update_attr(inode, &out.attr, le64_to_cpu(out.attr_valid_ns),
 			       version);
 	return 0;
+}
+
+static bool vbridge_fs_attr_expired(struct inode *inode)
+{
+	return !time_before64(get_jiffies_64(),
+			      READ_ONCE(VBRIDGE_I(inode)->attr_expires));
+}
+
+/*
+ * The VFS's access rules (sticky directories, renaming a directory to
+ * another parent...) on the cached mode and owner.  Expired attributes
+ * are fetched first where only the guest checks (exec, access(),
+ * chdir); elsewhere the device checks again as the caller, and only a
+ * refusal is checked again with fresh attributes.
+ */
+int vbridge_fs_permission(struct mnt_idmap *idmap, struct inode *inode,
+			  int mask)
+{
+	bool fresh = false;
+	int err;
+
+	if (vbridge_fs_is_stale(inode))
+		return -ESTALE;
+	if (((mask & (MAY_ACCESS | MAY_CHDIR)) ||
+	     ((mask & MAY_EXEC) && !S_ISDIR(inode->i_mode))) &&
+	    vbridge_fs_attr_expired(inode)) {
+		if (mask & MAY_NOT_BLOCK)
+			return -ECHILD;
+		err = vbridge_fs_refresh_attr(inode, false);
+		if (err)
+			return err;
+		fresh = true;
+	}
+	err = generic_permission(idmap, inode, mask);
+	if (err == -EACCES && !fresh) {
+		if (mask & MAY_NOT_BLOCK)
+			return -ECHILD;
+		err = vbridge_fs_refresh_attr(inode, true) ?:
+		      generic_permission(idmap, inode, mask);
+	}
+	return err;
 }
 
 /*
@@ -345,13 +410,42 @@ int vbridge_fs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 		struct vbridge_fs_in fs;
 		struct vbridge_fs_setattr_in set;
 	} in = {};
-	unsigned int ia = attr->ia_valid;
+	unsigned int ia;
 	u32 valid = 0;
 	int err;
 
+	if (vbridge_fs_is_stale(inode))
+		return -ESTALE;
+	/*
+	 * The device's WRITE, truncation and chown drop security.capability
+	 * as the host kernel does; the caller could not remove it here.
+	 */
+	attr->ia_valid &= ~ATTR_KILL_PRIV;
 	err = setattr_prepare(idmap, dentry, attr);
 	if (err)
 		return err;
+	ia = attr->ia_valid;
+	/*
+	 * Set-id bits to clear for a write or truncation: the VFS made
+	 * ATTR_MODE from the cached mode, and the caller need not own the
+	 * file; the device clears them from the current mode.  A chown
+	 * clears them on the device by itself.
+	 */
+	if (ia & (ATTR_KILL_SUID | ATTR_KILL_SGID)) {
+		ia &= ~ATTR_MODE;
+		if (!(ia & (ATTR_UID | ATTR_GID)) && S_ISREG(inode->i_mode)) {
+			if (ia & ATTR_KILL_SUID)
+				valid |= VBRIDGE_FS_SET_KILL_SUID;
+			if (ia & ATTR_KILL_SGID)
+				valid |= VBRIDGE_FS_SET_KILL_SGID;
+		}
+	}
+	/*
+	 * ftruncate() and O_TRUNC: the device's truncation sets mtime and
+	 * ctime itself, with the write access a non-owner has.
+	 */
+	if ((ia & ATTR_SIZE) && !(ia & ATTR_MTIME_SET))
+		ia &= ~ATTR_MTIME;
 	if (ia & ATTR_FILE)
 		vf = attr->ia_file->private_data;
 
@@ -422,8 +516,8 @@ int vbridge_fs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,
 	if (err)
 		goto out;
 	if ((inode->i_mode ^ le32_to_cpu(out.attr.mode)) & S_IFMT) {
-		make_bad_inode(inode);
-		err = -EIO;
+		vbridge_fs_make_stale(inode);
+		err = -ESTALE;
 		goto out;
 	}
 	if (ia & ATTR_SIZE)
@@ -640,12 +734,14 @@ const struct xattr_handler * const vbridge_fs_xattr_handlers[] = {
 };
 
 const struct inode_operations vbridge_fs_file_iops = {
+	.permission	= vbridge_fs_permission,
 	.getattr	= vbridge_fs_getattr,
 	.setattr	= vbridge_fs_setattr,
 	.listxattr	= vbridge_fs_listxattr,
 };
 
 const struct inode_operations vbridge_fs_symlink_iops = {
+	.permission	= vbridge_fs_permission,
 	.get_link	= vbridge_fs_get_link,
 	.getattr	= vbridge_fs_getattr,
 	.setattr	= vbridge_fs_setattr,
@@ -653,6 +749,7 @@ const struct inode_operations vbridge_fs_symlink_iops = {
 };
 
 const struct inode_operations vbridge_fs_special_iops = {
+	.permission	= vbridge_fs_permission,
 	.getattr	= vbridge_fs_getattr,
 	.setattr	= vbridge_fs_setattr,
 	.listxattr	= vbridge_fs_listxattr,

@@ -417,6 +417,7 @@ static struct inode *vbridge_fs_alloc_inode(struct super_block *sb)
 	vi->nlookup = 0;
 	vi->attr_expires = 0;
 	vi->attr_version = 0;
+	vi->state = 0;
 	spin_lock_init(&vi->lock);
 	INIT_LIST_HEAD(&vi->files);
 	return &vi->vfs;
@@ -562,7 +563,9 @@ static int vbridge_fs_fill_super(struct super_block *sb,
 		return invalfc(fc, "device requests are too small");
 
 	vbridge_fs_in_init(&in.fs, 0, 0);
-	strscpy_pad(in.mount.tag, fc->source, sizeof(in.mount.tag));
+	/* NUL-padded: a tag may fill the whole field (found, so it fits). */
+	memcpy(in.mount.tag, fc->source,
+	       strnlen(fc->source, sizeof(in.mount.tag)));
 	err = vbridge_fs_simple(fs, VBRIDGE_OP_FS_MOUNT, &in, sizeof(in),
 				&e, sizeof(e));
 	if (err)

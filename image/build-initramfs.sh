@@ -35,6 +35,9 @@ done
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,mnt,run,etc,root}
+# mktemp made the root 0700: other users could reach nothing.
+chmod 0755 "$STAGE"
+chmod 1777 "$STAGE/tmp"
 mkdir -p "$STAGE/lib/modules/$KVER/extra"
 
 cp /bin/busybox "$STAGE/bin/busybox"

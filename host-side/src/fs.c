@@ -20,9 +20,12 @@
  * the magic link cannot lead anywhere but the node's own inode.
  *
  * Credentials.  Requests run with the thread's fsuid/fsgid set to the
- * caller's ids, mapped through --uid-map/--gid-map: the host kernel
- * checks the caller's access and new files get the caller as owner.
- * Supplementary groups are not transferred.
+ * caller's ids, mapped through --uid-map/--gid-map, and the thread's
+ * supplementary groups set to the caller's mapped groups (unmapped ones
+ * left out): the host kernel checks the caller's access and new files
+ * get the caller as owner.  The daemon's own groups never apply.  Each
+ * is set with the raw syscall, which changes only the calling thread
+ * (glibc's wrappers change every thread).
  *
  * Locks.  POSIX locks of a guest owner are taken as OFD locks on an
  * open file description of the node private to that owner, so owners
@@ -293,14 +296,65 @@ static void creds_pop(const struct creds_saved *sv)
 	syscall(SYS_setfsuid, sv->uid);
 }
 
-static void creds_enter(struct fs_ctx *x)
+/* The supplementary groups last set on this thread; n < 0: unknown. */
+static __thread struct {
+	int n;
+	gid_t gids[VBRIDGE_FS_GROUPS_MAX];
+} thread_groups = { .n = -1 };
+
+/*
+ * The caller's groups, mapped; unmapped ones are left out, as no host
+ * file has them.  The syscall is skipped while the list is unchanged.
+ */
+static int groups_set(struct fs_ctx *x)
+{
+	const struct vbd_fs_opts *o = &x->fs->opts;
+	unsigned int i, cnt = le32toh(x->in.ngroups);
+	gid_t gids[VBRIDGE_FS_GROUPS_MAX];
+	uint32_t gid;
+	int n = 0;
+
+	/* An unprivileged daemon acts as itself only: nothing to drop. */
+	if (x->fs->uid)
+		return 0;
+	for (i = 0; i < cnt; i++)
+		if (map_id(o->gid_map, o->ngid_maps, le32toh(x->in.groups[i]),
+			   true, &gid))
+			gids[n++] = gid;
+	if (thread_groups.n == n &&
+	    !memcmp(thread_groups.gids, gids, n * sizeof(gids[0])))
+		return 0;
+	if (syscall(SYS_setgroups, (size_t)n, gids) < 0) {
+		thread_groups.n = -1;
+		return -errno;
+	}
+	thread_groups.n = n;
+	memcpy(thread_groups.gids, gids, n * sizeof(gids[0]));
+	return 0;
+}
+
+static int creds_enter(struct fs_ctx *x)
 {
 	const struct vbd_fs_opts *o = &x->fs->opts;
 	uint32_t uid, gid;
+	int err;
 
 	map_id(o->uid_map, o->nuid_maps, le32toh(x->in.uid), true, &uid);
 	map_id(o->gid_map, o->ngid_maps, le32toh(x->in.gid), true, &gid);
+	/* Never the daemon's own groups: fail the request instead. */
+	err = groups_set(x);
+	if (err) {
+		bool say;
+
+		pthread_mutex_lock(&x->fs->lock);
+		say = vbd_ratelimit(&x->fs->rl);
+		pthread_mutex_unlock(&x->fs->lock);
+		if (say)
+			log_err("filesystem: setgroups: %s", strerror(-err));
+		return err;
+	}
 	creds_set(uid, gid);
+	return 0;
 }
 
 static void creds_leave(struct vbd_fs *fs)
@@ -1050,6 +1104,43 @@ static int set_size(struct fs_ctx *x, struct fs_handle *h, uint64_t size)
 	return r;
 }
 
+/*
+ * Clear set-id bits as a write by the caller would (the guest decided
+ * which, as its VFS does): that needs write access, not ownership, so
+ * the mode is changed as ourselves once the caller's access is checked.
+ */
+static int kill_suidgid(struct fs_ctx *x, uint32_t valid)
+{
+	struct fs_node *n = x->node;
+	struct creds_saved sv;
+	char name[16], path[32];
+	struct stat st;
+	mode_t mode;
+	int err = 0;
+
+	if (n->type != S_IFREG)
+		return 0;
+	if (fstatat(n->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	mode = st.st_mode & 07777;
+	if (valid & VBRIDGE_FS_SET_KILL_SUID)
+		mode &= ~S_ISUID;
+	if (valid & VBRIDGE_FS_SET_KILL_SGID)
+		mode &= ~S_ISGID;
+	if (mode == (st.st_mode & 07777))
+		return 0;
+	/* faccessat2(AT_EACCESS) checks the fsuid, fsgid and groups. */
+	fd_name(n->fd, name);
+	if (syscall(SYS_faccessat2, x->fs->proc_fd, name, W_OK, AT_EACCESS) < 0)
+		return -errno;
+	proc_path(n->fd, path);
+	creds_push(x->fs, &sv);
+	if (chmod(path, mode) < 0)
+		err = -errno;
+	creds_pop(&sv);
+	return err;
+}
+
 static int op_setattr(struct fs_ctx *x)
 {
 	const struct vbd_fs_opts *o = &x->fs->opts;
@@ -1062,16 +1153,23 @@ static int op_setattr(struct fs_ctx *x)
 
 	pull(x, &in, sizeof(in));
 	valid = le32toh(in.valid);
-	if (valid & ~(VBRIDGE_FS_SET_FH * 2 - 1))
+	if (valid & ~(VBRIDGE_FS_SET_KILL_SGID * 2 - 1))
 		return -EINVAL;
 	if (valid & VBRIDGE_FS_SET_FH) {
 		h = handle_get(x->fs, le64toh(x->in.fh), n);
 		if (!h || h->dir)
 			err = -EBADF;
 	}
+	if (!err && (valid & (VBRIDGE_FS_SET_KILL_SUID |
+			      VBRIDGE_FS_SET_KILL_SGID)))
+		err = kill_suidgid(x, valid);
+	/*
+	 * Through the magic link, which changes the node's own inode and
+	 * opens nothing, so FIFOs and sockets too; symlinks: EOPNOTSUPP.
+	 */
 	proc_path(n->fd, path);
 	if (!err && (valid & VBRIDGE_FS_SET_MODE)) {
-		if (!file_or_dir(n))
+		if (n->type == S_IFLNK)
 			err = -EOPNOTSUPP;
 		else if (chmod(path, le32toh(in.mode) & 07777) < 0)
 			err = -errno;
@@ -2237,9 +2335,11 @@ int vbd_fs_handle(struct vbd_fs *fs, struct vbd_fs_req *r)
 			return -EROFS;
 		}
 	}
-	creds_enter(&x);
-	err = op->fn(&x);
-	creds_leave(fs);
+	err = creds_enter(&x);
+	if (!err) {
+		err = op->fn(&x);
+		creds_leave(fs);
+	}
 	if (err)
 		r->out_len = 0;
 	if (x.node)

@@ -18,7 +18,7 @@
 #include "share.h"
 
 struct vbd_share {
-	char tag[VBRIDGE_TAG_LEN];
+	char tag[VBRIDGE_TAG_LEN + 1];	/* NUL-terminated */
 	int dir_fd;			/* O_PATH | O_DIRECTORY */
 	bool readonly;
 };
@@ -75,10 +75,11 @@ static const struct vbd_store_ops share_store_ops = {
 
 bool vbd_share_tag_valid(const char *tag)
 {
-	size_t len = strnlen(tag, VBRIDGE_TAG_LEN);
+	size_t len = strnlen(tag, VBRIDGE_TAG_LEN + 1);
 	size_t i;
 
-	if (!len || len >= VBRIDGE_TAG_LEN)
+	/* The config field is NUL-padded, not NUL-terminated. */
+	if (!len || len > VBRIDGE_TAG_LEN)
 		return false;
 	for (i = 0; i < len; i++)
 		if (tag[i] <= ' ' || tag[i] > '~')
@@ -100,9 +101,9 @@ static int share_add(struct vbd_share_store *ss, const char *spec)
 		return -EINVAL;
 	}
 	taglen = eq - spec;
-	if (!taglen || taglen >= VBRIDGE_TAG_LEN) {
+	if (!taglen || taglen > VBRIDGE_TAG_LEN) {
 		log_err("--shared-dir %s: the tag must have 1 to %d bytes",
-			spec, VBRIDGE_TAG_LEN - 1);
+			spec, VBRIDGE_TAG_LEN);
 		return -EINVAL;
 	}
 	memset(s->tag, 0, sizeof(s->tag));

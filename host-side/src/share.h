@@ -13,7 +13,7 @@ struct vbd_store;
 
 struct vbd_store_ops {
 	unsigned int (*num_exports)(const struct vbd_store *st);
-	/* Tag of export i < num_exports(): 1..VBRIDGE_TAG_LEN-1 bytes. */
+	/* Tag of export i < num_exports(): 1..VBRIDGE_TAG_LEN bytes. */
 	const char *(*export_tag)(const struct vbd_store *st, unsigned int i);
 	/*
 	 * O_PATH directory descriptor of export i, owned by the store, or

@@ -69,7 +69,7 @@ expect 1 'expected TAG=DIR' "shared dir without tag" -- \
 	--socket-path "$tmp/s" --shared-dir "$tmp/dir"
 expect 1 'printable ASCII' "tag with a space" -- \
 	--socket-path "$tmp/s" --shared-dir "a b=$tmp/dir"
-expect 1 'the tag must have 1 to 35 bytes' "tag too long" -- \
+expect 1 'the tag must have 1 to 36 bytes' "tag too long" -- \
 	--socket-path "$tmp/s" --shared-dir "0123456789012345678901234567890123456=$tmp/dir"
 expect 1 'at most 6 --shared-dir' "too many shared dirs" -- --socket-path "$tmp/s" \
 	--shared-dir "a=$tmp/dir" --shared-dir "b=$tmp/dir" --shared-dir "c=$tmp/dir" \

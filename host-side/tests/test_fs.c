@@ -81,6 +81,8 @@ static void fs_teardown(struct tfs *t)
 struct freq {
 	uint64_t nodeid, fh;
 	uint32_t uid, gid;
+	unsigned int ngroups;		/* supplementary groups */
+	const uint32_t *groups;
 	const void *arg;
 	size_t arg_len;
 	const void *s1;
@@ -100,8 +102,14 @@ static int32_t fsreq(struct tfs *t, uint32_t opcode, const struct freq *q,
 		.uid = htole32(q->uid),
 		.gid = htole32(q->gid),
 		.pid = htole32(1234),
+		.ngroups = htole32(q->ngroups),
 	};
 	size_t len = 0;
+	unsigned int i;
+
+	/* ngroups may be out of range on purpose: the list cannot. */
+	for (i = 0; i < q->ngroups && i < VBRIDGE_FS_GROUPS_MAX; i++)
+		in.groups[i] = htole32(q->groups[i]);
 
 	memcpy(buf, &in, sizeof(in));
 	len += sizeof(in);
@@ -692,6 +700,188 @@ static void test_setattr(void)
 	CHECK_EQ(setattr(&t, id, 777, &in, &a), -EBADF);
 	in.valid = htole32(1 << 20);
 	CHECK_EQ(setattr(&t, id, 0, &in, &a), -EINVAL);
+	fs_teardown(&t);
+}
+
+/* SETATTR as uid:gid with supplementary groups. */
+static int32_t setattr_as(struct tfs *t, uint64_t id, uint32_t uid,
+			  uint32_t gid, const uint32_t *groups,
+			  unsigned int ngroups,
+			  const struct vbridge_fs_setattr_in *in)
+{
+	struct fe_resp r;
+
+	return fsreq(t, VBRIDGE_OP_FS_SETATTR, &(struct freq){
+		.nodeid = id, .uid = uid, .gid = gid, .groups = groups,
+		.ngroups = ngroups, .arg = in, .arg_len = sizeof(*in) }, &r);
+}
+
+static int32_t lookup_as(struct tfs *t, uint64_t parent, const char *name,
+			 uint32_t uid, const uint32_t *groups,
+			 unsigned int ngroups)
+{
+	struct vbridge_fs_name_in in = { .namelen = htole32(strlen(name)) };
+	struct fe_resp r;
+
+	return fsreq(t, VBRIDGE_OP_FS_LOOKUP, &(struct freq){
+		.nodeid = parent, .uid = uid, .gid = uid, .groups = groups,
+		.ngroups = ngroups, .arg = &in, .arg_len = sizeof(in),
+		.s1 = name, .s1_len = strlen(name) }, &r);
+}
+
+/*
+ * The caller's supplementary groups grant what they grant, on the same
+ * queue thread one request after the other (the per-thread cache), and
+ * the daemon's own group 0 never does.
+ */
+static void test_groups(void)
+{
+	static const uint32_t g2000[] = { 2000 }, g3000[] = { 3000, 2000 };
+	struct vbridge_fs_setattr_in in = { 0 };
+	uint64_t gdir, zdir, f;
+	struct stat st;
+	struct tfs t;
+
+	fs_setup(&t);
+	CHECK(chmod(t.dir, 0755) == 0);
+	CHECK(mkdir(path_in(t.dir, "g"), 0770) == 0);
+	CHECK(chown(path_in(t.dir, "g"), 0, 2000) == 0);
+	write_file(path_in(t.dir, "g/f"), "x");
+	CHECK(mkdir(path_in(t.dir, "z"), 0070) == 0);
+	write_file(path_in(t.dir, "z/f"), "x");
+	write_file(path_in(t.dir, "mine"), "x");
+	CHECK(chown(path_in(t.dir, "mine"), 1000, 1000) == 0);
+	gdir = lookup_id(&t, t.root, "g");
+	zdir = lookup_id(&t, t.root, "z");
+	f = lookup_id(&t, t.root, "mine");
+
+	CHECK_EQ(lookup_as(&t, gdir, "f", 1000, NULL, 0), -EACCES);
+	CHECK_EQ(lookup_as(&t, gdir, "f", 1000, g2000, 1), 0);
+	CHECK_EQ(lookup_as(&t, gdir, "f", 1000, g3000, 2), 0);
+	/* Same thread, groups dropped again: no stale list. */
+	CHECK_EQ(lookup_as(&t, gdir, "f", 1000, NULL, 0), -EACCES);
+	CHECK_EQ(lookup_as(&t, gdir, "f", 1000, g3000, 1), -EACCES);
+	/* Group 0 is the daemon's, not the caller's. */
+	CHECK_EQ(lookup_as(&t, zdir, "f", 1000, NULL, 0), -EACCES);
+	CHECK_EQ(lookup_as(&t, zdir, "f", 1000, g2000, 1), -EACCES);
+	CHECK_EQ(lookup_as(&t, zdir, "f", 0, NULL, 0), 0);
+
+	/* chgrp by the owner: only to a group it is in, supplementary too. */
+	in.valid = htole32(VBRIDGE_FS_SET_GID);
+	in.gid = htole32(2000);
+	CHECK_EQ(setattr_as(&t, f, 1000, 1000, NULL, 0, &in), -EPERM);
+	CHECK_EQ(setattr_as(&t, f, 1000, 1000, g3000, 2, &in), 0);
+	CHECK(stat(path_in(t.dir, "mine"), &st) == 0);
+	CHECK_EQ(st.st_gid, 2000);
+	/* ...and not by anybody else. */
+	in.gid = htole32(3000);
+	CHECK_EQ(setattr_as(&t, f, 1001, 1001, g3000, 2, &in), -EPERM);
+	/* More groups than the protocol carries are refused. */
+	{
+		struct vbridge_fs_name_in ni = { .namelen = htole32(1) };
+		static uint32_t many[VBRIDGE_FS_GROUPS_MAX + 1];
+		struct fe_resp r;
+
+		CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_LOOKUP, &(struct freq){
+			.nodeid = gdir, .uid = 1000, .gid = 1000,
+			.groups = many, .ngroups = VBRIDGE_FS_GROUPS_MAX + 1,
+			.arg = &ni, .arg_len = sizeof(ni), .s1 = "f",
+			.s1_len = 1 }, &r), -EINVAL);
+	}
+	fs_teardown(&t);
+}
+
+/* FIFOs and sockets take a mode like any inode; symlinks do not. */
+static void test_chmod_special(void)
+{
+	struct vbridge_fs_setattr_in in = {
+		.valid = htole32(VBRIDGE_FS_SET_MODE),
+		.mode = htole32(0612),
+	};
+	struct vbridge_fs_attr a;
+	struct stat st;
+	uint64_t fifo, lnk;
+	struct tfs t;
+
+	fs_setup(&t);
+	CHECK(mkfifo(path_in(t.dir, "fifo"), 0644) == 0);
+	CHECK(symlink("fifo", path_in(t.dir, "lnk")) == 0);
+	fifo = lookup_id(&t, t.root, "fifo");
+	lnk = lookup_id(&t, t.root, "lnk");
+	CHECK_EQ(setattr(&t, fifo, 0, &in, &a), 0);
+	CHECK_EQ(le32toh(a.mode), S_IFIFO | 0612);
+	CHECK(lstat(path_in(t.dir, "fifo"), &st) == 0);
+	CHECK_EQ(st.st_mode, S_IFIFO | 0612);
+	/* Not the owner: EPERM, as for a file. */
+	in.mode = htole32(0666);
+	CHECK(chmod(t.dir, 0755) == 0);
+	CHECK_EQ(setattr_as(&t, fifo, 1000, 1000, NULL, 0, &in), -EPERM);
+	CHECK_EQ(setattr(&t, lnk, 0, &in, NULL), -EOPNOTSUPP);
+	CHECK(lstat(path_in(t.dir, "fifo"), &st) == 0);
+	CHECK_EQ(st.st_mode, S_IFIFO | 0612);
+	fs_teardown(&t);
+}
+
+/*
+ * KILL_SUID/KILL_SGID clear the bits for a caller with write access,
+ * owner or not, and for nobody else; a WRITE by a non-root caller
+ * clears them and security.capability, as on a local filesystem.
+ */
+static void test_kill_suidgid(void)
+{
+	struct vbridge_fs_setattr_in in = {
+		.valid = htole32(VBRIDGE_FS_SET_KILL_SUID |
+				 VBRIDGE_FS_SET_KILL_SGID),
+	};
+	/* A VFS_CAP_REVISION_2 security.capability: cap_net_raw=ep. */
+	static const uint32_t cap[5] = { 0x02000001, 1U << 13, 0, 0, 0 };
+	struct stat st;
+	uint64_t f, fh;
+	struct tfs t;
+
+	fs_setup(&t);
+	CHECK(chmod(t.dir, 0755) == 0);
+	write_file(path_in(t.dir, "f"), "x");
+	CHECK(chmod(path_in(t.dir, "f"), 06775) == 0);
+	f = lookup_id(&t, t.root, "f");
+	/* No write access: refused, bits kept. */
+	CHECK_EQ(setattr_as(&t, f, 1000, 1000, NULL, 0, &in), -EACCES);
+	CHECK(stat(path_in(t.dir, "f"), &st) == 0);
+	CHECK_EQ(st.st_mode & 07777, 06775);
+	/* Write access through a supplementary group. */
+	CHECK(chown(path_in(t.dir, "f"), 0, 2000) == 0);
+	CHECK(chmod(path_in(t.dir, "f"), 06775) == 0);
+	CHECK_EQ(setattr_as(&t, f, 1000, 1000, (const uint32_t[]){ 2000 }, 1,
+			    &in), 0);
+	CHECK(stat(path_in(t.dir, "f"), &st) == 0);
+	CHECK_EQ(st.st_mode & 07777, 0775);
+
+	/* A write by a non-root caller kills them on the host. */
+	CHECK(chmod(path_in(t.dir, "f"), 06777) == 0);
+	if (setxattr(path_in(t.dir, "f"), "security.capability", cap,
+		     sizeof(cap), 0) < 0)
+		tap_diag("no security.capability in /tmp: %s", strerror(errno));
+	{
+		struct vbridge_fs_open_in oin = { .flags = htole32(O_WRONLY) };
+		struct fe_resp r;
+
+		CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_OPEN, &(struct freq){
+			.nodeid = f, .uid = 1000, .gid = 1000, .arg = &oin,
+			.arg_len = sizeof(oin) }, &r), 0);
+		fh = le64toh(OUT(r, struct vbridge_fs_open_out, 0).fh);
+	}
+	{
+		struct vbridge_fs_write_in win = { .size = htole32(1) };
+		struct fe_resp r;
+
+		CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_WRITE, &(struct freq){
+			.nodeid = f, .fh = fh, .uid = 1000, .gid = 1000,
+			.arg = &win, .arg_len = sizeof(win), .s1 = "y",
+			.s1_len = 1 }, &r), 0);
+	}
+	CHECK(stat(path_in(t.dir, "f"), &st) == 0);
+	CHECK_EQ(st.st_mode & 07777, 0777);
+	CHECK(getxattr(path_in(t.dir, "f"), "security.capability", NULL, 0) < 0);
 	fs_teardown(&t);
 }
 
@@ -1433,6 +1623,9 @@ static const struct tap_test tests[] = {
 	T(max_fds_lru),
 	T(inval_event),
 	T(devidx),
+	T(groups),
+	T(chmod_special),
+	T(kill_suidgid),
 };
 
 int main(int argc, char **argv)

@@ -1508,7 +1508,13 @@ static void test_share_parse(void)
 
 	snprintf(spec, sizeof(spec), "a b=%s", dir);
 	CHECK(!vbd_share_store_open(specs, 1));
+	/* A tag may fill the whole NUL-padded config field, no more. */
 	snprintf(spec, sizeof(spec), "%0*d=%s", VBRIDGE_TAG_LEN, 0, dir);
+	st = vbd_share_store_open(specs, 1);
+	CHECK(st);
+	CHECK_EQ(strlen(st->ops->export_tag(st, 0)), VBRIDGE_TAG_LEN);
+	st->ops->destroy(st);
+	snprintf(spec, sizeof(spec), "%0*d=%s", VBRIDGE_TAG_LEN + 1, 0, dir);
 	CHECK(!vbd_share_store_open(specs, 1));
 	snprintf(spec, sizeof(spec), "=%s", dir);
 	CHECK(!vbd_share_store_open(specs, 1));

@@ -32,7 +32,9 @@
  *        (guest-memory framebuffers, damage flushes, resize events).
  *   2.0  struct vbridge_fs_in carries the caller's supplementary groups
  *        (ngroups, groups[]): the device checks access with the caller's
- *        whole identity, never with its own groups.
+ *        whole identity, never with its own groups.  SETATTR can
+ *        clear set-id bits as a write does (VBRIDGE_FS_SET_KILL_SUID,
+ *        VBRIDGE_FS_SET_KILL_SGID).
  */
 #ifndef _UAPI_LINUX_VBRIDGE_H
 #define _UAPI_LINUX_VBRIDGE_H
@@ -333,6 +335,13 @@ struct vbridge_fs_forget_in {
 #define VBRIDGE_FS_SET_ATIME_NOW	(1 << 6)
 #define VBRIDGE_FS_SET_MTIME_NOW	(1 << 7)
 #define VBRIDGE_FS_SET_FH		(1 << 8)	/* use fs_in.fh */
+/*
+ * Clear the setuid bit, and the setgid bit, of a regular file as a
+ * write by the caller does: the caller needs write access to the file,
+ * not ownership.  The device clears them from the file's current mode.
+ */
+#define VBRIDGE_FS_SET_KILL_SUID	(1 << 9)
+#define VBRIDGE_FS_SET_KILL_SGID	(1 << 10)
 
 struct vbridge_fs_setattr_in {
 	__le32 valid;
