@@ -2364,6 +2364,19 @@ static void post_inval_entry(struct vbd_fs *fs, uint64_t parent,
 	fs->post_event(fs->opaque, buf, size);
 }
 
+/* The host lost change notifications: the guest drops all it cached. */
+static void post_inval_all(struct vbd_fs *fs)
+{
+	struct vbridge_event_hdr ev = {
+		.type = htole32(VBRIDGE_EVT_FS_INVAL_ALL),
+		.len = htole32(sizeof(ev)),
+	};
+
+	if (vbd_ratelimit(&fs->rl))
+		log_warn("filesystem: host change notifications lost, the guest drops its whole cache");
+	fs->post_event(fs->opaque, &ev, sizeof(ev));
+}
+
 #define WATCH_MAX_NODES	VBRIDGE_MAX_TAGS
 
 static void watch_event(struct vbd_fs *fs, const struct inotify_event *ie)
@@ -2424,7 +2437,7 @@ static void *watcher(void *arg)
 
 			pos += sizeof(*ie) + ie->len;
 			if (ie->mask & IN_Q_OVERFLOW)
-				log_warn("filesystem: host change notifications lost");
+				post_inval_all(fs);
 			else
 				watch_event(fs, ie);
 		}

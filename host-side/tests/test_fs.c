@@ -1841,6 +1841,52 @@ static void test_watch_limit(void)
 	direct_teardown(&d);
 }
 
+/*
+ * More host changes than the device queues while the guest posts no
+ * event buffer: the dropped ones become one INVAL_ALL, delivered after
+ * those queued.
+ */
+static void test_inval_overflow(void)
+{
+	struct vbridge_event_hdr *ev;
+	unsigned int i, n = 0, all = 0;
+	char name[16];
+	uint32_t id, len;
+	struct tfs t;
+
+	fs_setup(&t);
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		write_file(path_in(t.dir, name), "");
+		lookup_id(&t, t.root, name);
+	}
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		write_file(path_in(t.dir, name), "changed");
+	}
+	/* The watcher thread reads inotify asynchronously. */
+	for (i = 0; i < 100 && !tap_log_contains("dropped"); i++)
+		usleep(50000);
+	CHECK(tap_log_contains("dropped"));
+	for (i = 0; i < 40; i++)
+		drv_add(&t.f, 0, &(struct drv_buf){
+			drv_alloc(&t.f, VBRIDGE_EVENT_BUF_SIZE),
+			VBRIDGE_EVENT_BUF_SIZE, true }, 1, false);
+	drv_kick(&t.f, 0);
+	while (drv_wait_used(&t.f, 0, &id, &len, 1000)) {
+		ev = gpa_ptr(&t.f, le64toh(t.f.vq[0].desc[id].addr));
+		CHECK_EQ(le32toh(ev->len), len);
+		n++;
+		if (le32toh(ev->type) == VBRIDGE_EVT_FS_INVAL_ALL) {
+			CHECK_EQ(len, sizeof(*ev));
+			all++;
+		}
+	}
+	CHECK(n >= 16);
+	CHECK_EQ(all, 1);
+	fs_teardown(&t);
+}
+
 #define T(name)	{ #name, test_##name }
 
 static const struct tap_test tests[] = {
@@ -1878,6 +1924,7 @@ static const struct tap_test tests[] = {
 	T(tmpfile_evict_race),
 	T(ino_reuse),
 	T(watch_limit),
+	T(inval_overflow),
 };
 
 int main(int argc, char **argv)
