@@ -105,11 +105,11 @@ python3 -c 'import os, sys; os.setxattr(sys.argv[1], "trusted.secret", sys.argv[
 	"$ESC/export/.tfile" "$ESC_SECRET" 2>/dev/null ||
 	echo "# no trusted xattrs on $ESC: the xattr read attempt checks less"
 chown -R 100000:100000 "$ESC/export"
-# Names, modes, owners, sizes, times: a read of the secret moves its
-# atime (relatime: it was never read since written).
+# Names, modes, owners, sizes, mtimes, and the secret's atime: a read
+# moves it (relatime: never read since written).
 esc_snapshot() {
-	(cd "$ESC" && find . -path ./export -prune -o -printf '%p %m %u %s %T@ %A@\n' |
-	 sort)
+	(cd "$ESC" && find . -path ./export -prune -o -printf '%p %m %u %s %T@\n' |
+	 sort && stat -c '%X %x' canary/secret)
 }
 esc_before=$(esc_snapshot)
 "$ROOT/scripts/host-agent.sh" "$ESC/export" &
