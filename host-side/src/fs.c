@@ -311,7 +311,7 @@ static void creds_pop(const struct creds_saved *sv)
 static int creds_enter(struct fs_ctx *x)
 {
 	const struct vbd_fs_opts *o = &x->fs->opts;
-	uint32_t uid, gid;
+	uint32_t uid, gid, fsuid, fsgid;
 
 	map_id(o->uid_map, o->nuid_maps, le32toh(x->in.uid), true, &uid);
 	map_id(o->gid_map, o->ngid_maps, le32toh(x->in.gid), true, &gid);
@@ -319,9 +319,13 @@ static int creds_enter(struct fs_ctx *x)
 	x->caps.dropped = false;
 	if (uid)
 		vbd_caps_drop(&x->caps, VBD_CAP(CAP_SETUID) | VBD_CAP(CAP_SETGID));
-	/* setfsuid() does not fail, it ignores: never serve as ourselves. */
-	if ((uint32_t)syscall(SYS_setfsuid, -1) != uid ||
-	    (uint32_t)syscall(SYS_setfsgid, -1) != gid) {
+	/*
+	 * setfsuid() does not fail, it ignores: never serve as root (an
+	 * unprivileged daemon just serves as itself).
+	 */
+	fsuid = syscall(SYS_setfsuid, -1);
+	fsgid = syscall(SYS_setfsgid, -1);
+	if ((fsuid != uid && !fsuid) || (fsgid != gid && !fsgid)) {
 		if (vbd_ratelimit(&x->fs->rl))
 			log_err("filesystem: cannot take the caller's ids %u:%u",
 				uid, gid);
