@@ -39,9 +39,15 @@ DEFINE_MUTEX(vbridge_fs_lock);
 static LIST_HEAD(vbridge_fs_devices);
 static LIST_HEAD(vbridge_fs_supers);
 
-/* INVAL events waiting for vbridge_fs_inval_work, under vbridge_fs_inval_lock. */
+/*
+ * INVAL events waiting for vbridge_fs_inval_work, and their number,
+ * under vbridge_fs_inval_lock.  A device sending more than
+ * VBRIDGE_FS_MAX_INVALS has its queued ones replaced by one INVAL_ALL.
+ */
+#define VBRIDGE_FS_MAX_INVALS	1024
 static DEFINE_SPINLOCK(vbridge_fs_inval_lock);
 static LIST_HEAD(vbridge_fs_invals);
+static unsigned int vbridge_fs_ninvals;
 
 static struct kmem_cache *vbridge_inode_cachep;
 
@@ -323,6 +329,44 @@ static void vbridge_fs_inval_entry(struct vbridge_fs *fs,
 	dput(dir);
 }
 
+/*
+ * INVAL_ALL: the device lost changes.  Unused dentries go; every other
+ * dentry and every inode's attributes expire, and clean pages are
+ * dropped, so that the next use asks the device again.
+ */
+static void vbridge_fs_inval_all(struct vbridge_fs *fs)
+{
+	struct super_block *sb = fs->sb;
+	struct inode *inode, *prev = NULL;
+	struct dentry *alias;
+
+	shrink_dcache_sb(sb);
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+		spin_lock(&inode->i_lock);
+		if (inode->i_state & (I_FREEING | I_WILL_FREE | I_NEW)) {
+			spin_unlock(&inode->i_lock);
+			continue;
+		}
+		__iget(inode);
+		hlist_for_each_entry(alias, &inode->i_dentry, d_u.d_alias)
+			vbridge_fs_set_entry_timeout(alias, 0);
+		spin_unlock(&inode->i_lock);
+		spin_unlock(&sb->s_inode_list_lock);
+
+		vbridge_fs_inval_attr(inode);
+		if (S_ISREG(inode->i_mode))
+			invalidate_inode_pages2(inode->i_mapping);
+		/* Not under s_inode_list_lock: the last iput() evicts. */
+		iput(prev);
+		prev = inode;
+		cond_resched();
+		spin_lock(&sb->s_inode_list_lock);
+	}
+	spin_unlock(&sb->s_inode_list_lock);
+	iput(prev);
+}
+
 static void vbridge_fs_inval_work_fn(struct work_struct *work)
 {
 	struct vbridge_fs_inval *ev;
@@ -332,8 +376,10 @@ static void vbridge_fs_inval_work_fn(struct work_struct *work)
 		spin_lock(&vbridge_fs_inval_lock);
 		ev = list_first_entry_or_null(&vbridge_fs_invals,
 					      struct vbridge_fs_inval, node);
-		if (ev)
+		if (ev) {
 			list_del(&ev->node);
+			vbridge_fs_ninvals--;
+		}
 		spin_unlock(&vbridge_fs_inval_lock);
 		if (!ev)
 			return;
@@ -344,8 +390,10 @@ static void vbridge_fs_inval_work_fn(struct work_struct *work)
 				continue;
 			if (ev->type == VBRIDGE_EVT_FS_INVAL_INODE)
 				vbridge_fs_inval_inode(fs, ev);
-			else
+			else if (ev->type == VBRIDGE_EVT_FS_INVAL_ENTRY)
 				vbridge_fs_inval_entry(fs, ev);
+			else
+				vbridge_fs_inval_all(fs);
 		}
 		mutex_unlock(&vbridge_fs_lock);
 		vbridge_dev_put(ev->vb);
@@ -365,11 +413,15 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len)
 	const struct vbridge_event_fs_inval_inode *ii = buf;
 	const struct vbridge_event_fs_inval_entry *ie = buf;
 	u32 type = le32_to_cpu(ii->hdr.type);
-	struct vbridge_fs_inval *ev;
+	struct vbridge_fs_inval *ev, *old, *tmp;
+	LIST_HEAD(dropped);
 	u32 namelen = 0;
 
 	if (type == VBRIDGE_EVT_FS_INVAL_INODE) {
 		if (len < sizeof(*ii))
+			return false;
+	} else if (type == VBRIDGE_EVT_FS_INVAL_ALL) {
+		if (len < sizeof(ii->hdr))
 			return false;
 	} else {
 		if (len < sizeof(*ie))
@@ -390,7 +442,7 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len)
 		ev->nodeid = le64_to_cpu(ii->nodeid);
 		ev->offset = le64_to_cpu(ii->offset);
 		ev->len = le64_to_cpu(ii->len);
-	} else {
+	} else if (type == VBRIDGE_EVT_FS_INVAL_ENTRY) {
 		ev->nodeid = le64_to_cpu(ie->parent);
 		ev->namelen = namelen;
 		memcpy(ev->name, ie->name, namelen);
@@ -398,9 +450,25 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len)
 	vbridge_dev_get(vb);
 	ev->vb = vb;
 	spin_lock(&vbridge_fs_inval_lock);
+	if (vbridge_fs_ninvals >= VBRIDGE_FS_MAX_INVALS) {
+		/* Too many: this device's queued events become one INVAL_ALL. */
+		list_for_each_entry_safe(old, tmp, &vbridge_fs_invals, node) {
+			if (old->vb != vb)
+				continue;
+			list_move(&old->node, &dropped);
+			vbridge_fs_ninvals--;
+		}
+		ev->type = VBRIDGE_EVT_FS_INVAL_ALL;
+	}
 	list_add_tail(&ev->node, &vbridge_fs_invals);
+	vbridge_fs_ninvals++;
 	spin_unlock(&vbridge_fs_inval_lock);
 	schedule_work(&vbridge_fs_inval_work);
+
+	list_for_each_entry_safe(old, tmp, &dropped, node) {
+		vbridge_dev_put(old->vb);
+		kfree(old);
+	}
 	return true;
 }
 

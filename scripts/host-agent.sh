@@ -15,6 +15,10 @@
 #   truncate PATH SIZE   set PATH's size to SIZE bytes
 #   lock PATH         hold a POSIX write lock on PATH (tools/host-locker.c)
 #                     until PATH.unlock appears; done once it is held
+#   swap NAME TARGET  for about 3 s, swap directory NAME (one component,
+#                     not a link) for a symlink to TARGET and back, over
+#                     and over (the escape suite's lookup races); done
+#                     at once.  TARGET is only ever a link's text.
 # Display commands, through vbridged's control socket $VBRIDGE_CONTROL
 # (host-side/build/vbridgectl); the done file holds the answer, "ok ..."
 # or "error":
@@ -89,6 +93,17 @@ stall() {
 	kill -CONT "$1"
 }
 
+# swap_loop DIR TARGET: DIR is a directory, then a symlink, then again...
+swap_loop() {
+	local end=$((SECONDS + 3))
+	while [ $SECONDS -lt $end ]; do
+		mv -T "$1" "$1.aside" 2>/dev/null || break
+		ln -s "$2" "$1"
+		rm -f "$1"
+		mv -T "$1.aside" "$1"
+	done
+}
+
 run() {
 	local id=$1 verb path text reply= kpid
 	read -r verb path text <"$AGENT/cmd-$id" || true
@@ -140,7 +155,14 @@ run() {
 		else
 			reply=error
 		fi
-	elif ! safe_path "$path"; then
+	elif [ "$verb" = swap ]; then
+		if [[ $path =~ ^[A-Za-z0-9_-]+$ ]] && [ ! -L "$DIR/$path" ] &&
+		   [ -d "$DIR/$path" ] && [ -n "$text" ]; then
+			swap_loop "$DIR/$path" "$text" &
+			PIDS+=("$!")
+		else
+			echo "host-agent: bad swap '$path'" >&2
+		fi
 		echo "host-agent: bad path '$path'" >&2
 	else
 		case $verb in

@@ -170,6 +170,58 @@ record "data synced before vbridged was killed is on the host" $?
 record "backend-kill boot completed (see $LOGDIR/kill.log)" "$kvm_status"
 rm -rf "$KSHARE" "$KPIDFILE"
 
+echo "==> escape suite (QEMU, vbridged with guest ids mapped to 100000..)"
+# The export and, beside it on the host, a canary the guest must neither
+# read, change nor learn anything of.  Guest root is host uid 100000.
+ESC=$(mktemp -d /tmp/vbridge-esc.XXXXXX)
+mkdir "$ESC/export" "$ESC/canary" "$ESC/export/.agent"
+ESC_SECRET="vbridge-canary-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$ESC_SECRET" >"$ESC/canary/secret"
+chmod 0700 "$ESC/canary"
+chmod 0600 "$ESC/canary/secret"
+printf '%s\n' "$ESC/canary" >"$ESC/export/.canary-path"
+touch "$ESC/export/.tfile"
+python3 -c 'import os, sys; os.setxattr(sys.argv[1], "trusted.secret", sys.argv[2].encode())' \
+	"$ESC/export/.tfile" "$ESC_SECRET" 2>/dev/null ||
+	echo "# no trusted xattrs on $ESC: the xattr read attempt checks less"
+chown -R 100000:100000 "$ESC/export"
+# Names, modes, owners, sizes, mtimes, and the secret's atime: a read
+# moves it (relatime: never read since written).
+esc_snapshot() {
+	(cd "$ESC" && find . -path ./export -prune -o -printf '%p %m %u %s %T@\n' |
+	 sort && stat -c '%X %x' canary/secret)
+}
+esc_before=$(esc_snapshot)
+"$ROOT/scripts/host-agent.sh" "$ESC/export" &
+AGENT_PID=$!
+"$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
+	--kernel "$KIMAGE" --initrd "$INITRD" --job escape --timeout 600 \
+	--log "$LOGDIR/escape.log" -- \
+	--shared-dir "share=$ESC/export" \
+	--uid-map 0:100000:65536 --gid-map 0:100000:65536
+esc_status=$?
+kill "$AGENT_PID" 2>/dev/null
+wait "$AGENT_PID" 2>/dev/null
+esc_pass=0 esc_fail=0
+while read -r p f; do
+	esc_pass=$((esc_pass + p)); esc_fail=$((esc_fail + f))
+done < <(tr -d '\r' <"$LOGDIR/escape.log" |
+	sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) .*/\1 \2/p')
+esc_pass=$((esc_pass + $(grep -ac '^ok - ' "$LOGDIR/escape.log")))
+esc_fail=$((esc_fail + $(grep -ac '^not ok - ' "$LOGDIR/escape.log")))
+PASSED=$((PASSED + esc_pass)); FAILED=$((FAILED + esc_fail))
+if [ "$esc_status" != 0 ] && [ "$esc_fail" = 0 ]; then
+	record "escape guest run completed (see $LOGDIR/escape.log)" 1
+fi
+[ "$esc_before" = "$(esc_snapshot)" ] &&
+	[ "$(cat "$ESC/canary/secret")" = "$ESC_SECRET" ]
+record "escape: the canary beside the export is untouched" $?
+! grep -aq "$ESC_SECRET" "$LOGDIR/escape.log"
+record "escape: the canary's secret never reached the guest" $?
+[ "$(ls -A "$ESC")" = "$(printf 'canary\nexport')" ]
+record "escape: nothing created beside the export" $?
+rm -rf "$ESC"
+
 echo
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

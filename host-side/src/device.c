@@ -80,6 +80,8 @@ struct vbd_device {
 	unsigned int pending_first;
 	unsigned int npending;
 	struct vbd_event pending[VBD_MAX_PENDING_EVENTS];
+	/* Filesystem events were dropped: INVAL_ALL goes out at the next room. */
+	bool fs_lost;
 	struct vbd_ratelimit evq_rl;
 	struct vbd_ratelimit fs_rl;
 	struct virtq_chain evq_chain;
@@ -120,6 +122,25 @@ static void req_write(struct vbd_req *r, const void *buf, size_t len)
 
 /* Event queue */
 
+/* Queue an INVAL_ALL for the filesystem events dropped (lock held, room). */
+static void evq_queue_lost(struct vbd_device *dev)
+{
+	struct vbd_event *ev;
+	struct vbridge_event_hdr hdr = {
+		.type = htole32(VBRIDGE_EVT_FS_INVAL_ALL),
+		.len = htole32(sizeof(hdr)),
+	};
+
+	if (!dev->fs_lost || dev->npending == VBD_MAX_PENDING_EVENTS)
+		return;
+	ev = &dev->pending[(dev->pending_first + dev->npending) %
+			   VBD_MAX_PENDING_EVENTS];
+	ev->len = sizeof(hdr);
+	memcpy(ev->data, &hdr, sizeof(hdr));
+	dev->npending++;
+	dev->fs_lost = false;
+}
+
 /* Deliver pending events into the buffers the guest posted (lock held). */
 static void evq_flush(struct vbd_device *dev, struct vu_queue *q)
 {
@@ -151,6 +172,7 @@ static void evq_flush(struct vbd_device *dev, struct vu_queue *q)
 		virtq_push(vq, c->head, ev->len);
 		dev->pending_first = (dev->pending_first + 1) % VBD_MAX_PENDING_EVENTS;
 		dev->npending--;
+		evq_queue_lost(dev);
 	}
 	vu_queue_notify(q);
 	vu_queue_unlock(q);
@@ -161,7 +183,7 @@ static void evq_flush(struct vbd_device *dev, struct vu_queue *q)
  * coalesce, an event identical to one still pending is not queued again.
  */
 static int post_event(struct vbd_device *dev, const void *data, uint32_t len,
-		      bool coalesce)
+		      bool coalesce, bool fs)
 {
 	struct vbd_event *ev;
 	unsigned int i;
@@ -175,6 +197,8 @@ static int post_event(struct vbd_device *dev, const void *data, uint32_t len,
 		}
 	}
 	if (dev->npending == VBD_MAX_PENDING_EVENTS) {
+		/* The guest must not stay stale: it will drop all it cached. */
+		dev->fs_lost |= fs;
 		pthread_mutex_unlock(&dev->lock);
 		return -EAGAIN;
 	}
@@ -196,14 +220,14 @@ static void post_fs_event(void *opaque, const void *data, uint32_t len)
 {
 	struct vbd_device *dev = opaque;
 
-	if (post_event(dev, data, len, true) && vbd_ratelimit(&dev->fs_rl))
-		log_warn("event queue full: host change notification dropped");
+	if (post_event(dev, data, len, true, true) && vbd_ratelimit(&dev->fs_rl))
+		log_warn("event queue full: host change notifications dropped, the guest will drop its whole cache");
 }
 
 /* Display changes, from the control socket. */
 static int post_display_event(void *opaque, const void *data, uint32_t len)
 {
-	return post_event(opaque, data, len, true);
+	return post_event(opaque, data, len, true, false);
 }
 
 /* Requests */
@@ -267,7 +291,7 @@ static int op_event_test(struct vbd_req *r)
 	ev.hdr.type = htole32(VBRIDGE_EVT_TEST);
 	ev.hdr.len = htole32(sizeof(ev));
 	ev.cookie = in.cookie;
-	return post_event(r->dev, &ev, sizeof(ev), false);
+	return post_event(r->dev, &ev, sizeof(ev), false, false);
 }
 
 static int op_fs(struct vbd_req *r)
@@ -492,6 +516,7 @@ static void vbd_reset(void *opaque)
 	memset(&dev->session, 0, sizeof(dev->session));
 	dev->pending_first = 0;
 	dev->npending = 0;
+	dev->fs_lost = false;
 	dev->evq = NULL;
 	pthread_mutex_unlock(&dev->lock);
 	if (dev->fs)

@@ -85,11 +85,14 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <linux/capability.h>
 #include <linux/openat2.h>
 
 #include <linux/vbridge.h>
 
+#include "caps.h"
 #include "fs.h"
+#include "fs_xattr.h"
 #include "iov.h"
 #include "log.h"
 #include "util.h"
@@ -113,6 +116,7 @@ _Static_assert(sizeof(struct vbridge_event_fs_inval_entry) +
 #define FS_RESERVED_FDS		64
 #define FS_LOCK_WAIT_MS		1000
 #define FS_MAX_ANCHORS		64
+#define FS_DEFAULT_MAX_WATCHES	1024
 
 #define WATCH_MASK	(IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE | IN_CREATE | \
 			 IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
@@ -211,6 +215,8 @@ struct vbd_fs {
 		int fd;
 	} anchors[FS_MAX_ANCHORS];
 	bool emfile_logged;
+	unsigned int nwatches;		/* nodes with wd >= 0 */
+	bool watches_logged;
 	struct vbd_ratelimit rl;
 	struct fs_node *by_id[FS_HASH_SIZE];
 	struct fs_node *by_ino[FS_HASH_SIZE];
@@ -225,6 +231,7 @@ struct fs_ctx {
 	struct vbridge_fs_in in;
 	uint32_t pos;			/* next input payload byte */
 	struct fs_node *node;		/* in.nodeid, referenced; NULL for MOUNT */
+	struct vbd_caps_saved caps;
 };
 
 static unsigned int hash64(uint64_t v)
@@ -333,10 +340,18 @@ static int groups_set(struct fs_ctx *x)
 	return 0;
 }
 
+/*
+ * Act as the request's caller: its fsuid and fsgid, and, unless it is
+ * host root, none of the daemon's capabilities.  A fsuid other than 0
+ * loses the filesystem capabilities only, not CAP_SYS_ADMIN (trusted.*),
+ * CAP_SETFCAP (security.capability), CAP_SYS_RESOURCE and the others.
+ * CAP_SETUID and CAP_SETGID stay: creds_pop() needs them to become the
+ * caller again, and no filesystem call consults them.
+ */
 static int creds_enter(struct fs_ctx *x)
 {
 	const struct vbd_fs_opts *o = &x->fs->opts;
-	uint32_t uid, gid;
+	uint32_t uid, gid, fsuid, fsgid;
 	int err;
 
 	map_id(o->uid_map, o->nuid_maps, le32toh(x->in.uid), true, &uid);
@@ -354,14 +369,35 @@ static int creds_enter(struct fs_ctx *x)
 		return err;
 	}
 	creds_set(uid, gid);
+	x->caps.dropped = false;
+	if (uid)
+		vbd_caps_drop(&x->caps, VBD_CAP(CAP_SETUID) | VBD_CAP(CAP_SETGID));
+	/*
+	 * setfsuid() does not fail, it ignores: never serve as root (an
+	 * unprivileged daemon just serves as itself).
+	 */
+	fsuid = syscall(SYS_setfsuid, -1);
+	fsgid = syscall(SYS_setfsgid, -1);
+	if ((fsuid != uid && !fsuid) || (fsgid != gid && !fsgid)) {
+		if (vbd_ratelimit(&x->fs->rl))
+			log_err("filesystem: cannot take the caller's ids %u:%u",
+				uid, gid);
+		return -EPERM;
+	}
 	return 0;
 }
 
-static void creds_leave(struct vbd_fs *fs)
+static void creds_leave(struct fs_ctx *x)
 {
+	struct vbd_fs *fs = x->fs;
+
 	syscall(SYS_setfsuid, fs->uid);
 	syscall(SYS_setfsgid, fs->gid);
+	vbd_caps_restore(&x->caps);
 }
+
+static void node_unwatch_locked(struct vbd_fs *fs, struct fs_node *n);
+static void node_watch_locked(struct vbd_fs *fs, struct fs_node *n);
 
 /* Node LRU (lock held) */
 
@@ -405,6 +441,8 @@ static bool evict_locked(struct vbd_fs *fs)
 	if (!n)
 		return false;
 	lru_del_locked(fs, n);
+	/* Watches are bounded like descriptors: the guest's timeouts cover it. */
+	node_unwatch_locked(fs, n);
 	close(n->fd);
 	n->fd = -1;
 	fs->nfds--;
@@ -546,6 +584,7 @@ static void node_unwatch_locked(struct vbd_fs *fs, struct fs_node *n)
 		return;
 	UNLINK_FROM(&fs->by_wd[hash64(wd)], n, next_wd);
 	n->wd = -1;
+	fs->nwatches--;
 	/* The same inode in another export shares the watch. */
 	for (o = fs->by_wd[hash64(wd)]; o; o = o->next_wd)
 		if (o->wd == wd)
@@ -633,6 +672,7 @@ static int node_reopen_locked(struct vbd_fs *fs, struct fs_node *n)
 		return -ESTALE;
 	}
 	n->fd = fd;
+	node_watch_locked(fs, n);
 	return 0;
 }
 
@@ -668,23 +708,41 @@ static struct fs_node *node_get(struct vbd_fs *fs, uint64_t id)
 	return node_get_err(fs, id, &err);
 }
 
-/* Watch fd's inode as ourselves (the caller may not read it); -1 if not. */
-static int watch(struct vbd_fs *fs, int fd, mode_t type)
+/*
+ * Watch n's inode as ourselves (the caller may not read it), within
+ * --max-watches: inotify watches count against root's max_user_watches,
+ * shared with every other process of root.  Lock held.
+ */
+static void node_watch_locked(struct vbd_fs *fs, struct fs_node *n)
 {
 	struct creds_saved sv;
 	char path[32];
 	int wd;
 
-	if (fs->inotify_fd < 0 || (type != S_IFREG && type != S_IFDIR))
-		return -1;
-	proc_path(fd, path);
+	if (fs->inotify_fd < 0 || n->wd >= 0 || n->fd < 0 ||
+	    (n->type != S_IFREG && n->type != S_IFDIR))
+		return;
+	if (fs->nwatches >= fs->opts.max_watches) {
+		if (!fs->watches_logged)
+			log_warn("filesystem: %u host files watched, the --max-watches limit; changes to others are seen when the guest's cache times out",
+				 fs->nwatches);
+		fs->watches_logged = true;
+		return;
+	}
+	proc_path(n->fd, path);
 	creds_push(fs, &sv);
 	wd = inotify_add_watch(fs->inotify_fd, path, WATCH_MASK);
 	creds_pop(&sv);
-	if (wd < 0 && vbd_ratelimit(&fs->rl))
-		log_warn("filesystem: cannot watch a file for changes: %s",
-			 strerror(errno));
-	return wd;
+	if (wd < 0) {
+		if (vbd_ratelimit(&fs->rl))
+			log_warn("filesystem: cannot watch a file for changes: %s",
+				 strerror(errno));
+		return;
+	}
+	n->wd = wd;
+	n->next_wd = fs->by_wd[hash64(wd)];
+	fs->by_wd[hash64(wd)] = n;
+	fs->nwatches++;
 }
 
 /* The device index of host filesystem dev in share (see the top). */
@@ -736,18 +794,35 @@ static void fill_attr(struct vbd_fs *fs, unsigned int share,
 	a->devidx = htole32(dev_index(fs, share, st->st_dev));
 }
 
+/* Whether evicted node n is still the inode st, fh describe. */
+static bool node_same_locked(const struct fs_node *n, const struct stat *st,
+			     const struct file_handle *fh)
+{
+	if (n->type != (st->st_mode & S_IFMT))
+		return false;
+	if (!n->handle || !fh)
+		return !n->handle && !fh;
+	/* The handle holds the generation: a reused inode number differs. */
+	return n->handle->handle_type == fh->handle_type &&
+	       n->handle->handle_bytes == fh->handle_bytes &&
+	       !memcmp(n->handle->f_handle, fh->f_handle, fh->handle_bytes);
+}
+
 /*
  * Make fd (O_PATH, one reserved descriptor, consumed) a node of share
- * with one more lookup, and describe it in e.
+ * with one more lookup, and describe it in e.  With ref, the node is
+ * also referenced for the caller (*ref), so that it cannot be evicted
+ * before the caller uses it.
  */
 static int node_add(struct vbd_fs *fs, unsigned int share, int fd,
-		    bool root, struct vbridge_fs_entry_out *e)
+		    bool root, struct vbridge_fs_entry_out *e,
+		    struct fs_node **ref)
 {
 	struct file_handle *fh;
 	struct fs_node *n;
 	struct stat st;
 	unsigned int h;
-	int wd, mount_id = -1;
+	int mount_id = -1;
 
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 		int err = -errno;
@@ -764,7 +839,6 @@ static int node_add(struct vbd_fs *fs, unsigned int share, int fd,
 			fh = NULL;
 		}
 	}
-	wd = watch(fs, fd, st.st_mode & S_IFMT);
 	h = ino_hash(st.st_dev, st.st_ino, share);
 
 	pthread_mutex_lock(&fs->lock);
@@ -772,6 +846,14 @@ static int node_add(struct vbd_fs *fs, unsigned int share, int fd,
 		if (n->dev == st.st_dev && n->ino == st.st_ino &&
 		    n->share == share)
 			break;
+	if (n && n->fd < 0 && !node_same_locked(n, &st, fh)) {
+		/*
+		 * Evicted, and its inode number was reused: that node is
+		 * stale (its handle no longer opens), this is a new one.
+		 */
+		UNLINK_FROM(&fs->by_ino[h], n, next_ino);
+		n = NULL;
+	}
 	if (n) {
 		if (n->fd < 0)
 			n->fd = fd;	/* evicted: nothing references it */
@@ -818,15 +900,16 @@ static int node_add(struct vbd_fs *fs, unsigned int share, int fd,
 		n->next_ino = fs->by_ino[h];
 		fs->by_ino[h] = n;
 	}
-	if (n->wd < 0 && wd >= 0) {
-		n->wd = wd;
-		n->next_wd = fs->by_wd[hash64(wd)];
-		fs->by_wd[hash64(wd)] = n;
-	}
+	node_watch_locked(fs, n);
 	n->nlookup++;
 	n->root |= root;
-	if (!n->refs)
+	if (ref) {
+		n->refs++;
+		lru_del_locked(fs, n);
+		*ref = n;
+	} else if (!n->refs) {
 		lru_touch_locked(fs, n);
+	}
 	memset(e, 0, sizeof(*e));
 	e->nodeid = htole64(n->id);
 	pthread_mutex_unlock(&fs->lock);
@@ -853,7 +936,7 @@ static int lookup(struct vbd_fs *fs, struct fs_node *dir, const char *name,
 		fd_unreserve(fs);
 		return fd;
 	}
-	return node_add(fs, dir->share, fd, false, e);
+	return node_add(fs, dir->share, fd, false, e, NULL);
 }
 
 /* Handles */
@@ -959,9 +1042,11 @@ static int pull_name(struct fs_ctx *x, uint32_t len, char *name)
 	return 0;
 }
 
+/* An xattr name the policy allows (see fs_xattr.c). */
 static int pull_xattr_name(struct fs_ctx *x, uint32_t len, char *name)
 {
-	return pull_string(x, len, VBRIDGE_FS_XATTR_NAME_MAX, -ERANGE, name);
+	return pull_string(x, len, VBRIDGE_FS_XATTR_NAME_MAX, -ERANGE, name) ?:
+	       vbd_xattr_check(x->fs->opts.xattr_ns, name);
 }
 
 static int push(struct fs_ctx *x, const void *buf, size_t len)
@@ -1032,7 +1117,7 @@ static int op_mount(struct fs_ctx *x)
 		fd_unreserve(fs);
 		return err;
 	}
-	err = node_add(fs, i, fd, true, &e);
+	err = node_add(fs, i, fd, true, &e, NULL);
 	return err ?: push(x, &e, sizeof(e));
 }
 
@@ -1462,6 +1547,7 @@ static int op_open(struct fs_ctx *x)
 {
 	struct vbridge_fs_open_in in;
 	int flags, fd, err;
+	struct stat st;
 
 	pull(x, &in, sizeof(in));
 	err = open_flags(x, le32toh(in.flags), &flags);
@@ -1472,10 +1558,16 @@ static int op_open(struct fs_ctx *x)
 	err = fd_reserve(x->fs);
 	if (err)
 		return err;
-	fd = reopen(x->fs, x->node->fd, flags & ~O_EXCL);
+	/* O_NONBLOCK until checked: a FIFO must never block the queue. */
+	fd = reopen(x->fs, x->node->fd, (flags & ~O_EXCL) | O_NONBLOCK);
 	if (fd < 0) {
 		fd_unreserve(x->fs);
 		return fd;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		fd_close(x->fs, fd);
+		return -ESTALE;
 	}
 	return reply_open(x, x->node, fd, flags, false);
 }
@@ -1518,12 +1610,12 @@ static int reply_create(struct fs_ctx *x, int fd, int flags)
 		fd_close(x->fs, fd);
 		return pfd;
 	}
-	err = node_add(x->fs, x->node->share, pfd, false, &e);
+	/* Referenced at once: another queue's request could evict it. */
+	err = node_add(x->fs, x->node->share, pfd, false, &e, &n);
 	if (err) {
 		fd_close(x->fs, fd);
 		return err;
 	}
-	n = node_get(x->fs, le64toh(e.nodeid));
 	err = push(x, &e, sizeof(e)) ?: reply_open(x, n, fd, flags, false);
 	node_put(x->fs, n);
 	return err;
@@ -1939,7 +2031,7 @@ static int op_listxattr(struct fs_ctx *x)
 	struct vbridge_fs_getxattr_in in;
 	char path[32];
 	uint32_t size;
-	void *buf;
+	char *buf;
 	ssize_t n;
 	int err;
 
@@ -1954,10 +2046,17 @@ static int op_listxattr(struct fs_ctx *x)
 		size = VBRIDGE_FS_XATTR_SIZE_MAX;
 	if (size > x->r->out_max)
 		return -EINVAL;
-	buf = malloc(size ?: 1);
+	/* The whole list, even for its size: hidden names do not count. */
+	buf = malloc(VBRIDGE_FS_XATTR_SIZE_MAX);
 	if (!buf)
 		return -ENOMEM;
-	n = listxattr(path, size ? buf : NULL, size);
+	n = listxattr(path, buf, VBRIDGE_FS_XATTR_SIZE_MAX);
+	if (n >= 0)
+		n = vbd_xattr_filter(x->fs->opts.xattr_ns, buf, n);
+	if (size && n > (ssize_t)size) {
+		errno = ERANGE;
+		n = -1;
+	}
 	err = reply_xattr(x, size, buf, n);
 	free(buf);
 	return err;
@@ -2335,11 +2434,8 @@ int vbd_fs_handle(struct vbd_fs *fs, struct vbd_fs_req *r)
 			return -EROFS;
 		}
 	}
-	err = creds_enter(&x);
-	if (!err) {
-		err = op->fn(&x);
-		creds_leave(fs);
-	}
+	err = creds_enter(&x) ?: op->fn(&x);
+	creds_leave(&x);
 	if (err)
 		r->out_len = 0;
 	if (x.node)
@@ -2377,6 +2473,19 @@ static void post_inval_entry(struct vbd_fs *fs, uint64_t parent,
 	fs->post_event(fs->opaque, buf, size);
 }
 
+/* The host lost change notifications: the guest drops all it cached. */
+static void post_inval_all(struct vbd_fs *fs)
+{
+	struct vbridge_event_hdr ev = {
+		.type = htole32(VBRIDGE_EVT_FS_INVAL_ALL),
+		.len = htole32(sizeof(ev)),
+	};
+
+	if (vbd_ratelimit(&fs->rl))
+		log_warn("filesystem: host change notifications lost, the guest drops its whole cache");
+	fs->post_event(fs->opaque, &ev, sizeof(ev));
+}
+
 #define WATCH_MAX_NODES	VBRIDGE_MAX_TAGS
 
 static void watch_event(struct vbd_fs *fs, const struct inotify_event *ie)
@@ -2396,6 +2505,7 @@ static void watch_event(struct vbd_fs *fs, const struct inotify_event *ie)
 			/* The kernel dropped the watch: the inode is gone. */
 			UNLINK_FROM(&fs->by_wd[hash64(ie->wd)], node, next_wd);
 			node->wd = -1;
+			fs->nwatches--;
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -2436,7 +2546,7 @@ static void *watcher(void *arg)
 
 			pos += sizeof(*ie) + ie->len;
 			if (ie->mask & IN_Q_OVERFLOW)
-				log_warn("filesystem: host change notifications lost");
+				post_inval_all(fs);
 			else
 				watch_event(fs, ie);
 		}
@@ -2490,6 +2600,8 @@ struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 	fs->opts = *opts;
 	if (!fs->opts.timeout_ns)
 		fs->opts.timeout_ns = FS_DEFAULT_TIMEOUT_NS;
+	if (!fs->opts.max_watches)
+		fs->opts.max_watches = FS_DEFAULT_MAX_WATCHES;
 	if (!fs->opts.max_fds) {
 		fs->opts.max_fds = 1024;
 		if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY &&

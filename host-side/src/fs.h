@@ -32,6 +32,8 @@ struct vbd_fs_opts {
 	unsigned int max_fds;		/* 0: from RLIMIT_NOFILE */
 	uint64_t timeout_ns;		/* entry and attribute validity */
 	bool allow_devices;		/* MKNOD of device nodes */
+	unsigned int xattr_ns;		/* VBD_XATTR_*: beyond user.* */
+	unsigned int max_watches;	/* inotify watches; 0: default */
 };
 
 /* Parse GUEST:HOST:COUNT into m; -EINVAL if malformed or wrapping. */

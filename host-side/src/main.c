@@ -26,6 +26,7 @@
 #include "control.h"
 #include "device.h"
 #include "display.h"
+#include "fs_xattr.h"
 #include "inject.h"
 #include "log.h"
 #include "output.h"
@@ -72,6 +73,11 @@ static void usage(FILE *f)
 "  --max-fds=N             host file descriptors the filesystem may hold\n"
 "                          (default: RLIMIT_NOFILE less %d)\n"
 "  --allow-devices         let the guest create device nodes\n"
+"  --allow-xattr=LIST      also give the guest these xattr namespaces beside\n"
+"                          user.*: trusted, security (comma-separated; default\n"
+"                          none); only callers mapped to host root get the\n"
+"                          privileged ones\n"
+"  --max-watches=N         host files watched for changes (default 1024)\n"
 "  --display=WIDTHxHEIGHT[,heads=N]\n"
 "                          offer N displays (1 to %d, default 1) with this\n"
 "                          preferred mode\n"
@@ -155,6 +161,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		OPT_GID_MAP,
 		OPT_MAX_FDS,
 		OPT_ALLOW_DEVICES,
+		OPT_ALLOW_XATTR,
+		OPT_MAX_WATCHES,
 		OPT_DISPLAY,
 		OPT_VNC,
 		OPT_CONTROL_SOCKET,
@@ -169,6 +177,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "gid-map", required_argument, NULL, OPT_GID_MAP },
 		{ "max-fds", required_argument, NULL, OPT_MAX_FDS },
 		{ "allow-devices", no_argument, NULL, OPT_ALLOW_DEVICES },
+		{ "allow-xattr", required_argument, NULL, OPT_ALLOW_XATTR },
+		{ "max-watches", required_argument, NULL, OPT_MAX_WATCHES },
 		{ "display", required_argument, NULL, OPT_DISPLAY },
 		{ "vnc", required_argument, NULL, OPT_VNC },
 		{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
@@ -236,6 +246,16 @@ static void parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_ALLOW_DEVICES:
 			o->fs.allow_devices = true;
+			break;
+		case OPT_ALLOW_XATTR:
+			if (vbd_xattr_parse(optarg, &o->fs.xattr_ns))
+				bad_args("--allow-xattr: expected a list of trusted, security, not '%s'",
+					 optarg);
+			break;
+		case OPT_MAX_WATCHES:
+			if (parse_uint(optarg, INT_MAX, &v) || !v)
+				bad_args("--max-watches: expected at least 1, not '%s'", optarg);
+			o->fs.max_watches = v;
 			break;
 		case OPT_DISPLAY:
 			if (parse_display(optarg, &o->display))

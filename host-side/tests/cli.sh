@@ -57,6 +57,13 @@ expect 1 "error: --num-queues: expected 1 to 64, not '65'" "--num-queues 65" -- 
 	--socket-path "$tmp/s" --num-queues 65
 expect 1 "error: --num-queues: expected 1 to 64" "--num-queues -1" -- \
 	--socket-path "$tmp/s" --num-queues=-1
+expect 1 "error: --allow-xattr: expected a list of trusted, security, not 'system'" \
+	"--allow-xattr system" -- --socket-path "$tmp/s" --allow-xattr system
+expect 1 "error: --allow-xattr: expected a list of trusted, security, not 'trusted,'" \
+	"--allow-xattr trailing comma" -- --socket-path "$tmp/s" --allow-xattr trusted,
+expect 1 "error: --max-watches: expected at least 1, not '0'" "--max-watches 0" -- \
+	--socket-path "$tmp/s" --max-watches 0
+expect 0 'allow-xattr=LIST' "--help lists --allow-xattr" -- --help
 expect 1 "error: --log-level: unknown level 'loud'" "bad --log-level" -- \
 	--socket-path "$tmp/s" --log-level loud
 expect 1 'No such file or directory' "shared dir missing" -- \

@@ -7,10 +7,12 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -19,6 +21,7 @@
 #include <linux/vbridge.h>
 
 #include "frontend.h"
+#include "fs_xattr.h"
 #include "tap.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -1591,6 +1594,517 @@ static void test_devidx(void)
 	fs_teardown_dirs(&t);
 }
 
+/* Security regressions (issue 8) */
+
+static int32_t xattr_get(struct tfs *t, uint64_t id, uint32_t uid,
+			 const char *name, char *buf, uint32_t size)
+{
+	struct vbridge_fs_getxattr_in in = {
+		.size = htole32(size), .namelen = htole32(strlen(name)),
+	};
+	struct fe_resp r;
+	int32_t err;
+
+	err = fsreq(t, VBRIDGE_OP_FS_GETXATTR, &(struct freq){
+		.nodeid = id, .uid = uid, .gid = uid, .arg = &in,
+		.arg_len = sizeof(in), .s1 = name, .s1_len = strlen(name),
+		.out_room = 256 }, &r);
+	if (!err && buf)
+		memcpy(buf, r.payload, r.len - sizeof(struct vbridge_resp_hdr));
+	return err;
+}
+
+static int32_t xattr_set(struct tfs *t, uint64_t id, uint32_t uid,
+			 const char *name, const void *val, uint32_t size)
+{
+	struct vbridge_fs_setxattr_in in = {
+		.size = htole32(size), .namelen = htole32(strlen(name)),
+	};
+
+	return fsreq(t, VBRIDGE_OP_FS_SETXATTR, &(struct freq){
+		.nodeid = id, .uid = uid, .gid = uid, .arg = &in,
+		.arg_len = sizeof(in), .s1 = name, .s1_len = strlen(name),
+		.s2 = val, .s2_len = size }, &(struct fe_resp){ 0 });
+}
+
+/* VFS_CAP_REVISION_2 for cap_setuid=ep, as a little-endian host stores it. */
+static const uint32_t fcap_setuid[5] = {
+	0x02000000 | 1, 1U << 7, 0, 0, 0,
+};
+
+/*
+ * Only user.* by default; trusted.* and security.* are another
+ * namespace the guest may not even list.
+ */
+static void test_xattr_policy(void)
+{
+	struct vbridge_fs_getxattr_in gin = { .size = htole32(256) };
+	struct vbd_fs_opts opts = { 0 };
+	char buf[64];
+	struct fe_resp r;
+	uint64_t id;
+	struct tfs t;
+	int32_t err;
+
+	CHECK_EQ(vbd_id_map_parse("0:100000:65536", &opts.uid_map[0]), 0);
+	CHECK_EQ(vbd_id_map_parse("0:100000:65536", &opts.gid_map[0]), 0);
+	opts.nuid_maps = opts.ngid_maps = 1;
+	fs_setup_opts(&t, &opts);
+	CHECK(chmod(t.dir, 0755) == 0);
+	t.root = mount_tag(&t, "data", &err);
+	CHECK_EQ(err, 0);
+	write_file(path_in(t.dir, "f"), "");
+	CHECK(chown(path_in(t.dir, "f"), 100000, 100000) == 0);
+	if (setxattr(path_in(t.dir, "f"), "trusted.secret", "s", 1, 0) < 0 ||
+	    setxattr(path_in(t.dir, "f"), "user.plain", "p", 1, 0) < 0)
+		tap_skip("no trusted/user xattrs in /tmp: %s", strerror(errno));
+	id = lookup_id(&t, t.root, "f");
+
+	CHECK_EQ(xattr_get(&t, id, 0, "trusted.secret", buf, 64), -EOPNOTSUPP);
+	CHECK_EQ(xattr_set(&t, id, 0, "trusted.overlay.redirect", "/x", 2),
+		 -EOPNOTSUPP);
+	CHECK_EQ(xattr_set(&t, id, 0, "security.capability", fcap_setuid,
+			   sizeof(fcap_setuid)), -EOPNOTSUPP);
+	CHECK_EQ(xattr_set(&t, id, 0, "system.posix_acl_access", "x", 1),
+		 -EOPNOTSUPP);
+	CHECK_EQ(xattr_get(&t, id, 0, "user.", buf, 64), -EOPNOTSUPP);
+	CHECK_EQ(xattr_get(&t, id, 0, "user.plain", buf, 64), 0);
+	CHECK(!memcmp(buf, "p", 1));
+	/* The list hides the other namespaces, in its size too. */
+	CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_LISTXATTR, &(struct freq){
+		.nodeid = id, .arg = &gin, .arg_len = sizeof(gin),
+		.out_room = 256 }, &r), 0);
+	CHECK_EQ(r.len - sizeof(struct vbridge_resp_hdr), sizeof("user.plain"));
+	CHECK(!memcmp(r.payload, "user.plain", sizeof("user.plain")));
+	gin.size = 0;
+	CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_LISTXATTR, &(struct freq){
+		.nodeid = id, .arg = &gin, .arg_len = sizeof(gin) }, &r), 0);
+	CHECK_EQ(le32toh(OUT(r, struct vbridge_fs_xattr_out, 0).size),
+		 sizeof("user.plain"));
+	CHECK_EQ(getxattr(path_in(t.dir, "f"), "trusted.overlay.redirect",
+			  buf, 64), -1);
+	CHECK_EQ(getxattr(path_in(t.dir, "f"), "security.capability", buf, 64),
+		 -1);
+	fs_teardown(&t);
+}
+
+/*
+ * With the namespaces allowed, a guest root mapped to an unprivileged
+ * host uid still has none of the daemon's capabilities: the host kernel
+ * refuses it trusted.* (CAP_SYS_ADMIN) and security.capability
+ * (CAP_SETFCAP).  Host root (no map) keeps them.
+ */
+static void test_xattr_caps(void)
+{
+	struct vbd_fs_opts opts = {
+		.xattr_ns = VBD_XATTR_TRUSTED | VBD_XATTR_SECURITY,
+	};
+	char buf[64];
+	uint64_t id;
+	struct tfs t;
+	int32_t err;
+
+	CHECK_EQ(vbd_id_map_parse("0:100000:65536", &opts.uid_map[0]), 0);
+	CHECK_EQ(vbd_id_map_parse("0:100000:65536", &opts.gid_map[0]), 0);
+	opts.nuid_maps = opts.ngid_maps = 1;
+	fs_setup_opts(&t, &opts);
+	CHECK(chmod(t.dir, 0755) == 0);
+	t.root = mount_tag(&t, "data", &err);
+	CHECK_EQ(err, 0);
+	write_file(path_in(t.dir, "f"), "");
+	CHECK(chown(path_in(t.dir, "f"), 100000, 100000) == 0);
+	if (setxattr(path_in(t.dir, "f"), "trusted.secret", "s", 1, 0) < 0)
+		tap_skip("no trusted xattrs in /tmp: %s", strerror(errno));
+	id = lookup_id(&t, t.root, "f");
+
+	/* Unprivileged readers see no trusted.* at all (ENODATA). */
+	CHECK_EQ(xattr_get(&t, id, 0, "trusted.secret", buf, 64), -ENODATA);
+	CHECK_EQ(xattr_set(&t, id, 0, "trusted.overlay.redirect", "/x", 2),
+		 -EPERM);
+	CHECK_EQ(xattr_set(&t, id, 0, "security.capability", fcap_setuid,
+			   sizeof(fcap_setuid)), -EPERM);
+	CHECK_EQ(getxattr(path_in(t.dir, "f"), "trusted.overlay.redirect",
+			  buf, 64), -1);
+	CHECK_EQ(getxattr(path_in(t.dir, "f"), "security.capability", buf, 64),
+		 -1);
+	/* The daemon got its capabilities back: reopening by handle works. */
+	CHECK_EQ(xattr_set(&t, id, 1000, "user.ok", "1", 1), -EACCES);
+	CHECK_EQ(xattr_set(&t, id, 0, "user.ok", "1", 1), 0);
+	fs_teardown(&t);
+
+	/* No map: the guest's root is host root, and gets what it asked for. */
+	memset(&opts, 0, sizeof(opts));
+	opts.xattr_ns = VBD_XATTR_TRUSTED;
+	fs_setup_opts(&t, &opts);
+	t.root = mount_tag(&t, "data", &err);
+	CHECK_EQ(err, 0);
+	write_file(path_in(t.dir, "f"), "");
+	CHECK(setxattr(path_in(t.dir, "f"), "trusted.secret", "s", 1, 0) == 0);
+	id = lookup_id(&t, t.root, "f");
+	CHECK_EQ(xattr_get(&t, id, 0, "trusted.secret", buf, 64), 0);
+	CHECK(!memcmp(buf, "s", 1));
+	CHECK_EQ(xattr_get(&t, id, 1000, "trusted.secret", buf, 64), -ENODATA);
+	CHECK_EQ(xattr_set(&t, id, 0, "security.x", "1", 1), -EOPNOTSUPP);
+	fs_teardown(&t);
+}
+
+static void test_xattr_parse(void)
+{
+	unsigned int m;
+
+	CHECK_EQ(vbd_xattr_parse("trusted,security", &m), 0);
+	CHECK_EQ(m, VBD_XATTR_TRUSTED | VBD_XATTR_SECURITY);
+	CHECK_EQ(vbd_xattr_parse("user,trusted", &m), 0);
+	CHECK_EQ(m, VBD_XATTR_TRUSTED);
+	CHECK_EQ(vbd_xattr_parse("none", &m), 0);
+	CHECK_EQ(m, 0);
+	CHECK_EQ(vbd_xattr_parse("", &m), -EINVAL);
+	CHECK_EQ(vbd_xattr_parse("system", &m), -EINVAL);
+	CHECK_EQ(vbd_xattr_parse("trusted,", &m), -EINVAL);
+	CHECK_EQ(vbd_xattr_parse("trustedx", &m), -EINVAL);
+}
+
+/*
+ * The filesystem dispatcher called directly from several threads, as
+ * the request queues do: a request of len bytes of payload in, out_max
+ * bytes out.
+ */
+static int32_t direct_req(struct vbd_fs *fs, uint32_t opcode,
+			  const void *in, size_t len, void *out, size_t out_max)
+{
+	uint8_t rd[sizeof(struct vbridge_req_hdr) + 512];
+	uint8_t wr[sizeof(struct vbridge_resp_hdr) + 512];
+	struct virtq_chain c = { 0 };
+	struct vbd_fs_req r = {
+		.c = &c, .opcode = opcode, .in_len = len,
+		.out_max = out_max, .max_req_size = 65536,
+	};
+	int32_t err;
+
+	CHECK(len <= 512 && out_max <= 512);
+	memcpy(rd + sizeof(struct vbridge_req_hdr), in, len);
+	c.iov[0] = (struct iovec){ rd, sizeof(struct vbridge_req_hdr) + len };
+	c.iov[1] = (struct iovec){ wr, sizeof(struct vbridge_resp_hdr) + out_max };
+	c.rd = &c.iov[0];
+	c.nr_rd = 1;
+	c.wr = &c.iov[1];
+	c.nr_wr = 1;
+	err = vbd_fs_handle(fs, &r);
+	if (!err && out)
+		memcpy(out, wr + sizeof(struct vbridge_resp_hdr), r.out_len);
+	return err;
+}
+
+/* fs_in, then arg, then a name. */
+static int32_t direct_op(struct vbd_fs *fs, uint32_t opcode, uint64_t node,
+			 uint64_t fh, const void *arg, size_t arg_len,
+			 const char *name, void *out, size_t out_max)
+{
+	uint8_t buf[512];
+	struct vbridge_fs_in in = {
+		.nodeid = htole64(node), .fh = htole64(fh),
+	};
+	size_t len = sizeof(in);
+
+	memcpy(buf, &in, sizeof(in));
+	if (arg_len)
+		memcpy(buf + len, arg, arg_len);
+	len += arg_len;
+	if (name) {
+		memcpy(buf + len, name, strlen(name));
+		len += strlen(name);
+	}
+	return direct_req(fs, opcode, buf, len, out, out_max);
+}
+
+static void direct_event(void *opaque, const void *ev, uint32_t len)
+{
+}
+
+struct direct_fs {
+	char dir[64];
+	struct vbd_store *st;
+	struct vbd_fs *fs;
+	uint64_t root;
+};
+
+static void direct_setup(struct direct_fs *d, const struct vbd_fs_opts *opts)
+{
+	struct vbridge_fs_mount_in min = { .tag = "data" };
+	struct vbridge_fs_entry_out e;
+	char spec[128];
+	char *specs[1] = { spec };
+
+	strcpy(d->dir, "/tmp/vbridged-fs-XXXXXX");
+	CHECK(mkdtemp(d->dir));
+	snprintf(spec, sizeof(spec), "data=%s", d->dir);
+	d->st = vbd_share_store_open(specs, 1);
+	CHECK(d->st);
+	d->fs = vbd_fs_new(d->st, opts, direct_event, NULL);
+	CHECK(d->fs);
+	CHECK_EQ(direct_op(d->fs, VBRIDGE_OP_FS_MOUNT, 0, 0, &min, sizeof(min),
+			   NULL, &e, sizeof(e)), 0);
+	d->root = le64toh(e.nodeid);
+}
+
+static void direct_teardown(struct direct_fs *d)
+{
+	char cmd[128];
+
+	vbd_fs_free(d->fs);
+	d->st->ops->destroy(d->st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+	CHECK_EQ(system(cmd), 0);
+}
+
+static int32_t direct_lookup(struct direct_fs *d, uint64_t parent,
+			     const char *name, struct vbridge_fs_entry_out *e)
+{
+	struct vbridge_fs_name_in in = { .namelen = htole32(strlen(name)) };
+
+	return direct_op(d->fs, VBRIDGE_OP_FS_LOOKUP, parent, 0, &in,
+			 sizeof(in), name, e, sizeof(*e));
+}
+
+static volatile bool race_stop;
+
+static void *race_lookups(void *arg)
+{
+	struct direct_fs *d = arg;
+
+	while (!race_stop) {
+		int32_t err = direct_lookup(d, d->root, "missing", NULL);
+
+		CHECK(err == -ENOENT || err == -EMFILE);
+	}
+	return NULL;
+}
+
+/*
+ * Another queue's request evicts the node TMPFILE just made before
+ * TMPFILE takes its reference: an unlinked inode cannot be reopened,
+ * and the reply must not use a node it does not hold.
+ */
+static void test_tmpfile_evict_race(void)
+{
+	struct vbd_fs_opts opts = { .max_fds = 4 };
+	struct vbridge_fs_open_in oin = {
+		.flags = htole32(O_RDWR), .mode = htole32(0600),
+	};
+	struct vbridge_fs_forget_in fin = { .nlookup = htole64(1) };
+	uint8_t out[sizeof(struct vbridge_fs_entry_out) +
+		    sizeof(struct vbridge_fs_open_out)];
+	unsigned int i, ok = 0;
+	struct direct_fs d;
+	time_t deadline;
+	pthread_t thr;
+
+	direct_setup(&d, &opts);
+	race_stop = false;
+	CHECK(!pthread_create(&thr, NULL, race_lookups, &d));
+	deadline = time(NULL) + 3;
+	for (i = 0; i < 20000 && time(NULL) < deadline; i++) {
+		struct vbridge_fs_entry_out e;
+		struct vbridge_fs_open_out o;
+		int32_t err;
+
+		err = direct_op(d.fs, VBRIDGE_OP_FS_TMPFILE, d.root, 0, &oin,
+				sizeof(oin), NULL, out, sizeof(out));
+		if (err) {
+			/* Both threads' descriptors at the limit. */
+			CHECK_EQ(err, -EMFILE);
+			continue;
+		}
+		ok++;
+		memcpy(&e, out, sizeof(e));
+		memcpy(&o, out + sizeof(e), sizeof(o));
+		CHECK(S_ISREG(le32toh(e.attr.mode)));
+		CHECK_EQ(direct_op(d.fs, VBRIDGE_OP_FS_RELEASE, le64toh(e.nodeid),
+				   le64toh(o.fh), NULL, 0, NULL, NULL, 0), 0);
+		CHECK_EQ(direct_op(d.fs, VBRIDGE_OP_FS_FORGET, le64toh(e.nodeid),
+				   0, &fin, sizeof(fin), NULL, NULL, 0), 0);
+	}
+	race_stop = true;
+	pthread_join(thr, NULL);
+	CHECK(ok > 100);
+	direct_teardown(&d);
+}
+
+/*
+ * An evicted node whose inode number the host reuses for a FIFO: the
+ * FIFO is a new node (its file handle differs), the old one is stale,
+ * and nothing blocks.  The host filesystem picks inode numbers, so
+ * this retries until one is reused.
+ */
+static void test_ino_reuse(void)
+{
+	struct vbd_fs_opts opts = { .max_fds = 4 };
+	struct vbridge_fs_open_in oin = { .flags = htole32(O_RDONLY) };
+	struct vbridge_fs_entry_out e, ef;
+	uint8_t out[sizeof(struct vbridge_fs_attr_out)];
+	struct vbridge_fs_open_out o;
+	unsigned int attempt;
+	struct direct_fs d;
+	struct stat st;
+	uint64_t fid;
+	ino_t ino;
+
+	direct_setup(&d, &opts);
+	write_file(path_in(d.dir, "a"), "");
+	write_file(path_in(d.dir, "b"), "");
+	for (attempt = 0; attempt < 200; attempt++) {
+		CHECK_EQ(direct_lookup(&d, d.root, "a", &e), 0);
+		write_file(path_in(d.dir, "f"), "");
+		CHECK_EQ(direct_lookup(&d, d.root, "f", &ef), 0);
+		fid = le64toh(ef.nodeid);
+		ino = le64toh(ef.attr.ino);
+		/* Two more nodes at max_fds 4 (root, anchor): f is evicted. */
+		CHECK_EQ(direct_lookup(&d, d.root, "a", &e), 0);
+		CHECK_EQ(direct_lookup(&d, d.root, "b", &e), 0);
+		CHECK_EQ(unlink(path_in(d.dir, "f")), 0);
+		CHECK_EQ(mkfifo(path_in(d.dir, "p"), 0644), 0);
+		CHECK_EQ(stat(path_in(d.dir, "p"), &st), 0);
+		if (st.st_ino == ino)
+			break;
+		CHECK_EQ(unlink(path_in(d.dir, "p")), 0);
+	}
+	if (attempt == 200)
+		tap_skip("the host filesystem reused no inode number");
+	CHECK_EQ(direct_lookup(&d, d.root, "p", &e), 0);
+	CHECK(S_ISFIFO(le32toh(e.attr.mode)));
+	CHECK(le64toh(e.nodeid) != fid);
+	CHECK_EQ(direct_op(d.fs, VBRIDGE_OP_FS_OPEN, le64toh(e.nodeid), 0,
+			   &oin, sizeof(oin), NULL, &o, sizeof(o)), -ENXIO);
+	CHECK_EQ(direct_op(d.fs, VBRIDGE_OP_FS_OPEN, fid, 0, &oin, sizeof(oin),
+			   NULL, &o, sizeof(o)), -ESTALE);
+	CHECK_EQ(direct_op(d.fs, VBRIDGE_OP_FS_GETATTR, fid, 0, NULL, 0, NULL,
+			   out, sizeof(struct vbridge_fs_attr_out)), -ESTALE);
+	direct_teardown(&d);
+}
+
+/* The inotify watches the process holds. */
+static unsigned int count_watches(void)
+{
+	unsigned int n = 0;
+	struct dirent *de;
+	DIR *dir = opendir("/proc/self/fd");
+
+	CHECK(dir);
+	while ((de = readdir(dir))) {
+		char link[64], path[300], line[256];
+		ssize_t len;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len < 0)
+			continue;
+		link[len] = 0;
+		if (strcmp(link, "anon_inode:inotify"))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			n += !strncmp(line, "inotify wd:", 11);
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+/*
+ * inotify watches are bounded by --max-watches, logged once, and go
+ * with the node's descriptor when it is evicted or forgotten.
+ */
+static void test_watch_limit(void)
+{
+	struct vbd_fs_opts opts = { .max_watches = 3 };
+	struct vbridge_fs_forget_in fin = { .nlookup = htole64(1) };
+	struct vbridge_fs_entry_out e;
+	uint64_t ids[10];
+	unsigned int i;
+	struct direct_fs d;
+	char name[16];
+
+	direct_setup(&d, &opts);
+	for (i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		write_file(path_in(d.dir, name), "");
+		CHECK_EQ(direct_lookup(&d, d.root, name, &e), 0);
+		ids[i] = le64toh(e.nodeid);
+	}
+	CHECK_EQ(count_watches(), 3);
+	CHECK(tap_log_contains("--max-watches"));
+	/* Forgetting nodes frees their watches for others. */
+	for (i = 0; i < 10; i++)
+		CHECK_EQ(direct_op(d.fs, VBRIDGE_OP_FS_FORGET, ids[i], 0, &fin,
+				   sizeof(fin), NULL, NULL, 0), 0);
+	CHECK_EQ(count_watches(), 1);
+	CHECK_EQ(direct_lookup(&d, d.root, "f0", &e), 0);
+	CHECK_EQ(count_watches(), 2);
+	direct_teardown(&d);
+
+	/* Eviction: at most root, anchor and two nodes hold descriptors. */
+	memset(&opts, 0, sizeof(opts));
+	opts.max_fds = 4;
+	direct_setup(&d, &opts);
+	for (i = 0; i < 10; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		write_file(path_in(d.dir, name), "");
+		CHECK_EQ(direct_lookup(&d, d.root, name, &e), 0);
+		CHECK(count_watches() <= 3);
+	}
+	direct_teardown(&d);
+}
+
+/*
+ * More host changes than the device queues while the guest posts no
+ * event buffer: the dropped ones become one INVAL_ALL, delivered after
+ * those queued.
+ */
+static void test_inval_overflow(void)
+{
+	struct vbridge_event_hdr *ev;
+	unsigned int i, n = 0, all = 0;
+	char name[16];
+	uint32_t id, len;
+	struct tfs t;
+
+	fs_setup(&t);
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		write_file(path_in(t.dir, name), "");
+		lookup_id(&t, t.root, name);
+	}
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		write_file(path_in(t.dir, name), "changed");
+	}
+	/* The watcher thread reads inotify asynchronously. */
+	for (i = 0; i < 100 && !tap_log_contains("dropped"); i++)
+		usleep(50000);
+	CHECK(tap_log_contains("dropped"));
+	for (i = 0; i < 40; i++)
+		drv_add(&t.f, 0, &(struct drv_buf){
+			drv_alloc(&t.f, VBRIDGE_EVENT_BUF_SIZE),
+			VBRIDGE_EVENT_BUF_SIZE, true }, 1, false);
+	drv_kick(&t.f, 0);
+	while (drv_wait_used(&t.f, 0, &id, &len, 1000)) {
+		ev = gpa_ptr(&t.f, le64toh(t.f.vq[0].desc[id].addr));
+		CHECK_EQ(le32toh(ev->len), len);
+		n++;
+		if (le32toh(ev->type) == VBRIDGE_EVT_FS_INVAL_ALL) {
+			CHECK_EQ(len, sizeof(*ev));
+			all++;
+		}
+	}
+	CHECK(n >= 16);
+	CHECK_EQ(all, 1);
+	fs_teardown(&t);
+}
+
 #define T(name)	{ #name, test_##name }
 
 static const struct tap_test tests[] = {
@@ -1626,6 +2140,13 @@ static const struct tap_test tests[] = {
 	T(groups),
 	T(chmod_special),
 	T(kill_suidgid),
+	T(xattr_policy),
+	T(xattr_caps),
+	T(xattr_parse),
+	T(tmpfile_evict_race),
+	T(ino_reuse),
+	T(watch_limit),
+	T(inval_overflow),
 };
 
 int main(int argc, char **argv)

@@ -35,6 +35,9 @@
  *        whole identity, never with its own groups.  SETATTR can
  *        clear set-id bits as a write does (VBRIDGE_FS_SET_KILL_SUID,
  *        VBRIDGE_FS_SET_KILL_SGID).
+ *        VBRIDGE_EVT_FS_INVAL_ALL: the device dropped change events (its
+ *        queue or the host's was full); the driver drops every cached
+ *        attribute, dentry and page of the device's mounts.
  */
 #ifndef _UAPI_LINUX_VBRIDGE_H
 #define _UAPI_LINUX_VBRIDGE_H
@@ -210,6 +213,7 @@ enum vbridge_event_type {
 	VBRIDGE_EVT_TEST		= 0x1000,
 	VBRIDGE_EVT_FS_INVAL_INODE	= 0x1100,
 	VBRIDGE_EVT_FS_INVAL_ENTRY	= 0x1101,
+	VBRIDGE_EVT_FS_INVAL_ALL	= 0x1102,
 	VBRIDGE_EVT_DISPLAY_CHANGED	= 0x1200,
 };
 
@@ -582,6 +586,8 @@ struct vbridge_fs_lock_out {
  * Filesystem events (eventq): the host saw the file change.
  * INVAL_INODE: drop cached attributes and data of nodeid (len 0 = all
  * data from offset).  INVAL_ENTRY: drop the dentry name in parent.
+ * INVAL_ALL (header only): changes were lost; drop everything cached
+ * of every mount of the device.
  */
 struct vbridge_event_fs_inval_inode {
 	struct vbridge_event_hdr hdr;
