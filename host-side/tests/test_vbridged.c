@@ -24,6 +24,7 @@
 #include "iov.h"
 #include "share.h"
 #include "tap.h"
+#include "virtq.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define F(bit)		(1ULL << (bit))
@@ -1433,6 +1434,96 @@ static void test_msg_ring_misaligned(void)
 	close(fd);
 }
 
+/* Issue 8 #3: a used ring over the available ring made virtq_pop spin. */
+static void test_msg_ring_used_over_avail(void)
+{
+	struct fe f;
+	struct {
+		uint32_t index, flags;
+		uint64_t desc, used, avail, log;
+	} addr;
+	int fd = eventfd(0, EFD_CLOEXEC);
+	uint64_t v = 1;
+
+	fe_start(&f, NREQ, tags, ARRAY_SIZE(tags));
+	fe_handshake(&f, 0);
+	addr = (typeof(addr)){ 1, 0, (uintptr_t)f.mem,
+			       (uintptr_t)f.mem + 4096, (uintptr_t)f.mem + 4096, 0 };
+	CHECK_EQ(fe_vring_state(&f, REQ_SET_VRING_NUM, 1, 64), 0);
+	CHECK_EQ(fe_send(&f, REQ_SET_VRING_ADDR, FLAG_VERSION, &addr, sizeof(addr),
+			 NULL, 0), 0);
+	CHECK_EQ(fe_vring_state(&f, REQ_SET_VRING_ENABLE, 1, 1), 0);
+	CHECK_EQ(fe_send(&f, REQ_SET_VRING_KICK, FLAG_VERSION, &v, 8, &fd, 1), 0);
+	expect_broken(&f, "its parts overlap");
+	close(fd);
+}
+
+static void test_msg_ring_used_over_desc(void)
+{
+	struct fe f;
+	struct {
+		uint32_t index, flags;
+		uint64_t desc, used, avail, log;
+	} addr;
+	int fd = eventfd(0, EFD_CLOEXEC);
+	uint64_t v = 1;
+
+	fe_start(&f, NREQ, tags, ARRAY_SIZE(tags));
+	fe_handshake(&f, 0);
+	/* The used ring starts in the last descriptor. */
+	addr = (typeof(addr)){ 1, 0, (uintptr_t)f.mem,
+			       (uintptr_t)f.mem + 64 * 16 - 16,
+			       (uintptr_t)f.mem + 8192, 0 };
+	CHECK_EQ(fe_vring_state(&f, REQ_SET_VRING_NUM, 1, 64), 0);
+	CHECK_EQ(fe_send(&f, REQ_SET_VRING_ADDR, FLAG_VERSION, &addr, sizeof(addr),
+			 NULL, 0), 0);
+	CHECK_EQ(fe_vring_state(&f, REQ_SET_VRING_ENABLE, 1, 1), 0);
+	CHECK_EQ(fe_send(&f, REQ_SET_VRING_KICK, FLAG_VERSION, &v, 8, &fd, 1), 0);
+	expect_broken(&f, "its parts overlap");
+	close(fd);
+}
+
+/*
+ * Even if the rings move under us (aliased in a way virtq_start cannot
+ * see), one virtq_pop() call is bounded: the ring breaks instead.
+ */
+static void test_virtq_pop_bounded(void)
+{
+	static struct virtq_chain c;
+	struct virtq_mem mem = { .nregions = 1 };
+	struct virtq_addr a;
+	struct virtq vq;
+	uint8_t *ram = aligned_alloc(4096, 16384);
+	unsigned int i;
+
+	CHECK(ram);
+	memset(ram, 0, 16384);
+	mem.regions[0] = (struct virtq_mem_region){
+		.gpa = 0, .uva = 0x10000, .size = 16384, .hva = ram,
+	};
+	a = (struct virtq_addr){ 0x10000, 0x10000 + 4096, 0x10000 + 8192 };
+	CHECK_EQ(virtq_start(&vq, &mem, 0, 8, &a, 0, 0), 0);
+	/* Every descriptor is malformed (unknown flags). */
+	for (i = 0; i < 8; i++)
+		vq.desc[i].flags = htole16(0x80);
+	vq.avail->idx = htole16(1);
+	/* Alias the used index onto the available index, as a guest could. */
+	vq.used = (struct vring_used *)(void *)vq.avail;
+	vq.used_idx = 1;
+	CHECK_EQ(virtq_pop(&vq, &c), -EIO);
+	CHECK(vq.broken);
+	CHECK(tap_log_contains("more malformed chains than ring entries"));
+
+	/* And virtq_start refuses overlapping parts outright. */
+	a.used = a.avail;
+	CHECK_EQ(virtq_start(&vq, &mem, 0, 8, &a, 0, 0), -EFAULT);
+	a = (struct virtq_addr){ 0x10000, 0x10000 + 64, 0x10000 + 8192 };
+	CHECK_EQ(virtq_start(&vq, &mem, 0, 8, &a, 0, 0), -EFAULT);
+	a = (struct virtq_addr){ 0x10000, 0x10000 + 4096, 0x10000 + 8192 };
+	CHECK_EQ(virtq_start(&vq, &mem, 0, 12, &a, 0, 0), -EINVAL);
+	free(ram);
+}
+
 static void test_msg_ring_before_mem_table(void)
 {
 	int fd = eventfd(0, EFD_CLOEXEC);
@@ -1765,6 +1856,9 @@ static const struct tap_test tests[] = {
 	T(msg_kick_without_fd),
 	T(msg_ring_outside_memory),
 	T(msg_ring_misaligned),
+	T(msg_ring_used_over_avail),
+	T(msg_ring_used_over_desc),
+	T(virtq_pop_bounded),
 	T(msg_ring_before_mem_table),
 	T(msg_config_not_negotiated),
 	T(msg_config_size_mismatch),
