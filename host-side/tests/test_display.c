@@ -579,8 +579,18 @@ static void test_bad_resources(void)
 	}
 	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 16, 16, 64, many, 3000,
 			    VBD_DISPLAY_MAX_ENTRIES + 1), -EINVAL);
-	/* Entries may alias: 3000 16-byte ones cover 16 * 16 * 4 bytes. */
-	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 16, 16, 64, many, 3000, 3000), 0);
+	/*
+	 * Issue 8 #7: entries must not alias (one page repeated made a
+	 * huge image out of nothing), nor overlap partly.
+	 */
+	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 16, 16, 64, many, 3000, 3000),
+		 -EINVAL);
+	for (i = 0; i < 64; i++)
+		many[i].addr = htole64(b.pages[0] + 16 * i);
+	many[63].addr = htole64(b.pages[0] + 16 * 62 + 8);
+	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 16, 16, 64, many, 64, 64), -EINVAL);
+	many[63].addr = htole64(b.pages[0] + 16 * 63);
+	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 16, 16, 64, many, 64, 64), 0);
 	free(many);
 	/* Too many resources. */
 	for (i = 2; i <= VBD_DISPLAY_MAX_RESOURCES; i++)
@@ -591,6 +601,87 @@ static void test_bad_resources(void)
 #undef BAD
 	/* Still serving. */
 	CHECK_EQ(set_scanout(&e.f, 0, 1, 0, 0, 16, 16), 0);
+	env_stop(&e);
+}
+
+/* Issue 8 #7: what a guest may make us hold is bounded by --display. */
+static void test_resource_bounds(void)
+{
+	struct vbridge_display_mem_entry ent = { 0 };
+	uint32_t big = 800 * 600 * 4;
+	uint64_t gpa;
+	unsigned int i;
+	struct env e;
+
+	env_start(&e, 1, 0);
+	gpa = drv_alloc(&e.f, big);
+	ent.addr = htole64(gpa);
+	ent.length = htole32(big);
+	/* The protocol allows 16384x16384; the host offered 640x480. */
+	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 641, 480, 641 * 4, &ent, 1, 1),
+		 -E2BIG);
+	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 640, 481, 640 * 4, &ent, 1, 1),
+		 -E2BIG);
+	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 640, 480, 640 * 4, &ent, 1, 1), 0);
+	CHECK_EQ(set_scanout(&e.f, 0, 1, 0, 0, 640, 480), 0);
+	/* A larger mode from the host lets the guest follow it. */
+	vbd_display_set_mode(e.display, 0, 800, 600);
+	CHECK_EQ(create_raw(&e.f, 2, XRGB8888, 800, 600, 800 * 4, &ent, 1, 1), 0);
+	CHECK_EQ(create_raw(&e.f, 3, XRGB8888, 801, 600, 801 * 4, &ent, 1, 1),
+		 -EINVAL);	/* entries too small: checked first */
+	/* All resources together: VBD_DISPLAY_MAX_FRAMES frames per head. */
+	for (i = 3; i <= VBD_DISPLAY_MAX_FRAMES; i++)
+		CHECK_EQ(create_raw(&e.f, i, XRGB8888, 800, 600, 800 * 4, &ent,
+				    1, 1), 0);
+	CHECK_EQ(create_raw(&e.f, i, XRGB8888, 800, 600, 800 * 4, &ent, 1, 1),
+		 -ENOSPC);
+	CHECK_EQ(destroy(&e.f, 2), 0);
+	CHECK_EQ(create_raw(&e.f, i, XRGB8888, 800, 600, 800 * 4, &ent, 1, 1), 0);
+	/* The scanout shows what it showed. */
+	{
+		struct vbd_scanout_info si;
+
+		CHECK_EQ(vbd_display_scanout_info(e.display, 0, &si), 0);
+		CHECK_EQ(si.resource_id, 1);
+		CHECK_EQ(si.width, 640);
+		CHECK_EQ(si.height, 480);
+	}
+	env_stop(&e);
+}
+
+/* Many damage rectangles are copied as their bounding box, once. */
+static void test_flush_many_rects(void)
+{
+	struct {
+		struct vbridge_display_flush_in hdr;
+		struct vbridge_display_rect r[200];
+	} in;
+	unsigned int i, before;
+	struct gfb b;
+	struct env e;
+
+	env_start(&e, 1, 0);
+	show(&e, &b);
+	in.hdr.resource_id = htole32(7);
+	in.hdr.nr_rects = htole32(200);
+	for (i = 0; i < 200; i++)
+		in.r[i] = (struct vbridge_display_rect){
+			htole32(10 + i % 50), htole32(5 + i % 40), htole32(2),
+			htole32(3) };
+	gfb_fill(&e.f, &b, 2);
+	pthread_mutex_lock(&e.out->lock);
+	before = e.out->updates;
+	pthread_mutex_unlock(&e.out->lock);
+	CHECK_EQ(request(&e.f, VBRIDGE_OP_DISPLAY_FLUSH, &in, sizeof(in)), 0);
+	pthread_mutex_lock(&e.out->lock);
+	CHECK_EQ(e.out->updates, before + 1);
+	CHECK_EQ(e.out->last.x, 10);
+	CHECK_EQ(e.out->last.y, 5);
+	CHECK_EQ(e.out->last.width, 51);
+	CHECK_EQ(e.out->last.height, 42);
+	pthread_mutex_unlock(&e.out->lock);
+	expect_dump(&e, 0, &(struct vbd_rect){ 0, 0, 100, 60 },
+		    &(struct vbd_rect){ 10, 5, 51, 42 }, 2, 1);
 	env_stop(&e);
 }
 
@@ -933,6 +1024,8 @@ static const struct tap_test tests[] = {
 	{ "display: ARGB8888 and destroying a shown resource", test_argb_and_destroy },
 	{ "display: bad resources are refused", test_bad_resources },
 	{ "display: bad rectangles are refused", test_bad_rects },
+	{ "display: resources bounded by the configured display", test_resource_bounds },
+	{ "display: many damage rectangles merged", test_flush_many_rects },
 	{ "display: memory table replaced", test_memory_remapped },
 	{ "display: reset forgets resources", test_reset_forgets },
 	{ "display: PNG screenshot", test_screenshot_png },
