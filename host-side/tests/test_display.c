@@ -7,6 +7,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +117,7 @@ static void env_start(struct env *e, unsigned int heads, unsigned int vnc_port)
 	pthread_mutex_init(&e->out->lock, NULL);
 	CHECK_EQ(vbd_display_add_output(e->display, &e->out->base), 0);
 	if (vnc_port) {
-		struct vbd_output *vnc = vbd_vnc_new(e->display, vnc_port);
+		struct vbd_output *vnc = vbd_vnc_new(e->display, vnc_port, NULL);
 
 		CHECK(vnc);
 		CHECK_EQ(vbd_display_add_output(e->display, vnc), 0);
@@ -335,6 +336,8 @@ static void expect_dump(const struct env *e, unsigned int scanout,
 	CHECK(fp);
 	CHECK_EQ(fread(px, 1, size + 1, fp), size);
 	fclose(fp);
+	/* Output files are never overwritten: make room for the next. */
+	unlink(path);
 	for (y = 0; y < rect->height; y++) {
 		for (x = 0; x < rect->width; x++) {
 			uint32_t bx = rect->x + x, by = rect->y + y;
@@ -816,6 +819,27 @@ static void test_screenshot_png(void)
 	png_image_free(&img);
 	snprintf(cmd, sizeof(cmd), "screenshot 0 %s/no/such/dir.png", e.dir);
 	expect_ctl(&e, cmd, "error No such file or directory");
+	/*
+	 * Issue 8 #10: created 0600, never over an existing file, never
+	 * through a symbolic link (the daemon is root).
+	 */
+	{
+		char target[160], link[160];
+		struct stat st;
+
+		CHECK(stat(path, &st) == 0);
+		CHECK_EQ(st.st_mode & 07777, 0600);
+		snprintf(cmd, sizeof(cmd), "screenshot 0 %s", path);
+		expect_ctl(&e, cmd, "error File exists");
+		snprintf(target, sizeof(target), "%s/target", e.dir);
+		snprintf(link, sizeof(link), "%s/link.rgb", e.dir);
+		CHECK(symlink(target, link) == 0);
+		snprintf(cmd, sizeof(cmd), "dump 0 %s", link);
+		expect_ctl(&e, cmd, "error File exists");
+		CHECK(access(target, F_OK) < 0 && errno == ENOENT);
+		/* "-" needs a file passed with the line. */
+		expect_ctl(&e, "dump 0 -", "error Bad file descriptor");
+	}
 	env_stop(&e);
 }
 
@@ -899,12 +923,22 @@ static void test_vbridgectl(void)
 	CHECK(!strcmp(out, "100 60\n"));
 	snprintf(cmd, sizeof(cmd), "%s/d.rgb", e.dir);
 	CHECK(access(cmd, R_OK) == 0);
+	/* vbridgectl creates the file itself: an existing one is refused. */
+	snprintf(cmd, sizeof(cmd), "cd %s && %s --socket %s dump 0 d.rgb 2>&1",
+		 e.dir, ctl_bin, e.sock);
+	p = popen(cmd, "r");
+	CHECK(p);
+	CHECK(fgets(out, sizeof(out), p));
+	CHECK(pclose(p) != 0);
+	CHECK(strstr(out, "File exists"));
 	snprintf(cmd, sizeof(cmd), "%s --socket %s dump 3 x 2>&1", ctl_bin, e.sock);
 	p = popen(cmd, "r");
 	CHECK(p);
 	CHECK(fgets(out, sizeof(out), p));
 	CHECK(pclose(p) != 0);
 	CHECK(!strcmp(out, "vbridgectl: Invalid argument\n"));
+	/* ... and the file it made for the failed command is gone. */
+	CHECK(access("x", F_OK) < 0);
 	free(ctl_bin);
 	env_stop(&e);
 }
@@ -1015,6 +1049,71 @@ static void test_vnc(void)
 	env_stop(&e);
 }
 
+static int no_event(void *opaque, const void *ev, uint32_t len)
+{
+	return 0;
+}
+
+/* The security types a VNC server on port offers (RFB 3.8, 7.1.2). */
+static void vnc_security_types(unsigned int port, uint8_t *types,
+			       unsigned int *n)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char version[12];
+	uint8_t cnt;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons(port);
+	CHECK(fd >= 0);
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK_EQ(recv(fd, version, 12, MSG_WAITALL), 12);
+	CHECK(!memcmp(version, "RFB 003.00", 10));
+	CHECK_EQ(send(fd, "RFB 003.008\n", 12, MSG_NOSIGNAL), 12);
+	CHECK_EQ(recv(fd, &cnt, 1, MSG_WAITALL), 1);
+	CHECK(cnt > 0);
+	CHECK_EQ(recv(fd, types, cnt, MSG_WAITALL), cnt);
+	*n = cnt;
+	close(fd);
+}
+
+/* Issue 8 #10: --vnc-password-file turns on VNC authentication. */
+static void test_vnc_password(void)
+{
+	struct vbd_display_opts opts = { 1, 64, 48 };
+	struct vbd_display *d = vbd_display_new(&opts, no_event, NULL);
+	unsigned int port, n, i;
+	struct vbd_output *vnc;
+	uint8_t types[256];
+	bool vnc_auth = false, none = false;
+
+	CHECK(d);
+	port = free_port();
+	vnc = vbd_vnc_new(d, port, "s3cret");
+	CHECK(vnc);
+	CHECK_EQ(vbd_display_add_output(d, vnc), 0);
+	vnc_security_types(port, types, &n);
+	for (i = 0; i < n; i++) {
+		vnc_auth |= types[i] == 2;
+		none |= types[i] == 1;
+	}
+	CHECK(vnc_auth && !none);
+	vbd_display_free(d);
+
+	/* Without a password: no authentication, loopback only. */
+	d = vbd_display_new(&opts, no_event, NULL);
+	CHECK(d);
+	port = free_port();
+	vnc = vbd_vnc_new(d, port, NULL);
+	CHECK(vnc);
+	CHECK_EQ(vbd_display_add_output(d, vnc), 0);
+	vnc_security_types(port, types, &n);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(types[0], 1);
+	CHECK(tap_log_contains("127.0.0.1"));
+	vbd_display_free(d);
+}
+
 static const struct tap_test tests[] = {
 	{ "display: features, config and GET_INFO", test_features_and_info },
 	{ "display: not offered without --display", test_no_display },
@@ -1033,6 +1132,7 @@ static const struct tap_test tests[] = {
 	{ "display: resize sends DISPLAY_CHANGED", test_resize_event },
 	{ "display: vbridgectl", test_vbridgectl },
 	{ "display: VNC client sees the flushed pixels", test_vnc },
+	{ "display: VNC password authentication", test_vnc_password },
 };
 
 int main(int argc, char **argv)

@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -1766,6 +1768,142 @@ static void test_daemon_socket_path(void)
 	unlink(err);
 }
 
+/* Connect to the Unix socket at path; -errno on failure. */
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CHECK(fd >= 0);
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/*
+ * In a child running as uid:gid: connect to path, ask for the features;
+ * exits 0 if answered, 1 if the connection was refused or dropped.
+ */
+static int foreign_frontend(const char *path, uid_t uid, gid_t gid)
+{
+	pid_t pid = fork();
+	int status;
+
+	CHECK(pid >= 0);
+	if (!pid) {
+		struct { uint32_t req, flags, size; uint64_t v; } m = {
+			REQ_GET_FEATURES, FLAG_VERSION, 0, 0 };
+		struct timeval tv = { 5, 0 };
+		int fd;
+
+		if (setgroups(0, NULL) || setgid(gid) || setuid(uid))
+			_exit(2);
+		fd = unix_connect(path);
+		if (fd < 0)
+			_exit(1);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (send(fd, &m, 12, MSG_NOSIGNAL) != 12)
+			_exit(1);
+		_exit(recv(fd, &m, 20, MSG_WAITALL) == 20 ? 0 : 1);
+	}
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void wait_listening(const char *err)
+{
+	int i;
+
+	for (i = 0; i < 500 && !file_contains(err, "waiting for the frontend"); i++)
+		usleep(10 * 1000);
+	CHECK(i < 500);
+}
+
+/* Issue 8 #8: the socket is 0600 whatever the umask, peers are checked. */
+static void test_daemon_socket_access(void)
+{
+	char dir[] = "/tmp/vbridged-test-XXXXXX", path[128], lpath[128];
+	char err[] = "/tmp/vbridged-err-XXXXXX";
+	const char *argv[6] = { daemon_path(), "--socket-path", path, NULL };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	struct fe f;
+	mode_t mask;
+	pid_t pid;
+	int fd;
+
+	close(mkstemp(err));
+	CHECK(mkdtemp(dir));
+	CHECK(chmod(dir, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	snprintf(lpath, sizeof(lpath), "%s/listen", dir);
+
+	mask = umask(0);
+	pid = spawn(argv, -1, err);
+	umask(mask);
+	wait_listening(err);
+	CHECK(lstat(path, &st) == 0);
+	CHECK_EQ(st.st_mode & 07777, 0600);
+	if (geteuid() == 0)
+		CHECK_EQ(foreign_frontend(path, 65534, 65534), 1);
+	fd = unix_connect(path);
+	CHECK(fd >= 0);
+	fe_attach(&f, fd, 1);
+	CHECK(fe_get_u64(&f, REQ_GET_FEATURES) & F(VIRTIO_F_VERSION_1));
+	fe_stop(&f);
+	CHECK_EQ(wait_exit(pid), 0);
+
+	if (geteuid() != 0) {
+		tap_diag("not root: peer checks not tested");
+		goto out;
+	}
+	/* A listening socket anyone may reach: the peer check refuses. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	strcpy(sa.sun_path, lpath);
+	mask = umask(0);
+	CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	umask(mask);
+	CHECK(listen(fd, 4) == 0);
+	argv[1] = "--fd=3";
+	argv[2] = NULL;
+	CHECK(truncate(err, 0) == 0);
+	pid = spawn(argv, fd, err);
+	close(fd);
+	wait_listening(err);
+	CHECK_EQ(foreign_frontend(lpath, 65534, 65534), 1);
+	CHECK(file_contains(err, "refusing a frontend connection from uid 65534"));
+	/* Still waiting for the real frontend. */
+	fd = unix_connect(lpath);
+	CHECK(fd >= 0);
+	fe_attach(&f, fd, 1);
+	CHECK(fe_get_u64(&f, REQ_GET_FEATURES) & F(VIRTIO_F_VERSION_1));
+	fe_stop(&f);
+	CHECK_EQ(wait_exit(pid), 0);
+	unlink(lpath);
+
+	/* --socket-group: 0660, that group's members are frontends. */
+	argv[1] = "--socket-path";
+	argv[2] = path;
+	argv[3] = "--socket-group=4242";
+	argv[4] = NULL;
+	CHECK(truncate(err, 0) == 0);
+	pid = spawn(argv, -1, err);
+	wait_listening(err);
+	CHECK(lstat(path, &st) == 0);
+	CHECK_EQ(st.st_mode & 07777, 0660);
+	CHECK_EQ(st.st_gid, 4242);
+	CHECK_EQ(foreign_frontend(path, 65534, 4242), 0);
+	CHECK_EQ(wait_exit(pid), 0);
+out:
+	rmdir(dir);
+	unlink(err);
+}
+
 static void test_daemon_protocol_error_exit(void)
 {
 	const char *argv[] = { daemon_path(), "--fd=3", NULL };
@@ -1867,6 +2005,7 @@ static const struct tap_test tests[] = {
 	T(share_parse),
 	T(daemon_fd),
 	T(daemon_socket_path),
+	T(daemon_socket_access),
 	T(daemon_protocol_error_exit),
 };
 
