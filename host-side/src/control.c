@@ -165,6 +165,12 @@ static void run_command(struct vbd_display *d, char *line, int fd, char *reply,
 		snprintf(reply, size, "error %s", strerror(-err));
 }
 
+void vbd_control_command(struct vbd_display *d, char *line, int fd,
+			 char *reply, size_t size)
+{
+	run_command(d, line, fd, reply, size);
+}
+
 static bool send_line(int fd, const char *s)
 {
 	size_t len = strlen(s);

@@ -207,6 +207,7 @@ static const struct vbd_output_ops vnc_ops = {
 };
 
 /* libvncserver's messages, which end in a newline, go to our log. */
+static void vnc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void vnc_log(const char *fmt, ...)
 {
 	char msg[256];
