@@ -39,6 +39,7 @@ PKGS=(
 	libpng-dev libvncserver-dev
 	ninja-build python3-venv libglib2.0-dev libpixman-1-dev libslirp-dev
 	libfdt-dev libattr1-dev libcap-ng-dev libseccomp-dev
+	clang libclang-rt-14-dev
 	seabios qemu-system-data ipxe-qemu libdrm-tests
 )
 missing=()

@@ -42,6 +42,21 @@ if [ -n "$counts" ]; then
 fi
 [ "$host_status" = 0 ] && [ -n "$counts" ] || record "host unit tests exit status" 1
 
+echo "==> fuzz smoke (libFuzzer, ASan+UBSan, a few seconds per target)"
+if command -v clang >/dev/null; then
+	make -s -C host-side fuzz-smoke FUZZ_SMOKE_SECONDS=15 2>&1 |
+		tee "$LOGDIR/fuzz.log"
+	fuzz_status=${PIPESTATUS[0]}
+	# One result per target: "NAME EXECS EXEC/S CRASHES TIMEOUTS".
+	while read -r t execs _ crashes timeouts; do
+		[ "$crashes" = 0 ] && [ "$timeouts" = 0 ] && [ "$execs" -gt 0 ]
+		record "fuzz smoke $t: $execs executions" $?
+	done < <(grep -E '^fuzz_[a-z_]+ +[0-9]+' "$LOGDIR/fuzz.log")
+	grep -qE '^fuzz_' "$LOGDIR/fuzz.log" || record "fuzz smoke ran" "$fuzz_status"
+else
+	record "fuzz smoke: clang missing (scripts/setup-host.sh installs it)" 1
+fi
+
 echo "==> kernel module static checks (sparse C=2 with endian checks, W=1)"
 make -s check KDIR="$KDIR" >"$LOGDIR/kcheck.log" 2>&1
 kcheck=$?

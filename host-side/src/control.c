@@ -7,8 +7,11 @@
  *   dump SCANOUT FILE           ok WIDTH HEIGHT    (raw XRGB8888 rows)
  *   resize SCANOUT WIDTH HEIGHT ok
  *
- * or "error MESSAGE".  FILE is the rest of the line, opened as given by
- * the daemon.  The socket is only for the daemon's own user (mode 0600
+ * or "error MESSAGE".  FILE is the rest of the line: "-" for a file the
+ * client opened itself and passed along with the line (SCM_RIGHTS, as
+ * vbridgectl does; the only way once the daemon is sandboxed), else a
+ * path the daemon creates: 0600, never over an existing file or through
+ * a symbolic link.  The socket is only for the daemon's own user (mode 0600
  * and a peer credential check), but its lines are checked all the same.
  * Clients are served one at a time; an idle one is dropped.
  */
@@ -84,7 +87,7 @@ static void cmd_info(struct vbd_display *d, char *reply, size_t size)
 	}
 }
 
-static int cmd_capture(struct vbd_display *d, char *args, bool png,
+static int cmd_capture(struct vbd_display *d, char *args, bool png, int fd,
 		       char *reply, size_t size)
 {
 	struct vbd_image img;
@@ -95,13 +98,17 @@ static int cmd_capture(struct vbd_display *d, char *args, bool png,
 	err = split_scanout(args, &scanout, &path);
 	if (err)
 		return err;
+	if (strcmp(path, "-"))
+		fd = -1;
+	else if (fd < 0)
+		return -EBADF;
 	err = vbd_display_capture(d, scanout, &img);
 	if (err)
 		return err;
 	if (png)
-		err = vbd_image_write_png(&img, path);
+		err = vbd_image_write_png(&img, path, fd);
 	else
-		err = vbd_image_write_raw(&img, path);
+		err = vbd_image_write_raw(&img, path, fd);
 	if (!err && !png)
 		snprintf(reply, size, "ok %u %u", img.width, img.height);
 	free(img.pixels);
@@ -124,8 +131,11 @@ static int cmd_resize(struct vbd_display *d, char *args)
 	return vbd_display_set_mode(d, scanout, width, height);
 }
 
-/* Run line (without its newline); reply gets the answer, ditto. */
-static void run_command(struct vbd_display *d, char *line, char *reply,
+/*
+ * Run line (without its newline); reply gets the answer, ditto.  fd: a
+ * file descriptor that came with it, or -1.
+ */
+static void run_command(struct vbd_display *d, char *line, int fd, char *reply,
 			size_t size)
 {
 	char *args = strchr(line, ' ');
@@ -138,9 +148,9 @@ static void run_command(struct vbd_display *d, char *line, char *reply,
 		cmd_info(d, reply, size);
 		return;
 	} else if (!strcmp(line, "screenshot")) {
-		err = cmd_capture(d, args, true, reply, size);
+		err = cmd_capture(d, args, true, fd, reply, size);
 	} else if (!strcmp(line, "dump")) {
-		err = cmd_capture(d, args, false, reply, size);
+		err = cmd_capture(d, args, false, fd, reply, size);
 	} else if (!strcmp(line, "resize")) {
 		err = cmd_resize(d, args);
 	} else {
@@ -153,6 +163,12 @@ static void run_command(struct vbd_display *d, char *line, char *reply,
 		snprintf(reply, size, "error event queue full");
 	else if (err)
 		snprintf(reply, size, "error %s", strerror(-err));
+}
+
+void vbd_control_command(struct vbd_display *d, char *line, int fd,
+			 char *reply, size_t size)
+{
+	run_command(d, line, fd, reply, size);
 }
 
 static bool send_line(int fd, const char *s)
@@ -172,6 +188,44 @@ static bool send_line(int fd, const char *s)
 	return send(fd, "\n", 1, MSG_NOSIGNAL) == 1;
 }
 
+/* Receive into buf; a passed file descriptor replaces *fd. */
+static ssize_t recv_fd(int sock, char *buf, size_t len, int *fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = cbuf.buf,
+		.msg_controllen = sizeof(cbuf.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t i, cnt;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < cnt; i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(f));
+			if (*fd >= 0)
+				close(*fd);
+			*fd = f;
+		}
+	}
+	return n;
+}
+
 /* Serve one client until it leaves, idles, misbehaves or we stop. */
 static void serve_client(struct vbd_control *c, int fd)
 {
@@ -181,6 +235,7 @@ static void serve_client(struct vbd_control *c, int fd)
 	};
 	char buf[VBD_CONTROL_LINE_MAX], reply[1024];
 	size_t len = 0;
+	int passed = -1;
 
 	for (;;) {
 		char *nl = memchr(buf, '\n', len);
@@ -188,24 +243,30 @@ static void serve_client(struct vbd_control *c, int fd)
 
 		if (nl) {
 			*nl = '\0';
-			run_command(c->display, buf, reply, sizeof(reply));
+			run_command(c->display, buf, passed, reply, sizeof(reply));
+			/* A passed file is for the line it came with. */
+			if (passed >= 0)
+				close(passed);
+			passed = -1;
 			if (!send_line(fd, reply))
-				return;
+				break;
 			len -= nl + 1 - buf;
 			memmove(buf, nl + 1, len);
 			continue;
 		}
 		if (len == sizeof(buf)) {
 			send_line(fd, "error line too long");
-			return;
+			break;
 		}
 		if (poll(pfd, 2, CLIENT_IDLE_MS) <= 0 || pfd[0].revents)
-			return;
-		n = recv(fd, buf + len, sizeof(buf) - len, 0);
+			break;
+		n = recv_fd(fd, buf + len, sizeof(buf) - len, &passed);
 		if (n <= 0)
-			return;
+			break;
 		len += n;
 	}
+	if (passed >= 0)
+		close(passed);
 }
 
 static void *control_thread(void *arg)

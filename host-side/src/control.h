@@ -21,4 +21,12 @@ struct vbd_control *vbd_control_new(const char *path, struct vbd_display *d);
 /* Stop serving and remove the socket. */
 void vbd_control_free(struct vbd_control *c);
 
+/*
+ * Run one command line (no newline, modified in place) as a client's,
+ * with fd passed along (or -1); the answer goes to reply.  The seam the
+ * fuzzer uses: no socket needed.
+ */
+void vbd_control_command(struct vbd_display *d, char *line, int fd,
+			 char *reply, size_t size);
+
 #endif /* VBD_CONTROL_H */

@@ -12,6 +12,14 @@
  * rectangle of the resource it shows.  SET_SCANOUT and FLUSH copy the
  * pixels from guest memory into it and tell the outputs what changed;
  * outputs and the control socket read surfaces only.
+ *
+ * What a guest can make us allocate or copy is bounded by what the host
+ * configured, not by the protocol's limits: a resource is at most as
+ * large as the largest mode a head was given (--display or a resize),
+ * all resources together describe at most VBD_DISPLAY_MAX_FRAMES such
+ * frames per head and VBD_DISPLAY_MAX_TOTAL_ENTRIES ranges, the ranges
+ * of one resource do not overlap (no 1 GiB image out of one repeated
+ * page), and one FLUSH copies each surface a bounded number of times.
  */
 #include <endian.h>
 #include <errno.h>
@@ -81,6 +89,12 @@ struct vbd_display {
 	 * outputs' own locks; it is never held while posting an event.
 	 */
 	pthread_mutex_t lock;
+	/* The largest mode any head was given: bounds every resource. */
+	uint32_t max_width;
+	uint32_t max_height;
+	/* Accounted over all resources. */
+	uint64_t total_bytes;		/* width * height * BPP */
+	unsigned int total_entries;
 	struct resource *resources[VBD_DISPLAY_MAX_RESOURCES];
 	struct scanout scanouts[VBRIDGE_DISPLAY_MAX_SCANOUTS];
 	struct vbd_ratelimit rl;
@@ -118,6 +132,26 @@ static bool rect_clip(struct vbd_rect *r, const struct vbd_rect *clip)
 	return true;
 }
 
+/* Grow *box to hold r too (or make it r, if first). */
+static void rect_union(struct vbd_rect *box, const struct vbd_rect *r, bool first)
+{
+	uint64_t x0, y0, x1, y1;
+
+	if (first) {
+		*box = *r;
+		return;
+	}
+	x0 = box->x < r->x ? box->x : r->x;
+	y0 = box->y < r->y ? box->y : r->y;
+	x1 = (uint64_t)box->x + box->width;
+	y1 = (uint64_t)box->y + box->height;
+	if (x1 < (uint64_t)r->x + r->width)
+		x1 = (uint64_t)r->x + r->width;
+	if (y1 < (uint64_t)r->y + r->height)
+		y1 = (uint64_t)r->y + r->height;
+	*box = (struct vbd_rect){ x0, y0, x1 - x0, y1 - y0 };
+}
+
 static void rect_from_wire(struct vbd_rect *r, const struct vbridge_display_rect *w)
 {
 	r->x = le32toh(w->x);
@@ -137,6 +171,19 @@ static struct resource **res_slot(struct vbd_display *d, uint32_t id)
 		if (d->resources[i] ? d->resources[i]->id == id : !id)
 			return &d->resources[i];
 	return NULL;
+}
+
+/* Bytes accounted for a width x height resource. */
+static uint64_t res_bytes(uint32_t width, uint32_t height)
+{
+	return (uint64_t)width * height * BPP;
+}
+
+static void res_account_free(struct vbd_display *d, struct resource *res)
+{
+	d->total_bytes -= res_bytes(res->width, res->height);
+	d->total_entries -= res->nr_entries;
+	free(res);
 }
 
 static struct resource *res_find(struct vbd_display *d, uint32_t id)
@@ -267,6 +314,31 @@ static int op_get_info(struct vbd_display *d, struct vbd_display_req *r)
 	return 0;
 }
 
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct res_entry *x = a, *y = b;
+
+	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
+/* Whether two of the ranges of res share a guest byte. */
+static bool entries_overlap(const struct resource *res)
+{
+	struct res_entry *sorted;
+	bool overlap = false;
+	unsigned int i;
+
+	sorted = malloc(res->nr_entries * sizeof(*sorted));
+	if (!sorted)
+		return true;
+	memcpy(sorted, res->entries, res->nr_entries * sizeof(*sorted));
+	qsort(sorted, res->nr_entries, sizeof(*sorted), entry_cmp);
+	for (i = 1; i < res->nr_entries && !overlap; i++)
+		overlap = sorted[i].gpa - sorted[i - 1].gpa < sorted[i - 1].len;
+	free(sorted);
+	return overlap;
+}
+
 /* Read and check the memory entries of a new resource into res. */
 static int create_entries(struct vbd_display_req *r, struct resource *res,
 			  uint64_t need)
@@ -289,7 +361,9 @@ static int create_entries(struct vbd_display_req *r, struct resource *res,
 			return -EFAULT;
 		total += e->len;
 	}
-	return total < need ? -EINVAL : 0;
+	if (total < need)
+		return -EINVAL;
+	return entries_overlap(res) ? -EINVAL : 0;
 }
 
 static int op_resource_create(struct vbd_display *d, struct vbd_display_req *r)
@@ -329,10 +403,21 @@ static int op_resource_create(struct vbd_display *d, struct vbd_display_req *r)
 	pthread_mutex_lock(&d->lock);
 	if (res_find(d, res->id))
 		err = -EEXIST;
+	else if (width > d->max_width || height > d->max_height)
+		err = -E2BIG;
+	else if (d->total_bytes + res_bytes(width, height) >
+		 (uint64_t)VBD_DISPLAY_MAX_FRAMES * d->num_scanouts *
+		 res_bytes(d->max_width, d->max_height) ||
+		 d->total_entries + n > VBD_DISPLAY_MAX_TOTAL_ENTRIES)
+		err = -ENOSPC;
 	else if (!(slot = res_slot(d, 0)))
 		err = -ENOSPC;
 	else
 		*slot = res;
+	if (!err) {
+		d->total_bytes += res_bytes(width, height);
+		d->total_entries += n;
+	}
 	pthread_mutex_unlock(&d->lock);
 	if (err)
 		free(res);
@@ -358,7 +443,7 @@ static int op_resource_destroy(struct vbd_display *d, struct vbd_display_req *r)
 	for (i = 0; i < d->num_scanouts; i++)
 		if (d->scanouts[i].resource_id == id)
 			scanout_disable(d, i);
-	free(*slot);
+	res_account_free(d, *slot);
 	*slot = NULL;
 	pthread_mutex_unlock(&d->lock);
 	return 0;
@@ -420,6 +505,7 @@ static int op_flush(struct vbd_display *d, struct vbd_display_req *r)
 {
 	struct vbridge_display_flush_in in;
 	const struct resource *res;
+	struct vbd_rect box = { 0 };
 	uint32_t id, n, k;
 	unsigned int i;
 	int err = 0;
@@ -445,6 +531,13 @@ static int op_flush(struct vbd_display *d, struct vbd_display_req *r)
 		if (!rect_inside(&rect, res->width, res->height)) {
 			err = -EINVAL;
 			break;
+		}
+		/* Many rectangles: copy their bounding box once, at the end. */
+		if (n > VBD_DISPLAY_FLUSH_RECTS) {
+			rect_union(&box, &rect, !k);
+			if (k < n - 1)
+				continue;
+			rect = box;
 		}
 		for (i = 0; i < d->num_scanouts && !err; i++) {
 			struct vbd_rect clip = rect;
@@ -584,6 +677,11 @@ int vbd_display_set_mode(struct vbd_display *d, unsigned int scanout,
 	pthread_mutex_lock(&d->lock);
 	d->scanouts[scanout].mode_width = width;
 	d->scanouts[scanout].mode_height = height;
+	/* The host offered this mode: the guest may now use it. */
+	if (d->max_width < width)
+		d->max_width = width;
+	if (d->max_height < height)
+		d->max_height = height;
 	pthread_mutex_unlock(&d->lock);
 	return d->post_event(d->opaque, &ev, sizeof(ev));
 }
@@ -613,7 +711,8 @@ void vbd_display_reset(struct vbd_display *d)
 	for (i = 0; i < d->num_scanouts; i++)
 		scanout_disable(d, i);
 	for (i = 0; i < VBD_DISPLAY_MAX_RESOURCES; i++) {
-		free(d->resources[i]);
+		if (d->resources[i])
+			res_account_free(d, d->resources[i]);
 		d->resources[i] = NULL;
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -637,6 +736,8 @@ struct vbd_display *vbd_display_new(const struct vbd_display_opts *opts,
 	if (!d)
 		return NULL;
 	d->num_scanouts = opts->num_scanouts;
+	d->max_width = opts->width;
+	d->max_height = opts->height;
 	d->post_event = post_event;
 	d->opaque = opaque;
 	for (i = 0; i < d->num_scanouts; i++) {

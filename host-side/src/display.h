@@ -19,6 +19,12 @@
 /* 64 MiB in 4 KiB pages: a 5K framebuffer in scattered pages. */
 #define VBD_DISPLAY_MAX_ENTRIES		16384
 #define VBD_DISPLAY_MAX_OUTPUTS		4
+/* Memory entries of all resources together (1 GiB in 4 KiB pages). */
+#define VBD_DISPLAY_MAX_TOTAL_ENTRIES	(4 * VBD_DISPLAY_MAX_ENTRIES)
+/* Frames of the largest mode per head that all resources may describe. */
+#define VBD_DISPLAY_MAX_FRAMES		16
+/* Damage rectangles of a FLUSH copied one by one; more are merged. */
+#define VBD_DISPLAY_FLUSH_RECTS		16
 
 struct vbd_rect {
 	uint32_t x;

@@ -8,10 +8,13 @@
  * arguments or when the connection breaks.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +49,12 @@ struct options {
 	struct vbd_fs_opts fs;
 	struct vbd_display_opts display;	/* num_scanouts 0: none */
 	int vnc_display;			/* -1: no VNC server */
+	const char *vnc_password_file;
+	char *vnc_password;			/* read from it */
 	const char *control_socket;
 	struct vbd_inject *inject;		/* NULL: no fault injection */
+	bool socket_group_set;
+	gid_t socket_group;			/* --socket-group */
 };
 
 /* VNC display N is TCP port 5900 + N. */
@@ -61,6 +68,9 @@ static void usage(FILE *f)
 "\n"
 "  --socket-path=PATH      listen on the Unix socket PATH\n"
 "  --fd=FDNUM              use the listening (or connected) socket FDNUM\n"
+"  --socket-group=GROUP    make --socket-path group-accessible (0660) and\n"
+"                          accept frontends of GROUP too (default: 0600,\n"
+"                          only root and our own user may connect)\n"
 "  --shared-dir=TAG=DIR[:ro]\n"
 "                          export directory DIR under TAG (up to %d times)\n"
 "  --num-queues=N          number of request queues, 1 to %d (default 1)\n"
@@ -82,6 +92,11 @@ static void usage(FILE *f)
 "                          offer N displays (1 to %d, default 1) with this\n"
 "                          preferred mode\n"
 "  --vnc=:N                serve display 0 over VNC on 127.0.0.1, port 5900+N\n"
+"                          (without --vnc-password-file: no authentication,\n"
+"                          anyone on this host may watch)\n"
+"  --vnc-password-file=FILE\n"
+"                          require VNC authentication with the password on\n"
+"                          the first line of FILE (8 bytes count)\n"
 "  --control-socket=PATH   take commands (vbridgectl) on the Unix socket PATH\n"
 "  --inject=SEED:RATE[:KIND,...]\n"
 "                          testing only: damage a fraction RATE (0 to 1) of\n"
@@ -167,6 +182,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		OPT_VNC,
 		OPT_CONTROL_SOCKET,
 		OPT_INJECT,
+		OPT_SOCKET_GROUP,
+		OPT_VNC_PASSWORD_FILE,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -183,6 +200,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "vnc", required_argument, NULL, OPT_VNC },
 		{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
 		{ "inject", required_argument, NULL, OPT_INJECT },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+		{ "vnc-password-file", required_argument, NULL, OPT_VNC_PASSWORD_FILE },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
@@ -282,6 +301,20 @@ static void parse_args(int argc, char **argv, struct options *o)
 				bad_args("--inject: expected SEED:RATE[:KIND,...] with RATE from 0 to 1, not '%s'",
 					 optarg);
 			break;
+		case OPT_VNC_PASSWORD_FILE:
+			o->vnc_password_file = optarg;
+			break;
+		case OPT_SOCKET_GROUP: {
+			struct group *g = getgrnam(optarg);
+
+			if (g)
+				v = g->gr_gid;
+			else if (parse_uint(optarg, UINT_MAX - 1, &v))
+				bad_args("--socket-group: no group '%s'", optarg);
+			o->socket_group = v;
+			o->socket_group_set = true;
+			break;
+		}
 		case OPT_LOG_LEVEL:
 			if (vbd_log_parse_level(optarg, &vbd_log_level))
 				bad_args("--log-level: unknown level '%s'", optarg);
@@ -310,15 +343,45 @@ static void parse_args(int argc, char **argv, struct options *o)
 		bad_args("unexpected argument '%s'", argv[optind]);
 	if (!o->socket_path == (o->fd < 0))
 		bad_args("exactly one of --socket-path and --fd is required");
+	if (o->vnc_password_file && o->vnc_display < 0)
+		bad_args("--vnc-password-file needs --vnc");
+	if (o->socket_group_set && !o->socket_path)
+		bad_args("--socket-group needs --socket-path");
 	if ((o->vnc_display >= 0 || o->control_socket) && !o->display.num_scanouts)
 		bad_args("--vnc and --control-socket need --display");
 }
 
-static int listen_on(const char *path)
+/* Give the socket at path to group, mode 0660, without following links. */
+static int socket_share(const char *path, gid_t group)
+{
+	char proc[64];
+	struct stat st;
+	int fd, r = -1;
+
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		log_err("--socket-path %s: replaced while we set it up", path);
+		goto out;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (fchownat(fd, "", -1, group, AT_EMPTY_PATH) < 0 ||
+	    chmod(proc, 0660) < 0) {
+		log_err("--socket-path %s: --socket-group: %s", path, strerror(errno));
+		goto out;
+	}
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static int listen_on(const char *path, const struct options *o)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	int fd;
+	mode_t mask;
+	int fd, r;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		log_err("--socket-path %s: path too long", path);
@@ -342,18 +405,56 @@ static int listen_on(const char *path)
 		log_err("socket: %s", strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 1) < 0) {
+	/* 0600 from the start, whatever the umask: no window for others. */
+	mask = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(mask);
+	if (r < 0 || listen(fd, 1) < 0) {
 		log_err("--socket-path %s: %s", path, strerror(errno));
 		close(fd);
+		return -1;
+	}
+	if (o->socket_group_set && socket_share(path, o->socket_group) < 0) {
+		close(fd);
+		unlink(path);
 		return -1;
 	}
 	return fd;
 }
 
-/* The frontend's connection: accepted on a listening socket, or fd itself. */
-static int connect_frontend(int fd, const char *path)
+/* Whether the peer on conn is root, our user, or in --socket-group. */
+static bool peer_allowed(int conn, const struct options *o)
 {
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	gid_t groups[NGROUPS_MAX];
+
+	if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_err("SO_PEERCRED: %s", strerror(errno));
+		return false;
+	}
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	if (o->socket_group_set) {
+		unsigned int i;
+
+		if (cred.gid == o->socket_group)
+			return true;
+		len = sizeof(groups);
+		if (!getsockopt(conn, SOL_SOCKET, SO_PEERGROUPS, groups, &len))
+			for (i = 0; i < len / sizeof(groups[0]); i++)
+				if (groups[i] == o->socket_group)
+					return true;
+	}
+	log_warn("refusing a frontend connection from uid %u gid %u pid %d",
+		 (unsigned int)cred.uid, (unsigned int)cred.gid, (int)cred.pid);
+	return false;
+}
+
+/* The frontend's connection: accepted on a listening socket, or fd itself. */
+static int connect_frontend(int fd, const struct options *o)
+{
+	const char *path = o->socket_path;
 	int listening, conn;
 	socklen_t len = sizeof(listening);
 	struct stat st;
@@ -367,9 +468,17 @@ static int connect_frontend(int fd, const char *path)
 		return fd;
 
 	log_info("waiting for the frontend on %s", path ? path : "its socket");
-	do
+	for (;;) {
 		conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-	while (conn < 0 && errno == EINTR);
+		if (conn < 0 && errno == EINTR)
+			continue;
+		/* Whoever connects first must not become the frontend. */
+		if (conn >= 0 && !peer_allowed(conn, o)) {
+			close(conn);
+			continue;
+		}
+		break;
+	}
 	if (conn < 0)
 		log_err("accept: %s", strerror(errno));
 	/* One connection per run: nobody else may connect. */
@@ -377,6 +486,34 @@ static int connect_frontend(int fd, const char *path)
 	if (path)
 		unlink(path);
 	return conn;
+}
+
+/* The first line of path, without its newline; NULL after logging why. */
+static char *read_password(const char *path)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	struct stat st;
+	ssize_t n;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f) {
+		log_err("--vnc-password-file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!fstat(fileno(f), &st) && (st.st_mode & 077))
+		log_warn("--vnc-password-file %s: readable by others", path);
+	n = getline(&line, &cap, f);
+	fclose(f);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n <= 0) {
+		log_err("--vnc-password-file %s: no password on the first line", path);
+		free(line);
+		return NULL;
+	}
+	return line;
 }
 
 /* The display, its VNC server and control socket; 0 or -1. */
@@ -390,7 +527,8 @@ static int setup_display(struct vbd_device *dev, const struct options *o,
 	if (!display)
 		return -1;
 	if (o->vnc_display >= 0) {
-		vnc = vbd_vnc_new(display, VNC_BASE_PORT + o->vnc_display);
+		vnc = vbd_vnc_new(display, VNC_BASE_PORT + o->vnc_display,
+				  o->vnc_password);
 		if (!vnc || vbd_display_add_output(display, vnc))
 			return -1;
 	}
@@ -414,6 +552,11 @@ int main(int argc, char **argv)
 	int fd, r;
 
 	parse_args(argc, argv, &o);
+	if (o.vnc_password_file) {
+		o.vnc_password = read_password(o.vnc_password_file);
+		if (!o.vnc_password)
+			return 1;
+	}
 
 	/* The filesystem holds a descriptor per inode the guest knows. */
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
@@ -436,10 +579,14 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	fd = o.display.num_scanouts ? setup_display(dev, &o, &control) : 0;
+	if (o.vnc_password) {
+		explicit_bzero(o.vnc_password, strlen(o.vnc_password));
+		free(o.vnc_password);
+	}
 	if (!fd)
-		fd = o.socket_path ? listen_on(o.socket_path) : o.fd;
+		fd = o.socket_path ? listen_on(o.socket_path, &o) : o.fd;
 	if (fd >= 0)
-		fd = connect_frontend(fd, o.socket_path);
+		fd = connect_frontend(fd, &o);
 	if (fd < 0) {
 		if (control)
 			vbd_control_free(control);

@@ -36,6 +36,8 @@ struct vnc {
 	/* Used by the VNC thread only (and by setup and teardown). */
 	rfbScreenInfoPtr screen;
 	struct vbd_image fb;
+	/* For rfbCheckPasswordByList: { password, NULL }, or NULL. */
+	char *passwords[2];
 
 	/* lock protects the fields below; it nests inside the display's. */
 	pthread_mutex_t lock;
@@ -179,6 +181,10 @@ static void vnc_free(struct vnc *v)
 		rfbScreenCleanup(v->screen);
 	}
 	free(v->fb.pixels);
+	if (v->passwords[0]) {
+		explicit_bzero(v->passwords[0], strlen(v->passwords[0]));
+		free(v->passwords[0]);
+	}
 	pthread_mutex_destroy(&v->lock);
 	free(v);
 }
@@ -201,6 +207,7 @@ static const struct vbd_output_ops vnc_ops = {
 };
 
 /* libvncserver's messages, which end in a newline, go to our log. */
+static void vnc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void vnc_log(const char *fmt, ...)
 {
 	char msg[256];
@@ -216,7 +223,8 @@ static void vnc_log(const char *fmt, ...)
 	log_debug("vnc: %s", msg);
 }
 
-struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port)
+struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port,
+			       const char *password)
 {
 	static char name[] = "vbridged";
 	char *argv[] = { name, NULL };
@@ -230,6 +238,14 @@ struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port)
 	v->base.ops = &vnc_ops;
 	v->display = d;
 	pthread_mutex_init(&v->lock, NULL);
+	if (password) {
+		v->passwords[0] = strdup(password);
+		if (!v->passwords[0]) {
+			pthread_mutex_destroy(&v->lock);
+			free(v);
+			return NULL;
+		}
+	}
 
 	/* Black at the preferred size until the guest shows something. */
 	vbd_display_scanout_info(d, 0, &info);
@@ -254,6 +270,11 @@ struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port)
 	v->screen->port = port;
 	v->screen->listenInterface = htonl(INADDR_LOOPBACK);
 	v->screen->ipv6port = 0;	/* IPv4 loopback only */
+	if (v->passwords[0]) {
+		/* VNC authentication (RFB 7.2.2): a DES challenge. */
+		v->screen->authPasswdData = v->passwords;
+		v->screen->passwordCheck = rfbCheckPasswordByList;
+	}
 	rfbInitServer(v->screen);
 	if (v->screen->listenSock == RFB_INVALID_SOCKET) {
 		log_err("vnc: cannot listen on 127.0.0.1:%u", port);
@@ -265,7 +286,9 @@ struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port)
 		log_err("vnc: cannot create thread: %s", strerror(err));
 		goto fail;
 	}
-	log_info("vnc: serving display 0 on 127.0.0.1:%u", port);
+	log_info("vnc: serving display 0 on 127.0.0.1:%u, %s", port,
+		 password ? "with VNC password authentication" :
+		 "without authentication");
 	return &v->base;
 fail:
 	vnc_free(v);
@@ -274,7 +297,47 @@ fail:
 
 /* Image files */
 
-int vbd_image_write_png(const struct vbd_image *img, const char *path)
+/*
+ * A new file at path for an image: never an existing file, never through
+ * a symbolic link at the end, readable by our user only.  We may be
+ * root, and the path comes from a control client.
+ */
+static FILE *image_create(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		      0600);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "wb");
+	if (!f) {
+		int e = errno;
+
+		close(fd);
+		unlink(path);
+		errno = e;
+	}
+	return f;
+}
+
+/* The image file: fd, if a client passed one (>= 0), else a new path. */
+static FILE *image_open(const char *path, int fd)
+{
+	FILE *f;
+
+	if (fd < 0)
+		return image_create(path);
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "wb");
+	if (!f)
+		close(fd);
+	return f;
+}
+
+int vbd_image_write_png(const struct vbd_image *img, const char *path, int fd)
 {
 	png_image png = {
 		.version = PNG_IMAGE_VERSION,
@@ -295,7 +358,7 @@ int vbd_image_write_png(const struct vbd_image *img, const char *path)
 		rgb[i * 3 + 1] = img->pixels[i * 4 + 1];
 		rgb[i * 3 + 2] = img->pixels[i * 4];
 	}
-	f = fopen(path, "wbe");
+	f = image_open(path, fd);
 	if (!f) {
 		err = -errno;
 		goto out;
@@ -311,10 +374,10 @@ out:
 	return err;
 }
 
-int vbd_image_write_raw(const struct vbd_image *img, const char *path)
+int vbd_image_write_raw(const struct vbd_image *img, const char *path, int fd)
 {
 	size_t len = (size_t)img->width * img->height * 4;
-	FILE *f = fopen(path, "wbe");
+	FILE *f = image_open(path, fd);
 	int err = 0;
 
 	if (!f)

@@ -32,12 +32,19 @@ struct vbd_output {
 
 /*
  * A VNC server showing scanout 0 on 127.0.0.1:port, served by a thread
- * of its own.  NULL after logging why not.
+ * of its own; with VNC authentication if password is not NULL (only its
+ * first 8 bytes count, as RFB's DES challenge goes).  NULL after logging
+ * why not.
  */
-struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port);
+struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port,
+			       const char *password);
 
-/* Write img to path as PNG (RGB) or as raw XRGB8888 rows; 0 or -errno. */
-int vbd_image_write_png(const struct vbd_image *img, const char *path);
-int vbd_image_write_raw(const struct vbd_image *img, const char *path);
+/*
+ * Write img as PNG (RGB) or as raw XRGB8888 rows; 0 or -errno.  To fd if
+ * it is >= 0 (a file a client opened), else to a new file at path,
+ * created 0600 with O_EXCL | O_NOFOLLOW (-EEXIST if something is there).
+ */
+int vbd_image_write_png(const struct vbd_image *img, const char *path, int fd);
+int vbd_image_write_raw(const struct vbd_image *img, const char *path, int fd);
 
 #endif /* VBD_OUTPUT_H */

@@ -4,6 +4,7 @@
  * the answer.  Exits 0 on "ok", 1 on an error of any kind.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -29,7 +30,9 @@ static void usage(FILE *f)
 "  resize SCANOUT WIDTH HEIGHT   change SCANOUT's preferred mode and\n"
 "                                tell the guest\n"
 "\n"
-"Relative FILE names are relative to the current directory.\n");
+"FILE is created by vbridgectl (mode 0600; an existing FILE or a\n"
+"symbolic link is refused) and handed to the daemon, which may be\n"
+"sandboxed and unable to see it.\n");
 }
 
 static __attribute__((noreturn, format(printf, 1, 2)))
@@ -69,6 +72,30 @@ static int connect_to(const char *path)
 	return fd;
 }
 
+/* Send line, with fd attached if it is >= 0. */
+static ssize_t send_with_fd(int sock, const char *line, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cbuf;
+	struct iovec iov = { .iov_base = (void *)line, .iov_len = strlen(line) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (fd >= 0) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = sizeof(cbuf.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -76,10 +103,10 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char line[VBD_CONTROL_LINE_MAX] = "", reply[1024], cwd[PATH_MAX];
-	const char *path = NULL;
+	char line[VBD_CONTROL_LINE_MAX] = "", reply[1024];
+	const char *path = NULL, *file = NULL;
 	size_t len = 0;
-	int c, i, fd;
+	int c, i, fd, out = -1;
 
 	while ((c = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -102,17 +129,11 @@ int main(int argc, char **argv)
 	for (i = optind; i < argc; i++) {
 		if (strchr(argv[i], '\n'))
 			die("arguments may not contain newlines");
-		/* The daemon opens FILE from its own directory. */
-		if (i == optind + 2 && argv[i][0] != '/' &&
-		    (!strcmp(argv[optind], "screenshot") ||
-		     !strcmp(argv[optind], "dump"))) {
-			if (!getcwd(cwd, sizeof(cwd)))
-				die("getcwd: %s", strerror(errno));
-			append(line, cwd);
-			strcat(line, "/");
-			if (strlen(line) + strlen(argv[i]) + 2 > VBD_CONTROL_LINE_MAX)
-				die("command too long");
-			strcat(line, argv[i]);
+		/* We create FILE and pass it: the daemon sends "-" there. */
+		if (i == optind + 2 && (!strcmp(argv[optind], "screenshot") ||
+					!strcmp(argv[optind], "dump"))) {
+			file = argv[i];
+			append(line, "-");
 			continue;
 		}
 		append(line, argv[i]);
@@ -120,26 +141,42 @@ int main(int argc, char **argv)
 	strcat(line, "\n");
 
 	fd = connect_to(path);
-	if (send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line))
+	if (file) {
+		out = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			   0600);
+		if (out < 0)
+			die("%s: %s", file, strerror(errno));
+	}
+	if (send_with_fd(fd, line, out) != (ssize_t)strlen(line)) {
+		if (file)
+			unlink(file);
 		die("%s: %s", path, strerror(errno));
+	}
 	while (len < sizeof(reply) - 1 && !memchr(reply, '\n', len)) {
 		ssize_t n = recv(fd, reply + len, sizeof(reply) - 1 - len, 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			if (file)
+				unlink(file);
 			die("%s: no answer", path);
+		}
 		len += n;
 	}
 	close(fd);
 	reply[len] = '\0';
 	reply[strcspn(reply, "\n")] = '\0';
 
+	if (out >= 0 && close(out) < 0)
+		strcpy(reply, "error cannot write the file");
 	if (!strncmp(reply, "ok", 2) && (!reply[2] || reply[2] == ' ')) {
 		if (reply[2])
 			puts(reply + 3);
 		return 0;
 	}
+	if (file)
+		unlink(file);
 	if (!strncmp(reply, "error ", 6))
 		die("%s", reply + 6);
 	die("unexpected answer '%s'", reply);

@@ -298,7 +298,7 @@ static int queue_start(struct vu_queue *q)
 	pthread_mutex_unlock(&q->lock);
 	if (r) {
 		close_fd(&q->stop_fd);
-		return vu_violation("virtqueue %u: ring not in guest memory or misaligned",
+		return vu_violation("virtqueue %u: ring not in guest memory or misaligned, or its parts overlap",
 				    q->index);
 	}
 

@@ -85,6 +85,14 @@ static __virtio16 *avail_event(struct virtq *vq)
 	return (__virtio16 *)(void *)&vq->used->ring[vq->num];
 }
 
+/* Whether host ranges [a, a + alen) and [b, b + blen) share a byte. */
+static bool host_overlap(const void *a, size_t alen, const void *b, size_t blen)
+{
+	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+
+	return x < y + blen && y < x + alen;
+}
+
 int virtq_start(struct virtq *vq, const struct virtq_mem *mem,
 		unsigned int index, unsigned int num,
 		const struct virtq_addr *addr, uint16_t base,
@@ -98,12 +106,24 @@ int virtq_start(struct virtq *vq, const struct virtq_mem *mem,
 			  sizeof(struct vring_used_elem) * num + event;
 
 	memset(vq, 0, sizeof(*vq));
+	/* Split rings: a power of two no bigger than the index space. */
+	if (!num || num > VIRTQ_MAX_SIZE || (num & (num - 1)))
+		return -EINVAL;
 	if (addr->desc % 16 || addr->avail % 2 || addr->used % 4)
 		return -EFAULT;
 	vq->desc = virtq_mem_uva(mem, addr->desc, desc_len);
 	vq->avail = virtq_mem_uva(mem, addr->avail, avail_len);
 	vq->used = virtq_mem_uva(mem, addr->used, used_len);
 	if (!vq->desc || !vq->avail || !vq->used)
+		return -EFAULT;
+	/*
+	 * Our writes to the used ring must not change what we read: a used
+	 * ring over the available index would feed itself forever.  Compare
+	 * host addresses, which is what aliasing is about.
+	 */
+	if (host_overlap(vq->desc, desc_len, vq->avail, avail_len) ||
+	    host_overlap(vq->desc, desc_len, vq->used, used_len) ||
+	    host_overlap(vq->avail, avail_len, vq->used, used_len))
 		return -EFAULT;
 
 	vq->mem = mem;
@@ -233,6 +253,8 @@ static const char *chain_walk(struct virtq *vq, uint16_t head,
 
 int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 {
+	unsigned int rejected = 0;
+
 	while (!vq->broken) {
 		uint16_t avail_idx = load16(&vq->avail->idx, __ATOMIC_ACQUIRE);
 		uint16_t pending = avail_idx - vq->last_avail_idx;
@@ -261,6 +283,15 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *c)
 			log_warn("virtqueue %u: chain %u rejected: %s",
 				 vq->index, head, err);
 		virtq_push(vq, head, 0);
+		/*
+		 * A sane driver cannot have more than num chains pending;
+		 * more means the ring moves under us: stop, do not spin.
+		 */
+		if (++rejected > vq->num) {
+			virtq_break(vq, "more malformed chains than ring entries",
+				    rejected);
+			break;
+		}
 	}
 	return -EIO;
 }

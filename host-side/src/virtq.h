@@ -90,8 +90,9 @@ struct virtq_chain {
 
 /*
  * Map the ring at addr through mem and resume at avail index base; the
- * used index is read back from the ring.  -EFAULT if a part of the ring
- * is misaligned or not inside one memory region.
+ * used index is read back from the ring.  -EINVAL if num is not a power
+ * of two up to VIRTQ_MAX_SIZE; -EFAULT if a part of the ring is
+ * misaligned, not inside one memory region, or overlaps another part.
  */
 int virtq_start(struct virtq *vq, const struct virtq_mem *mem,
 		unsigned int index, unsigned int num,

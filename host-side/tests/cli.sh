@@ -108,6 +108,18 @@ expect 1 'control-socket .*: exists and is not a stale socket' \
 	--display 800x600 --control-socket "$tmp/file"
 [ -f "$tmp/file" ]
 result $? "regular file at the control socket path left alone"
+expect 1 'error: --vnc-password-file needs --vnc' "--vnc-password-file without --vnc" -- \
+	--socket-path "$tmp/s" --display 800x600 --vnc-password-file "$tmp/file"
+expect 1 'vnc-password-file .*: no password' "empty --vnc-password-file" -- \
+	--socket-path "$tmp/s" --display 800x600 --vnc :59000 --vnc-password-file "$tmp/file"
+expect 1 'vnc-password-file .*: No such file' "missing --vnc-password-file" -- \
+	--socket-path "$tmp/s" --display 800x600 --vnc :59000 --vnc-password-file "$tmp/none"
+expect 1 "error: --socket-group: no group 'no-such-group-x'" "unknown --socket-group" -- \
+	--socket-path "$tmp/s" --socket-group no-such-group-x
+expect 1 'error: --socket-group needs --socket-path' "--socket-group with --fd" -- \
+	--fd 0 --socket-group 0
+expect 0 '--vnc-password-file=FILE' "--help mentions --vnc-password-file" -- --help
+expect 0 '--socket-group=GROUP' "--help mentions --socket-group" -- --help
 
 echo "1..$n"
 [ $failed -eq 0 ]

@@ -7,6 +7,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,7 +117,7 @@ static void env_start(struct env *e, unsigned int heads, unsigned int vnc_port)
 	pthread_mutex_init(&e->out->lock, NULL);
 	CHECK_EQ(vbd_display_add_output(e->display, &e->out->base), 0);
 	if (vnc_port) {
-		struct vbd_output *vnc = vbd_vnc_new(e->display, vnc_port);
+		struct vbd_output *vnc = vbd_vnc_new(e->display, vnc_port, NULL);
 
 		CHECK(vnc);
 		CHECK_EQ(vbd_display_add_output(e->display, vnc), 0);
@@ -335,6 +336,8 @@ static void expect_dump(const struct env *e, unsigned int scanout,
 	CHECK(fp);
 	CHECK_EQ(fread(px, 1, size + 1, fp), size);
 	fclose(fp);
+	/* Output files are never overwritten: make room for the next. */
+	unlink(path);
 	for (y = 0; y < rect->height; y++) {
 		for (x = 0; x < rect->width; x++) {
 			uint32_t bx = rect->x + x, by = rect->y + y;
@@ -579,8 +582,18 @@ static void test_bad_resources(void)
 	}
 	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 16, 16, 64, many, 3000,
 			    VBD_DISPLAY_MAX_ENTRIES + 1), -EINVAL);
-	/* Entries may alias: 3000 16-byte ones cover 16 * 16 * 4 bytes. */
-	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 16, 16, 64, many, 3000, 3000), 0);
+	/*
+	 * Issue 8 #7: entries must not alias (one page repeated made a
+	 * huge image out of nothing), nor overlap partly.
+	 */
+	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 16, 16, 64, many, 3000, 3000),
+		 -EINVAL);
+	for (i = 0; i < 64; i++)
+		many[i].addr = htole64(b.pages[0] + 16 * i);
+	many[63].addr = htole64(b.pages[0] + 16 * 62 + 8);
+	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 16, 16, 64, many, 64, 64), -EINVAL);
+	many[63].addr = htole64(b.pages[0] + 16 * 63);
+	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 16, 16, 64, many, 64, 64), 0);
 	free(many);
 	/* Too many resources. */
 	for (i = 2; i <= VBD_DISPLAY_MAX_RESOURCES; i++)
@@ -591,6 +604,87 @@ static void test_bad_resources(void)
 #undef BAD
 	/* Still serving. */
 	CHECK_EQ(set_scanout(&e.f, 0, 1, 0, 0, 16, 16), 0);
+	env_stop(&e);
+}
+
+/* Issue 8 #7: what a guest may make us hold is bounded by --display. */
+static void test_resource_bounds(void)
+{
+	struct vbridge_display_mem_entry ent = { 0 };
+	uint32_t big = 800 * 600 * 4;
+	uint64_t gpa;
+	unsigned int i;
+	struct env e;
+
+	env_start(&e, 1, 0);
+	gpa = drv_alloc(&e.f, big);
+	ent.addr = htole64(gpa);
+	ent.length = htole32(big);
+	/* The protocol allows 16384x16384; the host offered 640x480. */
+	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 641, 480, 641 * 4, &ent, 1, 1),
+		 -E2BIG);
+	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 640, 481, 640 * 4, &ent, 1, 1),
+		 -E2BIG);
+	CHECK_EQ(create_raw(&e.f, 1, XRGB8888, 640, 480, 640 * 4, &ent, 1, 1), 0);
+	CHECK_EQ(set_scanout(&e.f, 0, 1, 0, 0, 640, 480), 0);
+	/* A larger mode from the host lets the guest follow it. */
+	vbd_display_set_mode(e.display, 0, 800, 600);
+	CHECK_EQ(create_raw(&e.f, 2, XRGB8888, 800, 600, 800 * 4, &ent, 1, 1), 0);
+	CHECK_EQ(create_raw(&e.f, 3, XRGB8888, 801, 600, 801 * 4, &ent, 1, 1),
+		 -EINVAL);	/* entries too small: checked first */
+	/* All resources together: VBD_DISPLAY_MAX_FRAMES frames per head. */
+	for (i = 3; i <= VBD_DISPLAY_MAX_FRAMES; i++)
+		CHECK_EQ(create_raw(&e.f, i, XRGB8888, 800, 600, 800 * 4, &ent,
+				    1, 1), 0);
+	CHECK_EQ(create_raw(&e.f, i, XRGB8888, 800, 600, 800 * 4, &ent, 1, 1),
+		 -ENOSPC);
+	CHECK_EQ(destroy(&e.f, 2), 0);
+	CHECK_EQ(create_raw(&e.f, i, XRGB8888, 800, 600, 800 * 4, &ent, 1, 1), 0);
+	/* The scanout shows what it showed. */
+	{
+		struct vbd_scanout_info si;
+
+		CHECK_EQ(vbd_display_scanout_info(e.display, 0, &si), 0);
+		CHECK_EQ(si.resource_id, 1);
+		CHECK_EQ(si.width, 640);
+		CHECK_EQ(si.height, 480);
+	}
+	env_stop(&e);
+}
+
+/* Many damage rectangles are copied as their bounding box, once. */
+static void test_flush_many_rects(void)
+{
+	struct {
+		struct vbridge_display_flush_in hdr;
+		struct vbridge_display_rect r[200];
+	} in;
+	unsigned int i, before;
+	struct gfb b;
+	struct env e;
+
+	env_start(&e, 1, 0);
+	show(&e, &b);
+	in.hdr.resource_id = htole32(7);
+	in.hdr.nr_rects = htole32(200);
+	for (i = 0; i < 200; i++)
+		in.r[i] = (struct vbridge_display_rect){
+			htole32(10 + i % 50), htole32(5 + i % 40), htole32(2),
+			htole32(3) };
+	gfb_fill(&e.f, &b, 2);
+	pthread_mutex_lock(&e.out->lock);
+	before = e.out->updates;
+	pthread_mutex_unlock(&e.out->lock);
+	CHECK_EQ(request(&e.f, VBRIDGE_OP_DISPLAY_FLUSH, &in, sizeof(in)), 0);
+	pthread_mutex_lock(&e.out->lock);
+	CHECK_EQ(e.out->updates, before + 1);
+	CHECK_EQ(e.out->last.x, 10);
+	CHECK_EQ(e.out->last.y, 5);
+	CHECK_EQ(e.out->last.width, 51);
+	CHECK_EQ(e.out->last.height, 42);
+	pthread_mutex_unlock(&e.out->lock);
+	expect_dump(&e, 0, &(struct vbd_rect){ 0, 0, 100, 60 },
+		    &(struct vbd_rect){ 10, 5, 51, 42 }, 2, 1);
 	env_stop(&e);
 }
 
@@ -725,6 +819,27 @@ static void test_screenshot_png(void)
 	png_image_free(&img);
 	snprintf(cmd, sizeof(cmd), "screenshot 0 %s/no/such/dir.png", e.dir);
 	expect_ctl(&e, cmd, "error No such file or directory");
+	/*
+	 * Issue 8 #10: created 0600, never over an existing file, never
+	 * through a symbolic link (the daemon is root).
+	 */
+	{
+		char target[160], link[160];
+		struct stat st;
+
+		CHECK(stat(path, &st) == 0);
+		CHECK_EQ(st.st_mode & 07777, 0600);
+		snprintf(cmd, sizeof(cmd), "screenshot 0 %s", path);
+		expect_ctl(&e, cmd, "error File exists");
+		snprintf(target, sizeof(target), "%s/target", e.dir);
+		snprintf(link, sizeof(link), "%s/link.rgb", e.dir);
+		CHECK(symlink(target, link) == 0);
+		snprintf(cmd, sizeof(cmd), "dump 0 %s", link);
+		expect_ctl(&e, cmd, "error File exists");
+		CHECK(access(target, F_OK) < 0 && errno == ENOENT);
+		/* "-" needs a file passed with the line. */
+		expect_ctl(&e, "dump 0 -", "error Bad file descriptor");
+	}
 	env_stop(&e);
 }
 
@@ -808,12 +923,22 @@ static void test_vbridgectl(void)
 	CHECK(!strcmp(out, "100 60\n"));
 	snprintf(cmd, sizeof(cmd), "%s/d.rgb", e.dir);
 	CHECK(access(cmd, R_OK) == 0);
+	/* vbridgectl creates the file itself: an existing one is refused. */
+	snprintf(cmd, sizeof(cmd), "cd %s && %s --socket %s dump 0 d.rgb 2>&1",
+		 e.dir, ctl_bin, e.sock);
+	p = popen(cmd, "r");
+	CHECK(p);
+	CHECK(fgets(out, sizeof(out), p));
+	CHECK(pclose(p) != 0);
+	CHECK(strstr(out, "File exists"));
 	snprintf(cmd, sizeof(cmd), "%s --socket %s dump 3 x 2>&1", ctl_bin, e.sock);
 	p = popen(cmd, "r");
 	CHECK(p);
 	CHECK(fgets(out, sizeof(out), p));
 	CHECK(pclose(p) != 0);
 	CHECK(!strcmp(out, "vbridgectl: Invalid argument\n"));
+	/* ... and the file it made for the failed command is gone. */
+	CHECK(access("x", F_OK) < 0);
 	free(ctl_bin);
 	env_stop(&e);
 }
@@ -924,6 +1049,71 @@ static void test_vnc(void)
 	env_stop(&e);
 }
 
+static int no_event(void *opaque, const void *ev, uint32_t len)
+{
+	return 0;
+}
+
+/* The security types a VNC server on port offers (RFB 3.8, 7.1.2). */
+static void vnc_security_types(unsigned int port, uint8_t *types,
+			       unsigned int *n)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char version[12];
+	uint8_t cnt;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons(port);
+	CHECK(fd >= 0);
+	CHECK(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK_EQ(recv(fd, version, 12, MSG_WAITALL), 12);
+	CHECK(!memcmp(version, "RFB 003.00", 10));
+	CHECK_EQ(send(fd, "RFB 003.008\n", 12, MSG_NOSIGNAL), 12);
+	CHECK_EQ(recv(fd, &cnt, 1, MSG_WAITALL), 1);
+	CHECK(cnt > 0);
+	CHECK_EQ(recv(fd, types, cnt, MSG_WAITALL), cnt);
+	*n = cnt;
+	close(fd);
+}
+
+/* Issue 8 #10: --vnc-password-file turns on VNC authentication. */
+static void test_vnc_password(void)
+{
+	struct vbd_display_opts opts = { 1, 64, 48 };
+	struct vbd_display *d = vbd_display_new(&opts, no_event, NULL);
+	unsigned int port, n, i;
+	struct vbd_output *vnc;
+	uint8_t types[256];
+	bool vnc_auth = false, none = false;
+
+	CHECK(d);
+	port = free_port();
+	vnc = vbd_vnc_new(d, port, "s3cret");
+	CHECK(vnc);
+	CHECK_EQ(vbd_display_add_output(d, vnc), 0);
+	vnc_security_types(port, types, &n);
+	for (i = 0; i < n; i++) {
+		vnc_auth |= types[i] == 2;
+		none |= types[i] == 1;
+	}
+	CHECK(vnc_auth && !none);
+	vbd_display_free(d);
+
+	/* Without a password: no authentication, loopback only. */
+	d = vbd_display_new(&opts, no_event, NULL);
+	CHECK(d);
+	port = free_port();
+	vnc = vbd_vnc_new(d, port, NULL);
+	CHECK(vnc);
+	CHECK_EQ(vbd_display_add_output(d, vnc), 0);
+	vnc_security_types(port, types, &n);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(types[0], 1);
+	CHECK(tap_log_contains("127.0.0.1"));
+	vbd_display_free(d);
+}
+
 static const struct tap_test tests[] = {
 	{ "display: features, config and GET_INFO", test_features_and_info },
 	{ "display: not offered without --display", test_no_display },
@@ -933,6 +1123,8 @@ static const struct tap_test tests[] = {
 	{ "display: ARGB8888 and destroying a shown resource", test_argb_and_destroy },
 	{ "display: bad resources are refused", test_bad_resources },
 	{ "display: bad rectangles are refused", test_bad_rects },
+	{ "display: resources bounded by the configured display", test_resource_bounds },
+	{ "display: many damage rectangles merged", test_flush_many_rects },
 	{ "display: memory table replaced", test_memory_remapped },
 	{ "display: reset forgets resources", test_reset_forgets },
 	{ "display: PNG screenshot", test_screenshot_png },
@@ -940,6 +1132,7 @@ static const struct tap_test tests[] = {
 	{ "display: resize sends DISPLAY_CHANGED", test_resize_event },
 	{ "display: vbridgectl", test_vbridgectl },
 	{ "display: VNC client sees the flushed pixels", test_vnc },
+	{ "display: VNC password authentication", test_vnc_password },
 };
 
 int main(int argc, char **argv)

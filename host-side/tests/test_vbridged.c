@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -24,6 +26,7 @@
 #include "iov.h"
 #include "share.h"
 #include "tap.h"
+#include "virtq.h"
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define F(bit)		(1ULL << (bit))
@@ -1433,6 +1436,96 @@ static void test_msg_ring_misaligned(void)
 	close(fd);
 }
 
+/* Issue 8 #3: a used ring over the available ring made virtq_pop spin. */
+static void test_msg_ring_used_over_avail(void)
+{
+	struct fe f;
+	struct {
+		uint32_t index, flags;
+		uint64_t desc, used, avail, log;
+	} addr;
+	int fd = eventfd(0, EFD_CLOEXEC);
+	uint64_t v = 1;
+
+	fe_start(&f, NREQ, tags, ARRAY_SIZE(tags));
+	fe_handshake(&f, 0);
+	addr = (typeof(addr)){ 1, 0, (uintptr_t)f.mem,
+			       (uintptr_t)f.mem + 4096, (uintptr_t)f.mem + 4096, 0 };
+	CHECK_EQ(fe_vring_state(&f, REQ_SET_VRING_NUM, 1, 64), 0);
+	CHECK_EQ(fe_send(&f, REQ_SET_VRING_ADDR, FLAG_VERSION, &addr, sizeof(addr),
+			 NULL, 0), 0);
+	CHECK_EQ(fe_vring_state(&f, REQ_SET_VRING_ENABLE, 1, 1), 0);
+	CHECK_EQ(fe_send(&f, REQ_SET_VRING_KICK, FLAG_VERSION, &v, 8, &fd, 1), 0);
+	expect_broken(&f, "its parts overlap");
+	close(fd);
+}
+
+static void test_msg_ring_used_over_desc(void)
+{
+	struct fe f;
+	struct {
+		uint32_t index, flags;
+		uint64_t desc, used, avail, log;
+	} addr;
+	int fd = eventfd(0, EFD_CLOEXEC);
+	uint64_t v = 1;
+
+	fe_start(&f, NREQ, tags, ARRAY_SIZE(tags));
+	fe_handshake(&f, 0);
+	/* The used ring starts in the last descriptor. */
+	addr = (typeof(addr)){ 1, 0, (uintptr_t)f.mem,
+			       (uintptr_t)f.mem + 64 * 16 - 16,
+			       (uintptr_t)f.mem + 8192, 0 };
+	CHECK_EQ(fe_vring_state(&f, REQ_SET_VRING_NUM, 1, 64), 0);
+	CHECK_EQ(fe_send(&f, REQ_SET_VRING_ADDR, FLAG_VERSION, &addr, sizeof(addr),
+			 NULL, 0), 0);
+	CHECK_EQ(fe_vring_state(&f, REQ_SET_VRING_ENABLE, 1, 1), 0);
+	CHECK_EQ(fe_send(&f, REQ_SET_VRING_KICK, FLAG_VERSION, &v, 8, &fd, 1), 0);
+	expect_broken(&f, "its parts overlap");
+	close(fd);
+}
+
+/*
+ * Even if the rings move under us (aliased in a way virtq_start cannot
+ * see), one virtq_pop() call is bounded: the ring breaks instead.
+ */
+static void test_virtq_pop_bounded(void)
+{
+	static struct virtq_chain c;
+	struct virtq_mem mem = { .nregions = 1 };
+	struct virtq_addr a;
+	struct virtq vq;
+	uint8_t *ram = aligned_alloc(4096, 16384);
+	unsigned int i;
+
+	CHECK(ram);
+	memset(ram, 0, 16384);
+	mem.regions[0] = (struct virtq_mem_region){
+		.gpa = 0, .uva = 0x10000, .size = 16384, .hva = ram,
+	};
+	a = (struct virtq_addr){ 0x10000, 0x10000 + 4096, 0x10000 + 8192 };
+	CHECK_EQ(virtq_start(&vq, &mem, 0, 8, &a, 0, 0), 0);
+	/* Every descriptor is malformed (unknown flags). */
+	for (i = 0; i < 8; i++)
+		vq.desc[i].flags = htole16(0x80);
+	vq.avail->idx = htole16(1);
+	/* Alias the used index onto the available index, as a guest could. */
+	vq.used = (struct vring_used *)(void *)vq.avail;
+	vq.used_idx = 1;
+	CHECK_EQ(virtq_pop(&vq, &c), -EIO);
+	CHECK(vq.broken);
+	CHECK(tap_log_contains("more malformed chains than ring entries"));
+
+	/* And virtq_start refuses overlapping parts outright. */
+	a.used = a.avail;
+	CHECK_EQ(virtq_start(&vq, &mem, 0, 8, &a, 0, 0), -EFAULT);
+	a = (struct virtq_addr){ 0x10000, 0x10000 + 64, 0x10000 + 8192 };
+	CHECK_EQ(virtq_start(&vq, &mem, 0, 8, &a, 0, 0), -EFAULT);
+	a = (struct virtq_addr){ 0x10000, 0x10000 + 4096, 0x10000 + 8192 };
+	CHECK_EQ(virtq_start(&vq, &mem, 0, 12, &a, 0, 0), -EINVAL);
+	free(ram);
+}
+
 static void test_msg_ring_before_mem_table(void)
 {
 	int fd = eventfd(0, EFD_CLOEXEC);
@@ -1681,6 +1774,142 @@ static void test_daemon_socket_path(void)
 	unlink(err);
 }
 
+/* Connect to the Unix socket at path; -errno on failure. */
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	CHECK(fd >= 0);
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/*
+ * In a child running as uid:gid: connect to path, ask for the features;
+ * exits 0 if answered, 1 if the connection was refused or dropped.
+ */
+static int foreign_frontend(const char *path, uid_t uid, gid_t gid)
+{
+	pid_t pid = fork();
+	int status;
+
+	CHECK(pid >= 0);
+	if (!pid) {
+		struct { uint32_t req, flags, size; uint64_t v; } m = {
+			REQ_GET_FEATURES, FLAG_VERSION, 0, 0 };
+		struct timeval tv = { 5, 0 };
+		int fd;
+
+		if (setgroups(0, NULL) || setgid(gid) || setuid(uid))
+			_exit(2);
+		fd = unix_connect(path);
+		if (fd < 0)
+			_exit(1);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (send(fd, &m, 12, MSG_NOSIGNAL) != 12)
+			_exit(1);
+		_exit(recv(fd, &m, 20, MSG_WAITALL) == 20 ? 0 : 1);
+	}
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static void wait_listening(const char *err)
+{
+	int i;
+
+	for (i = 0; i < 500 && !file_contains(err, "waiting for the frontend"); i++)
+		usleep(10 * 1000);
+	CHECK(i < 500);
+}
+
+/* Issue 8 #8: the socket is 0600 whatever the umask, peers are checked. */
+static void test_daemon_socket_access(void)
+{
+	char dir[] = "/tmp/vbridged-test-XXXXXX", path[128], lpath[128];
+	char err[] = "/tmp/vbridged-err-XXXXXX";
+	const char *argv[6] = { daemon_path(), "--socket-path", path, NULL };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	struct fe f;
+	mode_t mask;
+	pid_t pid;
+	int fd;
+
+	close(mkstemp(err));
+	CHECK(mkdtemp(dir));
+	CHECK(chmod(dir, 0755) == 0);
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	snprintf(lpath, sizeof(lpath), "%s/listen", dir);
+
+	mask = umask(0);
+	pid = spawn(argv, -1, err);
+	umask(mask);
+	wait_listening(err);
+	CHECK(lstat(path, &st) == 0);
+	CHECK_EQ(st.st_mode & 07777, 0600);
+	if (geteuid() == 0)
+		CHECK_EQ(foreign_frontend(path, 65534, 65534), 1);
+	fd = unix_connect(path);
+	CHECK(fd >= 0);
+	fe_attach(&f, fd, 1);
+	CHECK(fe_get_u64(&f, REQ_GET_FEATURES) & F(VIRTIO_F_VERSION_1));
+	fe_stop(&f);
+	CHECK_EQ(wait_exit(pid), 0);
+
+	if (geteuid() != 0) {
+		tap_diag("not root: peer checks not tested");
+		goto out;
+	}
+	/* A listening socket anyone may reach: the peer check refuses. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	strcpy(sa.sun_path, lpath);
+	mask = umask(0);
+	CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	umask(mask);
+	CHECK(listen(fd, 4) == 0);
+	argv[1] = "--fd=3";
+	argv[2] = NULL;
+	CHECK(truncate(err, 0) == 0);
+	pid = spawn(argv, fd, err);
+	close(fd);
+	wait_listening(err);
+	CHECK_EQ(foreign_frontend(lpath, 65534, 65534), 1);
+	CHECK(file_contains(err, "refusing a frontend connection from uid 65534"));
+	/* Still waiting for the real frontend. */
+	fd = unix_connect(lpath);
+	CHECK(fd >= 0);
+	fe_attach(&f, fd, 1);
+	CHECK(fe_get_u64(&f, REQ_GET_FEATURES) & F(VIRTIO_F_VERSION_1));
+	fe_stop(&f);
+	CHECK_EQ(wait_exit(pid), 0);
+	unlink(lpath);
+
+	/* --socket-group: 0660, that group's members are frontends. */
+	argv[1] = "--socket-path";
+	argv[2] = path;
+	argv[3] = "--socket-group=4242";
+	argv[4] = NULL;
+	CHECK(truncate(err, 0) == 0);
+	pid = spawn(argv, -1, err);
+	wait_listening(err);
+	CHECK(lstat(path, &st) == 0);
+	CHECK_EQ(st.st_mode & 07777, 0660);
+	CHECK_EQ(st.st_gid, 4242);
+	CHECK_EQ(foreign_frontend(path, 65534, 4242), 0);
+	CHECK_EQ(wait_exit(pid), 0);
+out:
+	rmdir(dir);
+	unlink(err);
+}
+
 static void test_daemon_protocol_error_exit(void)
 {
 	const char *argv[] = { daemon_path(), "--fd=3", NULL };
@@ -1771,6 +2000,9 @@ static const struct tap_test tests[] = {
 	T(msg_kick_without_fd),
 	T(msg_ring_outside_memory),
 	T(msg_ring_misaligned),
+	T(msg_ring_used_over_avail),
+	T(msg_ring_used_over_desc),
+	T(virtq_pop_bounded),
 	T(msg_ring_before_mem_table),
 	T(msg_config_not_negotiated),
 	T(msg_config_size_mismatch),
@@ -1779,6 +2011,7 @@ static const struct tap_test tests[] = {
 	T(share_parse),
 	T(daemon_fd),
 	T(daemon_socket_path),
+	T(daemon_socket_access),
 	T(daemon_protocol_error_exit),
 };
 
