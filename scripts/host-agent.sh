@@ -11,6 +11,9 @@
 #   write PATH TEXT   overwrite PATH with TEXT
 #   lock PATH         hold a POSIX write lock on PATH (tools/host-locker.c)
 #                     until PATH.unlock appears; done once it is held
+#   sha256 PATH       the host's view of the regular file PATH: the done
+#                     file holds "ok HEX SIZE" (sha256sum, size in bytes)
+#                     or "error"
 # Display commands, through vbridged's control socket $VBRIDGE_CONTROL
 # (host-side/build/vbridgectl); the done file holds the answer, "ok ..."
 # or "error":
@@ -103,6 +106,15 @@ run() {
 			coproc LOCK { exec "$LOCKER" "$DIR/$path" "$DIR/$path.unlock"; }
 			PIDS+=("$LOCK_PID")
 			read -r _ <&"${LOCK[0]}" || true ;;
+		sha256)
+			local sum size
+			if [ -f "$DIR/$path" ] && [ ! -L "$DIR/$path" ] &&
+			   sum=$(sha256sum <"$DIR/$path") &&
+			   size=$(stat -c %s -- "$DIR/$path"); then
+				reply="ok ${sum%% *} $size"
+			else
+				reply=error
+			fi ;;
 		*)
 			echo "host-agent: unknown command '$verb'" >&2 ;;
 		esac
