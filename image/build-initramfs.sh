@@ -67,7 +67,7 @@ cp -a "$BIN"/. "$STAGE/usr/bin/"
 # glibc dlopen()s libgcc_s for pthread_cancel() and unwinding, which ldd
 # does not show.  A library ldd cannot find fails the build rather than
 # the program in the guest.
-GCC_S=$(ldconfig -p | awk '$1 == "libgcc_s.so.1" && /x86-64/ { print $NF; exit }')
+GCC_S=$(ldconfig -p | awk '$1 == "libgcc_s.so.1" && /x86-64/ { p = $NF } END { print p }')
 for prog in "${HOSTBIN[@]}"; do
 	cp "$prog" "$STAGE/usr/bin/"
 	deps=$(ldd "$prog" 2>&1) || continue	# static: nothing to add
