@@ -8,12 +8,12 @@
 #
 # usage: long-data-test.sh [--seeds N] [--first-seed S] [--ops N]
 #                          [--modes none,auto,always,writeback]
-#                          [--stress SEC] [--fio MIB] [--hogs N]
+#                          [--stress SEC] [--fio MIB] [--size KIB] [--hogs N]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 NSEEDS=10 FIRST=1000 OPS=25000 MODES=none,auto,always,writeback
-STRESS=20 FIO=32 HOGS=2
+STRESS=30 FIO=16 SIZE=1024 HOGS=2
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seeds) NSEEDS=$2; shift 2 ;;
@@ -22,6 +22,7 @@ while [ $# -gt 0 ]; do
 	--modes) MODES=$2; shift 2 ;;
 	--stress) STRESS=$2; shift 2 ;;
 	--fio) FIO=$2; shift 2 ;;
+	--size) SIZE=$2; shift 2 ;;
 	--hogs) HOGS=$2; shift 2 ;;
 	*) echo "long-data-test: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -38,7 +39,7 @@ status=0
 "$ROOT/scripts/data-test.sh" --log "$LOG" \
 	--timeout $((NSEEDS * OPS * nmodes / 50 + nmodes * (STRESS * 13 + 600))) \
 	--seeds "$seeds" --ops "$OPS" --modes "$MODES" --stress "$STRESS" \
-	--fio "$FIO" --hogs "$HOGS" || status=$?
+	--fio "$FIO" --size "$SIZE" --hogs "$HOGS" || status=$?
 pass=$(grep -ac '^ok - ' "$LOG" || true)
 fail=$(grep -ac '^not ok - ' "$LOG" || true)
 grep -a '^not ok - ' "$LOG" || true
