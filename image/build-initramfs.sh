@@ -14,7 +14,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-KROOT= KVER= MODULE= BIN= OUT=
+KROOT='' KVER='' MODULE='' BIN='' OUT=''
 EXTRA=() HOSTBIN=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -67,9 +67,21 @@ depmod -b "$STAGE" "$KVER"
 cp -a "$BIN"/. "$STAGE/usr/bin/"
 # Host programs and their libraries (the loader included), at the same
 # paths as on the host.
+# glibc dlopen()s libgcc_s for pthread_cancel() and unwinding, which ldd
+# does not show.  A library ldd cannot find fails the build rather than
+# the program in the guest.
+GCC_S=$(ldconfig -p | awk '$1 == "libgcc_s.so.1" && /x86-64/ { p = $NF } END { print p }')
 for prog in "${HOSTBIN[@]}"; do
 	cp "$prog" "$STAGE/usr/bin/"
-	ldd "$prog" | grep -o '/[^ ]*' | while read -r lib; do
+	deps=$(ldd "$prog" 2>&1) || continue	# static: nothing to add
+	if grep -q 'not found' <<<"$deps"; then
+		echo "build-initramfs: $prog: missing libraries:" >&2
+		grep 'not found' <<<"$deps" >&2
+		exit 1
+	fi
+	{ grep -o '/[^ ]*' <<<"$deps"; [ -z "$GCC_S" ] || echo "$GCC_S"; } |
+	while read -r lib; do
+		[ -e "$STAGE$lib" ] && continue
 		mkdir -p "$STAGE$(dirname "$lib")"
 		cp -L "$lib" "$STAGE$lib"
 	done

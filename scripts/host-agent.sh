@@ -19,6 +19,9 @@
 #                     not a link) for a symlink to TARGET and back, over
 #                     and over (the escape suite's lookup races); done
 #                     at once.  TARGET is only ever a link's text.
+#   sha256 PATH       the host's view of the regular file PATH: the done
+#                     file holds "ok HEX SIZE" (sha256sum, size in bytes)
+#                     or "error"
 # Display commands, through vbridged's control socket $VBRIDGE_CONTROL
 # (host-side/build/vbridgectl); the done file holds the answer, "ok ..."
 # or "error":
@@ -182,6 +185,15 @@ run() {
 			coproc LOCK { exec "$LOCKER" "$DIR/$path" "$DIR/$path.unlock"; }
 			PIDS+=("$LOCK_PID")
 			read -r _ <&"${LOCK[0]}" || true ;;
+		sha256)
+			local sum size
+			if [ -f "$DIR/$path" ] && [ ! -L "$DIR/$path" ] &&
+			   sum=$(sha256sum <"$DIR/$path") &&
+			   size=$(stat -c %s -- "$DIR/$path"); then
+				reply="ok ${sum%% *} $size"
+			else
+				reply=error
+			fi ;;
 		*)
 			echo "host-agent: unknown command '$verb'" >&2 ;;
 		esac

@@ -113,6 +113,22 @@ if [ "$vm_status" != 0 ] && [ "$guest_fail" = 0 ]; then
 	record "guest run completed (see $LOGDIR/guest.log)" 1
 fi
 
+# --- data-integrity boot (issue 7): the differential tester against a
+# tmpfs reference and the host's copy, stress-ng --verify and fio
+# --verify, on every cache mode, with two CPU hogs on the host.
+echo "==> data-integrity tests (QEMU, vbridged, host CPU load)"
+: >"$LOGDIR/data.log"
+"$ROOT/scripts/data-test.sh" --log "$LOGDIR/data.log" --timeout 900
+data_status=$?
+tr -d '\r' <"$LOGDIR/data.log" | grep -a '^\(not \)\?ok - \|^# \(MISMATCH\|FAIL\|mode\|data\)'
+data_pass=$(grep -ac '^ok - ' "$LOGDIR/data.log")
+data_fail=$(grep -ac '^not ok - ' "$LOGDIR/data.log")
+PASSED=$((PASSED + data_pass)); FAILED=$((FAILED + data_fail))
+if [ "$data_status" != 0 ] && [ "$data_fail" = 0 ]; then
+	record "data-integrity guest run completed (see $LOGDIR/data.log)" 1
+fi
+# --- end of the data-integrity boot
+
 echo "==> destructive in-guest tests (a boot of their own: unbind, rmmod, stalled backend)"
 # image/guest/vb-destructive on a fresh export; the host agent stops and
 # resumes vbridged (pid from vm-run.sh) for the stalled-backend tests.
