@@ -40,6 +40,7 @@ PKGS=(
 	ninja-build python3-venv libglib2.0-dev libpixman-1-dev libslirp-dev
 	libfdt-dev libattr1-dev libcap-ng-dev libseccomp-dev
 	seabios qemu-system-data ipxe-qemu libdrm-tests
+	libfuse3-dev fuse3
 )
 missing=()
 for p in "${PKGS[@]}"; do

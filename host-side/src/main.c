@@ -29,6 +29,7 @@
 #include "inject.h"
 #include "log.h"
 #include "output.h"
+#include "serial.h"
 #include "share.h"
 #include "vhost_user.h"
 
@@ -47,6 +48,7 @@ struct options {
 	int vnc_display;			/* -1: no VNC server */
 	const char *control_socket;
 	struct vbd_inject *inject;		/* NULL: no fault injection */
+	const char *serial_socket;		/* --serial-socket */
 };
 
 /* VNC display N is TCP port 5900 + N. */
@@ -55,11 +57,13 @@ struct options {
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: vbridged (--socket-path=PATH | --fd=FDNUM) [OPTIONS]\n"
+"Usage: vbridged (--socket-path=PATH | --fd=FDNUM | --serial-socket=PATH) [OPTIONS]\n"
 "vhost-user backend for the vbridge paravirtual device.\n"
 "\n"
 "  --socket-path=PATH      listen on the Unix socket PATH\n"
 "  --fd=FDNUM              use the listening (or connected) socket FDNUM\n"
+"  --serial-socket=PATH    also (or only) serve the userspace bridge on the\n"
+"                          Unix socket PATH (a QEMU virtio-serial chardev)\n"
 "  --shared-dir=TAG=DIR[:ro]\n"
 "                          export directory DIR under TAG (up to %d times)\n"
 "  --num-queues=N          number of request queues, 1 to %d (default 1)\n"
@@ -159,6 +163,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		OPT_VNC,
 		OPT_CONTROL_SOCKET,
 		OPT_INJECT,
+		OPT_SERIAL_SOCKET,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -173,6 +178,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "vnc", required_argument, NULL, OPT_VNC },
 		{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
 		{ "inject", required_argument, NULL, OPT_INJECT },
+		{ "serial-socket", required_argument, NULL, OPT_SERIAL_SOCKET },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
@@ -262,6 +268,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 				bad_args("--inject: expected SEED:RATE[:KIND,...] with RATE from 0 to 1, not '%s'",
 					 optarg);
 			break;
+		case OPT_SERIAL_SOCKET:
+			o->serial_socket = optarg;
+			break;
 		case OPT_LOG_LEVEL:
 			if (vbd_log_parse_level(optarg, &vbd_log_level))
 				bad_args("--log-level: unknown level '%s'", optarg);
@@ -288,8 +297,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		bad_args("unexpected argument '%s'", argv[optind]);
-	if (!o->socket_path == (o->fd < 0))
-		bad_args("exactly one of --socket-path and --fd is required");
+	if ((o->socket_path && o->fd >= 0) ||
+	    (!o->socket_path && o->fd < 0 && !o->serial_socket))
+		bad_args("exactly one of --socket-path and --fd is required (or --serial-socket alone)");
 	if ((o->vnc_display >= 0 || o->control_socket) && !o->display.num_scanouts)
 		bad_args("--vnc and --control-socket need --display");
 }
@@ -359,6 +369,30 @@ static int connect_frontend(int fd, const char *path)
 	return conn;
 }
 
+/*
+ * --serial-socket: start listening (before the vhost-user socket, so
+ * that QEMU finds both).  Without a vhost-user socket, serve the one
+ * connection in the foreground and exit.  0 or -1.
+ */
+static int serve_serial(const struct options *o, struct vbd_store *store,
+			struct vbd_serial **serial)
+{
+	int r;
+
+	*serial = vbd_serial_new(o->serial_socket, store, &o->fs);
+	if (!*serial)
+		goto fail;
+	if (o->socket_path || o->fd >= 0)
+		return 0;
+	r = vbd_serial_wait(*serial);
+	vbd_serial_free(*serial);
+	store->ops->destroy(store);
+	exit(r ? 1 : 0);
+fail:
+	store->ops->destroy(store);
+	return -1;
+}
+
 /* The display, its VNC server and control socket; 0 or -1. */
 static int setup_display(struct vbd_device *dev, const struct options *o,
 			 struct vbd_control **control)
@@ -386,6 +420,7 @@ int main(int argc, char **argv)
 {
 	struct options o = { 0 };
 	struct vbd_control *control = NULL;
+	struct vbd_serial *serial = NULL;
 	struct vbd_store *store;
 	struct vbd_device *dev;
 	struct vu_dev_info info;
@@ -404,8 +439,11 @@ int main(int argc, char **argv)
 	store = vbd_share_store_open(o.shares, o.nshares);
 	if (!store)
 		return 1;
+	if (o.serial_socket && serve_serial(&o, store, &serial))
+		return 1;
 	dev = vbd_device_new(store, o.num_queues, &o.fs);
 	if (!dev) {
+		vbd_serial_free(serial);
 		store->ops->destroy(store);
 		return 1;
 	}
@@ -442,6 +480,7 @@ int main(int argc, char **argv)
 	}
 	if (control)
 		vbd_control_free(control);
+	vbd_serial_free(serial);
 	vbd_device_free(dev);
 	store->ops->destroy(store);
 	if (o.inject) {
