@@ -119,6 +119,32 @@ injected=$(sed -n 's/.*inject: \([0-9]*\) faults injected.*/\1/p' \
 record "vbridged injected faults (${injected:-0})" $?
 record "fault-injection boot completed (see $LOGDIR/inject.log)" "$inj_status"
 
+echo "==> userspace bridge (ubridge: FUSE over virtio-serial, no module)"
+# Its own boot: vbridged serves a second transport, a Unix socket behind
+# a virtio-serial port, on the same directory and device logic; the
+# guest mounts the export with ubridge and runs the filesystem
+# selftests on it (image/guest/vb-ubridge).
+UBR_DIR=$(mktemp -d /tmp/vbridge-ubridge.XXXXXX)
+mkdir "$UBR_DIR/share"
+VM_EXTRA_QEMU_ARGS="-device virtio-serial-pci
+	-chardev socket,id=ubr,path=$UBR_DIR/serial.sock
+	-device virtserialport,chardev=ubr,name=org.vbridge.0" \
+"$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
+	--kernel "$KIMAGE" --initrd "$INITRD" --job ubridge --timeout 900 \
+	--log "$LOGDIR/ubridge.log" -- \
+	--shared-dir "share=$UBR_DIR/share" --serial-socket "$UBR_DIR/serial.sock"
+ubr_status=$?
+rm -rf "$UBR_DIR"
+ubr_totals=$(tr -d '\r' <"$LOGDIR/ubridge.log" |
+	sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) .*/\1 \2/p' | tail -n 1)
+if [ -n "$ubr_totals" ]; then
+	PASSED=$((PASSED + ${ubr_totals% *})); FAILED=$((FAILED + ${ubr_totals#* }))
+else
+	record "vbridge_fs_test on ubridge finished (see $LOGDIR/ubridge.log)" 1
+fi
+count_guest "$LOGDIR/ubridge.log" || ubr_status=1
+record "ubridge boot completed (see $LOGDIR/ubridge.log)" "$ubr_status"
+
 echo
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
