@@ -42,7 +42,7 @@ cp image/guest/vb-* "$GUEST_BIN/"
 # ubridge, the userspace bridge: libfuse3 has no static library in
 # Debian, so it goes in with its shared libraries (--host-bin).
 gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -Iinclude/uapi \
-	$(pkg-config --cflags fuse3) tools/ubridge/ubridge.c tools/ubridge/chan.c \
+	$(pkg-config --cflags fuse3) tools/ubridge/*.c \
 	-o "$ROOT/build/ubridge" $(pkg-config --libs fuse3)
 # Stock modules for the bench job's baselines, which only it loads: 9p
 # and virtio-gpu.  modetest (libdrm-tests) for the display part of the
