@@ -124,7 +124,14 @@ static void ub_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	set_open_flags(U(req), fi, &out.o);
-	fuse_reply_create(req, &e, fi);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		/* Interrupted: the kernel holds neither the entry nor the file. */
+		struct vbridge_fs_in in = { .fh = out.o.fh, .nodeid = out.e.nodeid };
+		struct iovec iov = { &in, sizeof(in) };
+
+		ubr_call(U(req)->ch, VBRIDGE_OP_FS_RELEASE, &iov, 1, NULL, 0, NULL);
+		forget_node(U(req), le64toh(out.e.nodeid), 1);
+	}
 }
 
 static void ub_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
