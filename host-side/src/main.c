@@ -461,6 +461,7 @@ int main(int argc, char **argv)
 	if (fd < 0) {
 		if (control)
 			vbd_control_free(control);
+		vbd_serial_free(serial);
 		vbd_device_free(dev);
 		store->ops->destroy(store);
 		return 1;
