@@ -15,6 +15,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -286,7 +287,10 @@ int main(int argc, char **argv)
 		if (!cfg)
 			goto out_unmount;
 		fuse_loop_cfg_set_clone_fd(cfg, opts.clone_fd);
-		fuse_loop_cfg_set_idle_threads(cfg, opts.max_idle_threads);
+		/* UINT_MAX: not given, keep libfuse's default. */
+		if (opts.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(cfg, opts.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(cfg, opts.max_threads);
 		ret = fuse_session_loop_mt(u->se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
