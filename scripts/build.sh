@@ -39,10 +39,15 @@ gcc -static -O2 -Wall -Wextra -Werror -Iinclude/uapi \
 	-idirafter "$KSRC/include/uapi" \
 	bench/vbridge_display_bench.c -o "$GUEST_BIN/vbridge_display_bench"
 cp image/guest/vb-* "$GUEST_BIN/"
+# ubridge, the userspace bridge: libfuse3 has no static library in
+# Debian, so it goes in with its shared libraries (--host-bin).
+gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -Iinclude/uapi \
+	$(pkg-config --cflags fuse3) tools/ubridge/*.c \
+	-o "$ROOT/build/ubridge" $(pkg-config --libs fuse3)
 # Stock modules for the bench job's baselines, which only it loads: 9p
 # and virtio-gpu.  modetest (libdrm-tests) for the display part of the
 # guest test job.
-HOST_BINS=()
+HOST_BINS=(--host-bin "$ROOT/build/ubridge")
 [ ! -x /usr/bin/modetest ] || HOST_BINS+=(--host-bin /usr/bin/modetest)
 "$ROOT/image/build-initramfs.sh" --kroot "$KROOT" \
 	--kver "$KVER" --module "$ROOT/vbridge.ko" --bin "$GUEST_BIN" \

@@ -253,6 +253,33 @@ record "escape: the canary's secret never reached the guest" $?
 record "escape: nothing created beside the export" $?
 rm -rf "$ESC"
 
+echo "==> userspace bridge (ubridge: FUSE over virtio-serial, no module)"
+# Its own boot: vbridged serves a second transport, a Unix socket behind
+# a virtio-serial port, on the same directory and device logic; the
+# guest mounts the export with ubridge and runs the filesystem
+# selftests on it (image/guest/vb-ubridge).
+UBR_DIR=$(mktemp -d /tmp/vbridge-ubridge.XXXXXX)
+mkdir "$UBR_DIR/share"
+VM_EXTRA_QEMU_ARGS="-device virtio-serial-pci
+	-chardev socket,id=ubr,path=$UBR_DIR/serial.sock
+	-device virtserialport,chardev=ubr,name=org.vbridge.0" \
+"$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
+	--kernel "$KIMAGE" --initrd "$INITRD" --job ubridge --timeout 900 \
+	--log "$LOGDIR/ubridge.log" -- \
+	--shared-dir "share=$UBR_DIR/share" --serial-socket "$UBR_DIR/serial.sock"
+ubr_status=$?
+rm -rf "$UBR_DIR"
+# One kselftest run per cache mode, each closing with its Totals line.
+ubr_runs=0
+while read -r p f; do
+	PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); ubr_runs=$((ubr_runs + 1))
+done < <(tr -d '\r' <"$LOGDIR/ubridge.log" |
+	sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) .*/\1 \2/p')
+[ "$ubr_runs" = 3 ]
+record "vbridge_fs_test on ubridge finished in 3 cache modes (see $LOGDIR/ubridge.log)" $?
+count_guest "$LOGDIR/ubridge.log" || ubr_status=1
+record "ubridge boot completed (see $LOGDIR/ubridge.log)" "$ubr_status"
+
 echo
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

@@ -70,6 +70,9 @@ struct vbd_device {
 	struct vbd_display *display;
 	/* Fault injection (--inject), NULL normally.  Has its own lock. */
 	struct vbd_inject *inject;
+	/* Where events go without an event queue (vbd_device_start_direct()). */
+	vbd_event_sink_fn *event_sink;
+	void *event_opaque;
 
 	/*
 	 * lock protects the fields below.  It nests inside a request
@@ -92,8 +95,8 @@ struct vbd_device {
 /* One request being handled. */
 struct vbd_req {
 	struct vbd_device *dev;
-	struct vu_queue *q;
-	const struct virtq_mem *mem;	/* stable while q's ring is locked */
+	/* guest memory, stable while the ring is locked; NULL off a virtqueue */
+	const struct virtq_mem *mem;
 	const struct virtq_chain *c;
 	uint32_t opcode;
 	uint32_t max_req_size;	/* negotiated by INIT */
@@ -188,6 +191,8 @@ static int post_event(struct vbd_device *dev, const void *data, uint32_t len,
 	struct vbd_event *ev;
 	unsigned int i;
 
+	if (dev->event_sink)
+		return dev->event_sink(dev->event_opaque, data, len);
 	pthread_mutex_lock(&dev->lock);
 	for (i = 0; coalesce && i < dev->npending; i++) {
 		ev = &dev->pending[(dev->pending_first + i) % VBD_MAX_PENDING_EVENTS];
@@ -323,6 +328,9 @@ static int op_display(struct vbd_req *r)
 	};
 	int err;
 
+	/* Framebuffers live in guest memory: not reachable over a stream. */
+	if (!r->mem)
+		return -EOPNOTSUPP;
 	err = vbd_display_handle(r->dev->display, &dr);
 	r->out_len = dr.out_len;
 	return err;
@@ -388,24 +396,19 @@ static const struct vbd_op *op_lookup(uint32_t opcode)
 	return NULL;
 }
 
-/* Handle the request in c; returns the bytes written to it. */
-static uint32_t handle_request(struct vbd_device *dev, struct vu_queue *q,
-			       struct virtq *vq, const struct virtq_chain *c)
+uint32_t vbd_device_handle(struct vbd_device *dev, const struct virtq_mem *mem,
+			   const struct virtq_chain *c)
 {
 	struct vbridge_resp_hdr resp = { 0 };
-	struct vbd_req r = { .dev = dev, .q = q, .mem = vq->mem, .c = c };
+	struct vbd_req r = { .dev = dev, .mem = mem, .c = c };
 	struct vbridge_req_hdr hdr;
 	const struct vbd_op *op;
 	struct vbd_session s;
 	uint32_t opcode, len;
 	int err;
 
-	if (c->wr_len < sizeof(resp)) {
-		if (vbd_ratelimit(&vq->rl))
-			log_warn("virtqueue %u: request %u has no room for a response",
-				 vq->index, c->head);
+	if (c->wr_len < sizeof(resp))
 		return 0;
-	}
 	if (iov_to_buf(c->rd, c->nr_rd, 0, &hdr, sizeof(hdr)) < sizeof(hdr)) {
 		err = -EINVAL;
 		goto out;
@@ -446,6 +449,29 @@ out:
 	return sizeof(resp) + r.out_len;
 }
 
+uint32_t vbd_device_max_req_size(struct vbd_device *dev)
+{
+	uint32_t n;
+
+	pthread_mutex_lock(&dev->lock);
+	n = dev->session.ready ? dev->session.max_req_size : VBRIDGE_MIN_REQ_SIZE;
+	pthread_mutex_unlock(&dev->lock);
+	return n;
+}
+
+/* Handle the request in c; returns the bytes written to it. */
+static uint32_t handle_request(struct vbd_device *dev, struct virtq *vq,
+			       const struct virtq_chain *c)
+{
+	if (c->wr_len < sizeof(struct vbridge_resp_hdr)) {
+		if (vbd_ratelimit(&vq->rl))
+			log_warn("virtqueue %u: request %u has no room for a response",
+				 vq->index, c->head);
+		return 0;
+	}
+	return vbd_device_handle(dev, vq->mem, c);
+}
+
 static void handle_requests(struct vbd_device *dev, struct vu_queue *q)
 {
 	struct virtq_chain c;
@@ -458,7 +484,7 @@ static void handle_requests(struct vbd_device *dev, struct vu_queue *q)
 	do {
 		virtq_disable_notify(vq);
 		while (virtq_pop(vq, &c) > 0) {
-			len = handle_request(dev, q, vq, &c);
+			len = handle_request(dev, vq, &c);
 			if (dev->inject &&
 			    vbd_inject_reply(dev->inject, c.wr, c.nr_wr,
 					     c.wr_len, &len) == VBD_FAULT_DROP)
@@ -595,6 +621,14 @@ struct vbd_device *vbd_device_new(const struct vbd_store *store,
 		}
 	}
 	return dev;
+}
+
+void vbd_device_start_direct(struct vbd_device *dev, vbd_event_sink_fn *sink,
+			     void *opaque)
+{
+	dev->features = dev->offered;
+	dev->event_sink = sink;
+	dev->event_opaque = opaque;
 }
 
 void vbd_device_set_inject(struct vbd_device *dev, struct vbd_inject *inject)

@@ -42,6 +42,26 @@ struct vbd_display *vbd_device_enable_display(struct vbd_device *dev,
  */
 struct vbd_inject;
 void vbd_device_set_inject(struct vbd_device *dev, struct vbd_inject *inject);
+/*
+ * Serve requests through vbd_device_handle() without vhost-user (a
+ * stream transport): every offered feature is on, and events are handed
+ * to sink, from any thread, instead of an event queue; sink returns 0 or
+ * a negative errno (the event was dropped).
+ */
+typedef int vbd_event_sink_fn(void *opaque, const void *ev, uint32_t len);
+void vbd_device_start_direct(struct vbd_device *dev, vbd_event_sink_fn *sink,
+			     void *opaque);
+/*
+ * Handle the request in c (device-readable segments: request header and
+ * payload; device-writable: room for the response), from any thread.
+ * mem is the guest memory the request may point into (display
+ * requests), NULL when there is none.  Returns the bytes written to c,
+ * 0 when c has no room for a response header.
+ */
+uint32_t vbd_device_handle(struct vbd_device *dev, const struct virtq_mem *mem,
+			   const struct virtq_chain *c);
+/* The request size INIT negotiated, VBRIDGE_MIN_REQ_SIZE before it. */
+uint32_t vbd_device_max_req_size(struct vbd_device *dev);
 /* Forget the vhost-user device: call before vu_dev_free(). */
 void vbd_device_detach(struct vbd_device *dev);
 void vbd_device_free(struct vbd_device *dev);

@@ -33,6 +33,7 @@
 #include "inject.h"
 #include "log.h"
 #include "output.h"
+#include "serial.h"
 #include "share.h"
 #include "vhost_user.h"
 
@@ -55,6 +56,7 @@ struct options {
 	struct vbd_inject *inject;		/* NULL: no fault injection */
 	bool socket_group_set;
 	gid_t socket_group;			/* --socket-group */
+	const char *serial_socket;		/* --serial-socket */
 };
 
 /* VNC display N is TCP port 5900 + N. */
@@ -63,7 +65,7 @@ struct options {
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: vbridged (--socket-path=PATH | --fd=FDNUM) [OPTIONS]\n"
+"Usage: vbridged (--socket-path=PATH | --fd=FDNUM | --serial-socket=PATH) [OPTIONS]\n"
 "vhost-user backend for the vbridge paravirtual device.\n"
 "\n"
 "  --socket-path=PATH      listen on the Unix socket PATH\n"
@@ -71,6 +73,8 @@ static void usage(FILE *f)
 "  --socket-group=GROUP    make --socket-path group-accessible (0660) and\n"
 "                          accept frontends of GROUP too (default: 0600,\n"
 "                          only root and our own user may connect)\n"
+"  --serial-socket=PATH    also (or only) serve the userspace bridge on the\n"
+"                          Unix socket PATH (a QEMU virtio-serial chardev)\n"
 "  --shared-dir=TAG=DIR[:ro]\n"
 "                          export directory DIR under TAG (up to %d times)\n"
 "  --num-queues=N          number of request queues, 1 to %d (default 1)\n"
@@ -184,6 +188,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		OPT_INJECT,
 		OPT_SOCKET_GROUP,
 		OPT_VNC_PASSWORD_FILE,
+		OPT_SERIAL_SOCKET,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -202,6 +207,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "inject", required_argument, NULL, OPT_INJECT },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "vnc-password-file", required_argument, NULL, OPT_VNC_PASSWORD_FILE },
+		{ "serial-socket", required_argument, NULL, OPT_SERIAL_SOCKET },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
@@ -315,6 +321,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->socket_group_set = true;
 			break;
 		}
+		case OPT_SERIAL_SOCKET:
+			o->serial_socket = optarg;
+			break;
 		case OPT_LOG_LEVEL:
 			if (vbd_log_parse_level(optarg, &vbd_log_level))
 				bad_args("--log-level: unknown level '%s'", optarg);
@@ -341,8 +350,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		bad_args("unexpected argument '%s'", argv[optind]);
-	if (!o->socket_path == (o->fd < 0))
-		bad_args("exactly one of --socket-path and --fd is required");
+	if ((o->socket_path && o->fd >= 0) ||
+	    (!o->socket_path && o->fd < 0 && !o->serial_socket))
+		bad_args("exactly one of --socket-path and --fd is required (or --serial-socket alone)");
 	if (o->vnc_password_file && o->vnc_display < 0)
 		bad_args("--vnc-password-file needs --vnc");
 	if (o->socket_group_set && !o->socket_path)
@@ -516,6 +526,30 @@ static char *read_password(const char *path)
 	return line;
 }
 
+/*
+ * --serial-socket: start listening (before the vhost-user socket, so
+ * that QEMU finds both).  Without a vhost-user socket, serve the one
+ * connection in the foreground and exit.  0 or -1.
+ */
+static int serve_serial(const struct options *o, struct vbd_store *store,
+			struct vbd_serial **serial)
+{
+	int r;
+
+	*serial = vbd_serial_new(o->serial_socket, store, &o->fs);
+	if (!*serial)
+		goto fail;
+	if (o->socket_path || o->fd >= 0)
+		return 0;
+	r = vbd_serial_wait(*serial);
+	vbd_serial_free(*serial);
+	store->ops->destroy(store);
+	exit(r ? 1 : 0);
+fail:
+	store->ops->destroy(store);
+	return -1;
+}
+
 /* The display, its VNC server and control socket; 0 or -1. */
 static int setup_display(struct vbd_device *dev, const struct options *o,
 			 struct vbd_control **control)
@@ -544,6 +578,7 @@ int main(int argc, char **argv)
 {
 	struct options o = { 0 };
 	struct vbd_control *control = NULL;
+	struct vbd_serial *serial = NULL;
 	struct vbd_store *store;
 	struct vbd_device *dev;
 	struct vu_dev_info info;
@@ -567,8 +602,11 @@ int main(int argc, char **argv)
 	store = vbd_share_store_open(o.shares, o.nshares);
 	if (!store)
 		return 1;
+	if (o.serial_socket && serve_serial(&o, store, &serial))
+		return 1;
 	dev = vbd_device_new(store, o.num_queues, &o.fs);
 	if (!dev) {
+		vbd_serial_free(serial);
 		store->ops->destroy(store);
 		return 1;
 	}
@@ -590,6 +628,7 @@ int main(int argc, char **argv)
 	if (fd < 0) {
 		if (control)
 			vbd_control_free(control);
+		vbd_serial_free(serial);
 		vbd_device_free(dev);
 		store->ops->destroy(store);
 		return 1;
@@ -609,6 +648,7 @@ int main(int argc, char **argv)
 	}
 	if (control)
 		vbd_control_free(control);
+	vbd_serial_free(serial);
 	vbd_device_free(dev);
 	store->ops->destroy(store);
 	if (o.inject) {

@@ -121,5 +121,22 @@ expect 1 'error: --socket-group needs --socket-path' "--socket-group with --fd" 
 expect 0 '--vnc-password-file=FILE' "--help mentions --vnc-password-file" -- --help
 expect 0 '--socket-group=GROUP' "--help mentions --socket-group" -- --help
 
+expect 1 'serial-socket .*: exists and cannot be replaced' \
+	"serial socket path is a regular file" -- --serial-socket "$tmp/file" \
+	--shared-dir "a=$tmp/dir"
+[ -f "$tmp/file" ]
+result $? "regular file at the serial socket path left alone"
+# --serial-socket alone: one peer, then exit 0 when it hangs up.
+"$D" --serial-socket "$tmp/ser" --shared-dir "a=$tmp/dir" >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+i=0
+while [ ! -S "$tmp/ser" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.close()' "$tmp/ser"
+wait $pid
+rc=$?
+[ $rc -eq 0 ] && grep -q 'serial: the peer closed the connection' "$tmp/err" &&
+	[ ! -e "$tmp/ser" ]
+result $? "--serial-socket alone serves one peer and exits 0"
+
 echo "1..$n"
 [ $failed -eq 0 ]

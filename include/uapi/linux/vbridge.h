@@ -698,6 +698,34 @@ struct vbridge_event_display_changed {
 };
 
 /*
+ * The same requests over a byte stream (e.g. a virtio-serial port), for
+ * the userspace bridge (ubridge).  Every frame starts with
+ * struct vbridge_stream_hdr; len bytes follow it:
+ *   REQUEST  struct vbridge_req_hdr and the input payload, as on a
+ *            request queue; room is the most bytes the reply may have
+ *            (struct vbridge_resp_hdr included), as the writable buffer
+ *            of a request queue.
+ *   REPLY    struct vbridge_resp_hdr and the output payload, at most
+ *            the request's room; room is zero.
+ *   EVENT    one event as on the event queue; room is zero.
+ * Both lengths are at most the max_req_size negotiated by INIT
+ * (VBRIDGE_MIN_REQ_SIZE before it).  A malformed frame ends the
+ * connection.  Requests may be answered in any order.
+ */
+enum vbridge_stream_type {
+	VBRIDGE_STREAM_REQUEST		= 1,
+	VBRIDGE_STREAM_REPLY		= 2,
+	VBRIDGE_STREAM_EVENT		= 3,
+};
+
+struct vbridge_stream_hdr {
+	__le32 type;		/* enum vbridge_stream_type */
+	__le32 len;		/* bytes after this header */
+	__le32 room;		/* REQUEST: room for the reply */
+	__le32 padding;
+};
+
+/*
  * Guest driver control node, /dev/vbridgeN: device information and the
  * debug requests, for tests and benchmarks.  Not part of the wire
  * protocol; native endianness.
