@@ -35,7 +35,7 @@
  *     (vbridge_dev_fail()), which resets it and completes every request
  *     with -EIO.  Only INIT, whose caller resets the device itself when
  *     it gives up, waits with a timeout of its own.
-
+ *
  * Teardown (vbridge_queues_stop() and vbridge_queues_flush(), called by
  * vbridge_main.c with the device's state_lock held): stopping a queue
  * sets stop_err under the queue lock and waits for an SRCU grace period,
@@ -896,6 +896,32 @@ void vbridge_queues_flush(struct vbridge_dev *vb, int err)
 }
 
 /*
+ * Whether the oldest request @vbq's device owns is older than @timeout
+ * (then its id and opcode are stored); sets *@busy if there is any.
+ */
+static bool vbridge_queue_expired(struct vbridge_vq *vbq,
+				  unsigned long timeout, bool *busy,
+				  u64 *unique, u32 *opcode)
+{
+	struct vbridge_req *req;
+	bool expired = false;
+
+	spin_lock(&vbq->lock);
+	req = list_first_entry_or_null(&vbq->pending, struct vbridge_req,
+				       node);
+	if (req && !vbq->stop_err) {
+		*busy = true;
+		expired = time_after(jiffies, req->submitted + timeout);
+		if (expired) {
+			*unique = req->unique;
+			*opcode = req->opcode;
+		}
+	}
+	spin_unlock(&vbq->lock);
+	return expired;
+}
+
+/*
  * The watchdog: a request the device owns for longer than
  * request_timeout_ms means the device (or its backend) stopped
  * answering.  Fail it, so that every waiter gets -EIO instead of hanging,
@@ -907,7 +933,6 @@ void vbridge_queues_watchdog(struct work_struct *work)
 					      struct vbridge_dev, watchdog);
 	unsigned int timeout_ms = READ_ONCE(vbridge_request_timeout_ms);
 	unsigned long timeout = msecs_to_jiffies(timeout_ms);
-	struct vbridge_req *req;
 	struct vbridge_vq *vbq;
 	bool busy = false;
 	unsigned int i;
@@ -916,19 +941,21 @@ void vbridge_queues_watchdog(struct work_struct *work)
 
 	if (!timeout_ms || READ_ONCE(vb->state) != VBRIDGE_STATE_RUNNING)
 		return;
-	for (i = 0; i < vb->nr_queues && !unique; i++) {
+	for (i = 0; i < vb->nr_queues; i++) {
 		vbq = &vb->vqs[i];
-		spin_lock(&vbq->lock);
-		req = list_first_entry_or_null(&vbq->pending,
-					       struct vbridge_req, node);
-		if (req && !vbq->stop_err) {
-			busy = true;
-			if (time_after(jiffies, req->submitted + timeout)) {
-				unique = req->unique;
-				opcode = req->opcode;
-			}
-		}
-		spin_unlock(&vbq->lock);
+		if (!vbridge_queue_expired(vbq, timeout, &busy, &unique,
+					   &opcode))
+			continue;
+		/*
+		 * The answer may be in the used ring already, with the
+		 * completion work behind: drain it before judging.
+		 */
+		queue_work(vb->wq, &vbq->done_work);
+		flush_work(&vbq->done_work);
+		if (vbridge_queue_expired(vbq, timeout, &busy, &unique,
+					  &opcode))
+			break;
+		unique = 0;
 	}
 	if (unique) {
 		atomic64_inc(&vb->timeouts);

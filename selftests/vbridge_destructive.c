@@ -204,7 +204,7 @@ TEST(signal_during_stalled_request)
 	before = debugfs_sum("queues", "interrupted");
 	ASSERT_LE(0, before);
 
-	ASSERT_EQ(0, agent_run("stall 200 2500"));
+	ASSERT_EQ(0, agent_run("stall 200 4000"));
 	usleep(700 * 1000);	/* the backend is stopped now */
 	alarms = 0;
 	alarm_every(200);
@@ -243,7 +243,7 @@ TEST(signal_during_stalled_fsync)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ((ssize_t)DATA_SIZE, write(fd, data, DATA_SIZE));
 
-	ASSERT_EQ(0, agent_run("stall 200 2500"));
+	ASSERT_EQ(0, agent_run("stall 200 4000"));
 	usleep(700 * 1000);
 	alarms = 0;
 	alarm_every(200);
@@ -294,7 +294,7 @@ TEST(fatal_signal_waits_out)
 		_exit(2);
 	}
 	ASSERT_EQ(1, read(ready[0], &c, 1));
-	ASSERT_EQ(0, agent_run("stall 200 2500"));
+	ASSERT_EQ(0, agent_run("stall 200 4000"));
 	usleep(700 * 1000);
 	ASSERT_EQ(1, write(go[1], "g", 1));
 	usleep(300 * 1000);	/* the child waits in fsync */
@@ -335,14 +335,14 @@ static int read_param(const char *path)
 
 /*
  * A backend that stops answering: with request_timeout_ms lowered
- * (modprobe vbridge request_timeout_ms=2000), I/O fails with EIO after
+ * (modprobe vbridge request_timeout_ms=3000), I/O fails with EIO after
  * about that long, and everything after it fails at once.  The device
  * stays failed: run last.  The reset may hold the VM until the backend
  * answers vhost-user again, so allow for the whole stall.
  */
 TEST(stall_fails_with_eio)
 {
-	const int stall_ms = 6000;
+	const int stall_ms = 7000;
 	char path[PATH_MAX], buf[65536], cmd[64];
 	int fd, ret = 0, err = 0, timeout, dfd;
 	double t0, dt, t_stall;
@@ -353,7 +353,7 @@ TEST(stall_fails_with_eio)
 		SKIP(return, "needs the host agent");
 	timeout = read_param(TIMEOUT_PARAM);
 	if (timeout <= 0 || timeout > 5000)
-		SKIP(return, "request_timeout_ms is %d, load vbridge with request_timeout_ms=2000",
+		SKIP(return, "request_timeout_ms is %d, load vbridge with request_timeout_ms=3000",
 		     timeout);
 	snprintf(path, sizeof(path), WB_MNT "/stall-%d", getpid());
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
