@@ -72,7 +72,7 @@ qemu_args=(
 	-nic none -display none -monitor none -no-reboot
 	-serial "file:$LOG"
 	-kernel "$KERNEL" -initrd "$INITRD"
-	-append "console=ttyS0 loglevel=4 oops=panic panic=-1 panic_on_warn=1 vb_job=$JOB ${VM_EXTRA_APPEND:-}"
+	-append "console=ttyS0 no_timer_check loglevel=4 oops=panic panic=-1 panic_on_warn=1 vb_job=$JOB ${VM_EXTRA_APPEND:-}"
 )
 
 if [ "$WITH_VBRIDGE" = 1 ]; then
