@@ -15,6 +15,8 @@
 #   make run                 boot a guest with a host directory through vbridge
 #   make test                every test: host unit, static checks, in-guest
 #   make bench               request round-trip latency benchmark
+#   make security-report     fuzzing, escape, fault-injection and backend
+#                            kill figures of the last make test
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 # Kernel sources with scripts/checkpatch.pl and tools/testing/selftests.
@@ -30,7 +32,8 @@ CHECKPATCH_FLAGS ?= --no-tree --strict --show-types
 
 KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR)
 
-.PHONY: all module check style install selftests clean run test bench
+.PHONY: all module check style install selftests clean run test bench \
+	security-report
 
 all: module
 
@@ -85,3 +88,6 @@ test:
 
 bench:
 	+scripts/bench.sh
+
+security-report:
+	@scripts/security-report.sh

@@ -14,6 +14,8 @@ cd "$ROOT"
 PASSED=0 FAILED=0
 LOGDIR=$ROOT/build/test-logs
 mkdir -p "$LOGDIR"
+# Everything printed here goes to test.log as well (security-report.sh).
+exec > >(tee "$LOGDIR/test.log") 2>&1
 
 # record NAME STATUS: a suite or check without its own counts.
 record() {
