@@ -90,6 +90,11 @@ struct vbd_device {
 	struct virtq_chain evq_chain;
 	/* The event queue, once a queue ran; NULL after reset or detach. */
 	struct vu_queue *evq;
+	/*
+	 * vbd_device_detach() was called: queue threads still running until
+	 * vu_dev_free() must not publish the event queue again.
+	 */
+	bool detached;
 };
 
 /* One request being handled. */
@@ -506,9 +511,10 @@ static void vbd_handle_queue(void *opaque, struct vu_queue *q,
 	struct vbd_device *dev = opaque;
 
 	pthread_mutex_lock(&dev->lock);
-	dev->evq = vu_dev_queue(vu_queue_dev(q), EVENT_QUEUE);
+	if (!dev->detached)
+		dev->evq = vu_dev_queue(vu_queue_dev(q), EVENT_QUEUE);
 	/* The guest posted event buffers. */
-	if (index == EVENT_QUEUE)
+	if (index == EVENT_QUEUE && !dev->detached)
 		evq_flush(dev, q);
 	pthread_mutex_unlock(&dev->lock);
 	if (index != EVENT_QUEUE)
@@ -555,6 +561,7 @@ void vbd_device_detach(struct vbd_device *dev)
 {
 	pthread_mutex_lock(&dev->lock);
 	dev->evq = NULL;
+	dev->detached = true;
 	pthread_mutex_unlock(&dev->lock);
 }
 

@@ -62,7 +62,10 @@ uint32_t vbd_device_handle(struct vbd_device *dev, const struct virtq_mem *mem,
 			   const struct virtq_chain *c);
 /* The request size INIT negotiated, VBRIDGE_MIN_REQ_SIZE before it. */
 uint32_t vbd_device_max_req_size(struct vbd_device *dev);
-/* Forget the vhost-user device: call before vu_dev_free(). */
+/*
+ * Forget the vhost-user device: call before vu_dev_free().  The device
+ * is not attached to another one afterwards.
+ */
 void vbd_device_detach(struct vbd_device *dev);
 void vbd_device_free(struct vbd_device *dev);
 
