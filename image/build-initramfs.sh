@@ -33,6 +33,9 @@ for v in KROOT KVER MODULE BIN OUT; do
 done
 
 STAGE=$(mktemp -d)
+# The guest's "/": mktemp made it 0700, which locked every unprivileged
+# guest user out of the whole tree (and made access tests pass vacuously).
+chmod 0755 "$STAGE"
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,mnt,run,etc,root}
 # mktemp made the root 0700: other users could reach nothing.

@@ -218,6 +218,7 @@ python3 -c 'import os, sys; os.setxattr(sys.argv[1], "trusted.secret", sys.argv[
 	"$ESC/export/.tfile" "$ESC_SECRET" 2>/dev/null ||
 	echo "# no trusted xattrs on $ESC: the xattr read attempt checks less"
 chown -R 100000:100000 "$ESC/export"
+chmod 0755 "$ESC/export"
 # Names, modes, owners, sizes, mtimes, and the secret's atime: a read
 # moves it (relatime: never read since written).
 esc_snapshot() {

@@ -453,6 +453,10 @@ TEST_F(esc, setuid_unprivileged)
 	int status;
 
 	ASSERT_EQ(0, close(open(in(self, "rootfile"), O_CREAT | O_WRONLY, 0755)));
+	ASSERT_EQ(0, stat(self->dir, &st));
+	TH_LOG("%s: mode %o, owner %u:%u", self->dir, st.st_mode, st.st_uid,
+	       st.st_gid);
+	fflush(stdout);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
@@ -461,8 +465,10 @@ TEST_F(esc, setuid_unprivileged)
 		if (setgid(1000) || setuid(1000))
 			_exit(10);
 		fd = open(in(self, "mine"), O_CREAT | O_WRONLY, 0755);
-		if (fd < 0)
+		if (fd < 0) {
+			printf("# create as uid 1000: %s\n", strerror(errno));
 			_exit(11);
+		}
 		close(fd);
 		if (chmod(in(self, "mine"), 04755))
 			_exit(12);
