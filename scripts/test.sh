@@ -122,7 +122,7 @@ echo "==> data-integrity tests (QEMU, vbridged, host CPU load)"
 : >"$LOGDIR/data.log"
 "$ROOT/scripts/data-test.sh" --log "$LOGDIR/data.log" --timeout 900
 data_status=$?
-tr -d '\r' <"$LOGDIR/data.log" | grep -a '^\(not \)\?ok - \|^# \(MISMATCH\|FAIL\|mode\|data\)'
+tr -d '\r' <"$LOGDIR/data.log" | grep -a '^\(not \)\?ok - \|^# \(MISMATCH\|FAIL\|mode\|data\|after\)\|^#   \(expected\|got\|after\)'
 data_pass=$(grep -ac '^ok - ' "$LOGDIR/data.log")
 data_fail=$(grep -ac '^not ok - ' "$LOGDIR/data.log")
 PASSED=$((PASSED + data_pass)); FAILED=$((FAILED + data_fail))

@@ -123,6 +123,31 @@ static void dump_log(void)
 		printf("#   %s\n", oplog[i % loglen]);
 }
 
+static void sha256_hex(const uint8_t *p, size_t n, char out[65]);
+static void drop_caches(void);
+
+/*
+ * After a failure: fsync, then leave the expected contents' SHA-256 in
+ * the hash file marked "failed", so that the host's copy can still be
+ * checked (lost data, or only a stale guest cache?).
+ */
+static void save_expected(void)
+{
+	char hex[65];
+	FILE *h;
+
+	if (!hashfile || !model)
+		return;
+	if (fd >= 0 && fsync(fd) < 0)
+		printf("# fsync after the failure: %s\n", strerror(errno));
+	sha256_hex(model, msize, hex);
+	h = fopen(hashfile, "w");
+	if (h) {
+		fprintf(h, "%s %zu failed\n", hex, msize);
+		fclose(h);
+	}
+}
+
 static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -133,6 +158,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt
 	va_end(ap);
 	printf("\n");
 	dump_log();
+	save_expected();
 	printf("not ok - vbridge_diff_test seed=%" PRIu64 " ops=%lu %s\n",
 	       seed, nops, path);
 	fflush(stdout);
@@ -185,6 +211,18 @@ static void compare(const char *what, const uint8_t *got, size_t off, size_t n)
 	if (exp[i])
 		printf("#   byte expected at %zu was written by op %lu (mod 255)\n",
 		       off + i, (unsigned long)((exp[i] - 1 + 255 * 2 - (off + i) % 251) % 255));
+	if (fd >= 0) {
+		/* Is it the guest's cache, or the data on the host? */
+		uint8_t *again = malloc(j - i);
+		ssize_t r;
+
+		drop_caches();
+		r = again ? pread(fd, again, j - i, off + i) : -1;
+		if (r == (ssize_t)(j - i))
+			printf("#   after drop_caches a read of the bad range is %s\n",
+			       memcmp(again, exp + i, j - i) ? "still wrong" : "right (stale guest cache)");
+		free(again);
+	}
 	fail("%s returned wrong data at offset %zu", what, off + i);
 }
 
@@ -218,6 +256,19 @@ static void full_read(int f, uint8_t *dst, size_t n, const char *what)
 
 static uint8_t *whole;
 
+static void drop_caches(void)
+{
+	int f = open("/proc/sys/vm/drop_caches", O_WRONLY);
+
+	if (fd >= 0)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	if (f >= 0) {
+		if (write(f, "3", 1) != 1)
+			printf("# drop_caches: %s\n", strerror(errno));
+		close(f);
+	}
+}
+
 static void check_all(const char *when)
 {
 	char what[96];
@@ -246,6 +297,7 @@ static void close_file(void)
 {
 	SYS(close(dfd), "close O_DIRECT");
 	SYS(close(fd), "close");
+	fd = dfd = -1;
 }
 
 static void set_size(size_t n)
@@ -544,18 +596,11 @@ static void one_op(void)
 		errno = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 		SYS(errno ? -1 : 0, "posix_fadvise");
 		break;
-	case OP_DROPCACHES: {
-		int f = open("/proc/sys/vm/drop_caches", O_WRONLY);
-
+	case OP_DROPCACHES:
 		logop("drop_caches 3");
 		/* the page cache must be refilled from the host */
-		if (f >= 0) {
-			if (write(f, "3", 1) != 1)
-				fail("drop_caches: %s", strerror(errno));
-			close(f);
-		}
+		drop_caches();
 		break;
-	}
 	case OP_COUNT:
 		break;
 	}
@@ -744,15 +789,7 @@ int main(int argc, char **argv)
 	close_file();
 	SYS(close(src2fd), "close second source");
 	unlink(src2path);
-	{
-		int f = open("/proc/sys/vm/drop_caches", O_WRONLY);
-
-		if (f >= 0) {
-			if (write(f, "3", 1) != 1)
-				fail("drop_caches: %s", strerror(errno));
-			close(f);
-		}
-	}
+	drop_caches();
 	open_file();
 	check_all("final, after reopen and drop_caches");
 	close_file();
