@@ -266,6 +266,10 @@ static const int allowed_syscalls[] = {
 	SCMP_SYS(fchmodat), SCMP_SYS(fchown), SCMP_SYS(fchownat),
 	SCMP_SYS(utimensat), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
 	SCMP_SYS(fchdir), SCMP_SYS(umask), SCMP_SYS(getcwd),
+	/* path calls on /proc/self/fd/N, which glibc may not map to *at */
+	SCMP_SYS(chmod), SCMP_SYS(chown), SCMP_SYS(lchown), SCMP_SYS(truncate),
+	SCMP_SYS(utimes), SCMP_SYS(futimesat), SCMP_SYS(unlink), SCMP_SYS(rmdir),
+	SCMP_SYS(mkdir), SCMP_SYS(rename), SCMP_SYS(link), SCMP_SYS(symlink),
 	SCMP_SYS(getxattr), SCMP_SYS(lgetxattr), SCMP_SYS(fgetxattr),
 	SCMP_SYS(setxattr), SCMP_SYS(lsetxattr), SCMP_SYS(fsetxattr),
 	SCMP_SYS(listxattr), SCMP_SYS(llistxattr), SCMP_SYS(flistxattr),
