@@ -16,6 +16,7 @@
  * Clients are served one at a time; an idle one is dropped.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -37,8 +38,11 @@ struct vbd_control {
 	/* Immutable; the thread owns the sockets while it runs. */
 	struct vbd_display *display;
 	char *path;
+	int dir_fd;		/* O_PATH of path's directory, for unlinkat */
+	char *name;		/* path's last component */
 	int listen_fd;
 	int stop_fd;
+	bool started;		/* the thread exists */
 	pthread_t thread;
 };
 
@@ -335,52 +339,90 @@ static int control_listen(const char *path)
 	return fd;
 }
 
-struct vbd_control *vbd_control_new(const char *path, struct vbd_display *d)
+struct vbd_control *vbd_control_listen(const char *path)
 {
 	struct vbd_control *c = calloc(1, sizeof(*c));
-	int err;
+	char *dir, *slash;
 
 	if (!c)
 		return NULL;
-	c->display = d;
 	c->stop_fd = -1;
+	c->dir_fd = -1;
 	c->path = strdup(path);
-	c->listen_fd = control_listen(path);
-	if (!c->path || c->listen_fd < 0)
+	dir = strdup(path);
+	if (!c->path || !dir)
 		goto fail;
+	/* The sandbox may hide path: remove the socket by its directory. */
+	slash = strrchr(dir, '/');
+	c->name = strdup(slash ? slash + 1 : dir);
+	if (slash)
+		slash[slash == dir] = '\0';
+	c->dir_fd = open(slash ? dir : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	dir = NULL;
+	if (!c->name || c->dir_fd < 0) {
+		log_err("--control-socket %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	c->listen_fd = control_listen(path);
+	if (c->listen_fd < 0)
+		goto fail;
+	return c;
+fail:
+	free(dir);
+	if (c->dir_fd >= 0)
+		close(c->dir_fd);
+	free(c->name);
+	free(c->path);
+	free(c);
+	return NULL;
+}
+
+int vbd_control_start(struct vbd_control *c, struct vbd_display *d)
+{
+	int err;
+
+	c->display = d;
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (c->stop_fd < 0) {
 		log_err("eventfd: %s", strerror(errno));
-		goto fail;
+		return -1;
 	}
 	err = pthread_create(&c->thread, NULL, control_thread, c);
 	if (err) {
 		log_err("control socket: cannot create thread: %s", strerror(err));
-		goto fail;
+		return -1;
+	}
+	c->started = true;
+	return 0;
+}
+
+struct vbd_control *vbd_control_new(const char *path, struct vbd_display *d)
+{
+	struct vbd_control *c = vbd_control_listen(path);
+
+	if (c && vbd_control_start(c, d)) {
+		vbd_control_free(c);
+		return NULL;
 	}
 	return c;
-fail:
-	if (c->listen_fd >= 0) {
-		close(c->listen_fd);
-		unlink(path);
-	}
-	if (c->stop_fd >= 0)
-		close(c->stop_fd);
-	free(c->path);
-	free(c);
-	return NULL;
 }
 
 void vbd_control_free(struct vbd_control *c)
 {
 	static const uint64_t one = 1;
 
-	if (write(c->stop_fd, &one, sizeof(one)) != sizeof(one))
-		abort();	/* eventfd: cannot fail below its maximum */
-	pthread_join(c->thread, NULL);
-	close(c->stop_fd);
+	if (c->started) {
+		if (write(c->stop_fd, &one, sizeof(one)) != sizeof(one))
+			abort();	/* eventfd: cannot fail below its maximum */
+		pthread_join(c->thread, NULL);
+	}
+	if (c->stop_fd >= 0)
+		close(c->stop_fd);
 	close(c->listen_fd);
-	unlink(c->path);
+	unlinkat(c->dir_fd, c->name, 0);
+	close(c->dir_fd);
+	free(c->name);
 	free(c->path);
 	free(c);
 }

@@ -18,6 +18,9 @@ struct vbd_control;
  * it from a thread of its own.  NULL after logging why not.
  */
 struct vbd_control *vbd_control_new(const char *path, struct vbd_display *d);
+/* The same in two steps, for the sandbox: listen, then serve d. */
+struct vbd_control *vbd_control_listen(const char *path);
+int vbd_control_start(struct vbd_control *c, struct vbd_display *d);
 /* Stop serving and remove the socket. */
 void vbd_control_free(struct vbd_control *c);
 

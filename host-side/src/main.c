@@ -33,6 +33,7 @@
 #include "inject.h"
 #include "log.h"
 #include "output.h"
+#include "sandbox.h"
 #include "serial.h"
 #include "share.h"
 #include "vhost_user.h"
@@ -53,10 +54,14 @@ struct options {
 	const char *vnc_password_file;
 	char *vnc_password;			/* read from it */
 	const char *control_socket;
-	struct vbd_inject *inject;		/* NULL: no fault injection */
 	bool socket_group_set;
 	gid_t socket_group;			/* --socket-group */
+	struct vbd_sandbox_opts sandbox;
+	/* The socket at socket_path, for unlinkat() once the root changed. */
+	int socket_dir_fd;
+	const char *socket_name;
 	const char *serial_socket;		/* --serial-socket */
+	struct vbd_inject *inject;		/* NULL: no fault injection */
 };
 
 /* VNC display N is TCP port 5900 + N. */
@@ -65,7 +70,7 @@ struct options {
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: vbridged (--socket-path=PATH | --fd=FDNUM | --serial-socket=PATH) [OPTIONS]\n"
+"Usage: vbridged (--socket-path=PATH | --fd=FDNUM) [OPTIONS]\n"
 "vhost-user backend for the vbridge paravirtual device.\n"
 "\n"
 "  --socket-path=PATH      listen on the Unix socket PATH\n"
@@ -73,8 +78,6 @@ static void usage(FILE *f)
 "  --socket-group=GROUP    make --socket-path group-accessible (0660) and\n"
 "                          accept frontends of GROUP too (default: 0600,\n"
 "                          only root and our own user may connect)\n"
-"  --serial-socket=PATH    also (or only) serve the userspace bridge on the\n"
-"                          Unix socket PATH (a QEMU virtio-serial chardev)\n"
 "  --shared-dir=TAG=DIR[:ro]\n"
 "                          export directory DIR under TAG (up to %d times)\n"
 "  --num-queues=N          number of request queues, 1 to %d (default 1)\n"
@@ -85,7 +88,8 @@ static void usage(FILE *f)
 "  --gid-map=GUEST:HOST:COUNT\n"
 "                          the same for group ids\n"
 "  --max-fds=N             host file descriptors the filesystem may hold\n"
-"                          (default: RLIMIT_NOFILE less %d)\n"
+"                          (default: RLIMIT_NOFILE less %d; the soft limit\n"
+"                          is raised as far as N needs, or to 65536)\n"
 "  --allow-devices         let the guest create device nodes\n"
 "  --allow-xattr=LIST      also give the guest these xattr namespaces beside\n"
 "                          user.*: trusted, security (comma-separated; default\n"
@@ -102,11 +106,21 @@ static void usage(FILE *f)
 "                          require VNC authentication with the password on\n"
 "                          the first line of FILE (8 bytes count)\n"
 "  --control-socket=PATH   take commands (vbridgectl) on the Unix socket PATH\n"
+"  --serial-socket=PATH    also (or only) serve the userspace bridge on the\n"
+"                          Unix socket PATH (a QEMU virtio-serial chardev)\n"
 "  --inject=SEED:RATE[:KIND,...]\n"
 "                          testing only: damage a fraction RATE (0 to 1) of\n"
 "                          the replies and events, reproducibly from SEED;\n"
 "                          KINDs: short, oversized, wrong-id, bad-error,\n"
 "                          bad-len, garbage, drop, event (default: all)\n"
+"  --sandbox=MODE          namespace (default): new PID, mount, network, IPC\n"
+"                          and UTS namespaces and an empty root with /proc;\n"
+"                          chroot: an empty chroot, where namespaces are\n"
+"                          not available; none: for debugging.  All but\n"
+"                          none also cut the capabilities to file serving\n"
+"                          and set no_new_privs\n"
+"  --seccomp=ACTION        what a system call outside the allow-list does:\n"
+"                          kill (default), log, trap (say which, exit), none\n"
 "  --log-level=LEVEL       error, warn, info (default) or debug\n"
 "  -v, --verbose           log more (repeatable)\n"
 "  --print-capabilities    print the backend capabilities as JSON and exit\n"
@@ -180,15 +194,17 @@ static void parse_args(int argc, char **argv, struct options *o)
 		OPT_GID_MAP,
 		OPT_MAX_FDS,
 		OPT_ALLOW_DEVICES,
-		OPT_ALLOW_XATTR,
-		OPT_MAX_WATCHES,
 		OPT_DISPLAY,
 		OPT_VNC,
 		OPT_CONTROL_SOCKET,
+		OPT_ALLOW_XATTR,
+		OPT_MAX_WATCHES,
+		OPT_SERIAL_SOCKET,
 		OPT_INJECT,
 		OPT_SOCKET_GROUP,
 		OPT_VNC_PASSWORD_FILE,
-		OPT_SERIAL_SOCKET,
+		OPT_SANDBOX,
+		OPT_SECCOMP,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -199,15 +215,17 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "gid-map", required_argument, NULL, OPT_GID_MAP },
 		{ "max-fds", required_argument, NULL, OPT_MAX_FDS },
 		{ "allow-devices", no_argument, NULL, OPT_ALLOW_DEVICES },
-		{ "allow-xattr", required_argument, NULL, OPT_ALLOW_XATTR },
-		{ "max-watches", required_argument, NULL, OPT_MAX_WATCHES },
 		{ "display", required_argument, NULL, OPT_DISPLAY },
 		{ "vnc", required_argument, NULL, OPT_VNC },
 		{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
+		{ "allow-xattr", required_argument, NULL, OPT_ALLOW_XATTR },
+		{ "max-watches", required_argument, NULL, OPT_MAX_WATCHES },
+		{ "serial-socket", required_argument, NULL, OPT_SERIAL_SOCKET },
 		{ "inject", required_argument, NULL, OPT_INJECT },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "vnc-password-file", required_argument, NULL, OPT_VNC_PASSWORD_FILE },
-		{ "serial-socket", required_argument, NULL, OPT_SERIAL_SOCKET },
+		{ "sandbox", required_argument, NULL, OPT_SANDBOX },
+		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "print-capabilities", no_argument, NULL, OPT_PRINT_CAPS },
@@ -272,16 +290,6 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case OPT_ALLOW_DEVICES:
 			o->fs.allow_devices = true;
 			break;
-		case OPT_ALLOW_XATTR:
-			if (vbd_xattr_parse(optarg, &o->fs.xattr_ns))
-				bad_args("--allow-xattr: expected a list of trusted, security, not '%s'",
-					 optarg);
-			break;
-		case OPT_MAX_WATCHES:
-			if (parse_uint(optarg, INT_MAX, &v) || !v)
-				bad_args("--max-watches: expected at least 1, not '%s'", optarg);
-			o->fs.max_watches = v;
-			break;
 		case OPT_DISPLAY:
 			if (parse_display(optarg, &o->display))
 				bad_args("--display: expected WIDTHxHEIGHT[,heads=N] (1 to %d pixels, 1 to %d heads), not '%s'",
@@ -299,6 +307,22 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case OPT_CONTROL_SOCKET:
 			o->control_socket = optarg;
 			break;
+		case OPT_VNC_PASSWORD_FILE:
+			o->vnc_password_file = optarg;
+			break;
+		case OPT_ALLOW_XATTR:
+			if (vbd_xattr_parse(optarg, &o->fs.xattr_ns))
+				bad_args("--allow-xattr: expected a list of trusted, security, not '%s'",
+					 optarg);
+			break;
+		case OPT_MAX_WATCHES:
+			if (parse_uint(optarg, INT_MAX, &v) || !v)
+				bad_args("--max-watches: expected at least 1, not '%s'", optarg);
+			o->fs.max_watches = v;
+			break;
+		case OPT_SERIAL_SOCKET:
+			o->serial_socket = optarg;
+			break;
 		case OPT_INJECT:
 			if (o->inject)
 				vbd_inject_free(o->inject);
@@ -307,8 +331,15 @@ static void parse_args(int argc, char **argv, struct options *o)
 				bad_args("--inject: expected SEED:RATE[:KIND,...] with RATE from 0 to 1, not '%s'",
 					 optarg);
 			break;
-		case OPT_VNC_PASSWORD_FILE:
-			o->vnc_password_file = optarg;
+		case OPT_SANDBOX:
+			if (vbd_sandbox_parse_mode(optarg, &o->sandbox.mode))
+				bad_args("--sandbox: expected namespace, chroot or none, not '%s'",
+					 optarg);
+			break;
+		case OPT_SECCOMP:
+			if (vbd_seccomp_parse_action(optarg, &o->sandbox.seccomp))
+				bad_args("--seccomp: expected kill, log, trap or none, not '%s'",
+					 optarg);
 			break;
 		case OPT_SOCKET_GROUP: {
 			struct group *g = getgrnam(optarg);
@@ -321,9 +352,6 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->socket_group_set = true;
 			break;
 		}
-		case OPT_SERIAL_SOCKET:
-			o->serial_socket = optarg;
-			break;
 		case OPT_LOG_LEVEL:
 			if (vbd_log_parse_level(optarg, &vbd_log_level))
 				bad_args("--log-level: unknown level '%s'", optarg);
@@ -350,6 +378,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		bad_args("unexpected argument '%s'", argv[optind]);
+	o->sandbox.allow_devices = o->fs.allow_devices;
+	o->sandbox.privileged_xattrs = o->fs.xattr_ns != 0;
 	if ((o->socket_path && o->fd >= 0) ||
 	    (!o->socket_path && o->fd < 0 && !o->serial_socket))
 		bad_args("exactly one of --socket-path and --fd is required (or --serial-socket alone)");
@@ -432,6 +462,26 @@ static int listen_on(const char *path, const struct options *o)
 	return fd;
 }
 
+/* Keep path's directory: the sandbox hides path, but we unlink it later. */
+static int socket_dir(struct options *o)
+{
+	const char *slash = strrchr(o->socket_path, '/');
+	char *dir;
+
+	o->socket_name = slash ? slash + 1 : o->socket_path;
+	dir = slash ? strndup(o->socket_path, slash - o->socket_path + (slash == o->socket_path)) :
+	      strdup(".");
+	if (!dir)
+		return -1;
+	o->socket_dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (o->socket_dir_fd < 0) {
+		log_err("--socket-path %s: %s", o->socket_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Whether the peer on conn is root, our user, or in --socket-group. */
 static bool peer_allowed(int conn, const struct options *o)
 {
@@ -494,7 +544,7 @@ static int connect_frontend(int fd, const struct options *o)
 	/* One connection per run: nobody else may connect. */
 	close(fd);
 	if (path)
-		unlink(path);
+		unlinkat(o->socket_dir_fd, o->socket_name, 0);
 	return conn;
 }
 
@@ -527,63 +577,121 @@ static char *read_password(const char *path)
 }
 
 /*
- * --serial-socket: start listening (before the vhost-user socket, so
- * that QEMU finds both).  Without a vhost-user socket, serve the one
- * connection in the foreground and exit.  0 or -1.
+ * The soft RLIMIT_NOFILE: what --max-fds needs (the filesystem keeps that
+ * many, plus a margin for sockets, eventfds and guest memory), else up
+ * to 65536; never the hard limit just because it is there.
  */
-static int serve_serial(const struct options *o, struct vbd_store *store,
-			struct vbd_serial **serial)
+static void raise_nofile(const struct options *o)
 {
-	int r;
+	struct rlimit rl;
+	rlim_t want = o->fs.max_fds ? (rlim_t)o->fs.max_fds + 128 : 65536;
 
-	*serial = vbd_serial_new(o->serial_socket, store, &o->fs);
-	if (!*serial)
-		goto fail;
-	if (o->socket_path || o->fd >= 0)
-		return 0;
-	r = vbd_serial_wait(*serial);
-	vbd_serial_free(*serial);
-	store->ops->destroy(store);
-	exit(r ? 1 : 0);
-fail:
-	store->ops->destroy(store);
-	return -1;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	if (want > rl.rlim_max) {
+		if (o->fs.max_fds)
+			log_warn("--max-fds %u: RLIMIT_NOFILE is only %llu",
+				 o->fs.max_fds, (unsigned long long)rl.rlim_max);
+		want = rl.rlim_max;
+	}
+	rl.rlim_cur = want;
+	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-/* The display, its VNC server and control socket; 0 or -1. */
-static int setup_display(struct vbd_device *dev, const struct options *o,
-			 struct vbd_control **control)
-{
-	struct vbd_display *display;
-	struct vbd_output *vnc;
+/* What the program holds; main() frees it. */
+struct daemon {
+	struct vbd_store *store;
+	struct vbd_device *dev;
+	struct vbd_control *control;
+	struct vbd_output *vnc;		/* until the display owns it */
+	struct vbd_serial *serial;	/* --serial-socket */
+	int listen_fd;
+};
 
-	display = vbd_device_enable_display(dev, &o->display);
-	if (!display)
-		return -1;
-	if (o->vnc_display >= 0) {
-		vnc = vbd_vnc_new(display, VNC_BASE_PORT + o->vnc_display,
-				  o->vnc_password);
-		if (!vnc || vbd_display_add_output(display, vnc))
+/* Sockets that must be opened before the sandbox hides their places. */
+static int open_sockets(struct daemon *dm, struct options *o)
+{
+	dm->listen_fd = o->fd;
+	if (o->serial_socket) {
+		dm->serial = vbd_serial_listen(o->serial_socket);
+		if (!dm->serial)
+			return -1;
+	}
+	if (o->socket_path) {
+		if (socket_dir(o) < 0)
+			return -1;
+		dm->listen_fd = listen_on(o->socket_path, o);
+		if (dm->listen_fd < 0)
 			return -1;
 	}
 	if (o->control_socket) {
-		*control = vbd_control_new(o->control_socket, display);
-		if (!*control)
+		dm->control = vbd_control_listen(o->control_socket);
+		if (!dm->control)
+			return -1;
+	}
+	if (o->vnc_display >= 0) {
+		dm->vnc = vbd_vnc_listen(VNC_BASE_PORT + o->vnc_display,
+					 o->vnc_password, o->display.width,
+					 o->display.height);
+		if (!dm->vnc)
 			return -1;
 	}
 	return 0;
 }
 
+/* The device, its display with VNC and the control socket serving it. */
+static int start_device(struct daemon *dm, const struct options *o)
+{
+	struct vbd_display *display;
+	struct vbd_output *vnc = dm->vnc;
+
+	if (dm->serial && vbd_serial_start(dm->serial, dm->store, &o->fs))
+		return -1;
+	if (dm->listen_fd < 0)		/* --serial-socket alone */
+		return 0;
+	dm->dev = vbd_device_new(dm->store, o->num_queues, &o->fs);
+	if (!dm->dev)
+		return -1;
+	if (o->inject) {
+		log_warn("--inject: damaging replies and events on purpose");
+		vbd_device_set_inject(dm->dev, o->inject);
+	}
+	if (!o->display.num_scanouts)
+		return 0;
+	display = vbd_device_enable_display(dm->dev, &o->display);
+	if (!display)
+		return -1;
+	if (vnc) {
+		dm->vnc = NULL;
+		if (vbd_display_add_output(display, vnc) ||
+		    vbd_vnc_start(vnc, display))
+			return -1;
+	}
+	if (dm->control && vbd_control_start(dm->control, display))
+		return -1;
+	return 0;
+}
+
+static void daemon_free(struct daemon *dm)
+{
+	if (dm->serial)
+		vbd_serial_free(dm->serial);
+	if (dm->control)
+		vbd_control_free(dm->control);
+	if (dm->vnc)
+		dm->vnc->ops->destroy(dm->vnc);
+	if (dm->dev)
+		vbd_device_free(dm->dev);
+	if (dm->store)
+		dm->store->ops->destroy(dm->store);
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
-	struct vbd_control *control = NULL;
-	struct vbd_serial *serial = NULL;
-	struct vbd_store *store;
-	struct vbd_device *dev;
+	struct daemon dm = { 0 };
 	struct vu_dev_info info;
 	struct vu_dev *vu;
-	struct rlimit rl;
 	int fd, r;
 
 	parse_args(argc, argv, &o);
@@ -592,50 +700,52 @@ int main(int argc, char **argv)
 		if (!o.vnc_password)
 			return 1;
 	}
-
-	/* The filesystem holds a descriptor per inode the guest knows. */
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-
-	store = vbd_share_store_open(o.shares, o.nshares);
-	if (!store)
+	if (vbd_sandbox_fork(&o.sandbox) < 0)
 		return 1;
-	if (o.serial_socket && serve_serial(&o, store, &serial))
-		return 1;
-	dev = vbd_device_new(store, o.num_queues, &o.fs);
-	if (!dev) {
-		vbd_serial_free(serial);
-		store->ops->destroy(store);
-		return 1;
-	}
-
-	if (o.inject) {
-		log_warn("--inject: damaging replies and events on purpose");
-		vbd_device_set_inject(dev, o.inject);
-	}
 	signal(SIGPIPE, SIG_IGN);
-	fd = o.display.num_scanouts ? setup_display(dev, &o, &control) : 0;
+	raise_nofile(&o);
+
+	/*
+	 * Order matters: exports and sockets are opened while the host's
+	 * paths and network are there; namespaces need a single thread;
+	 * the filesystem reopens nodes through /proc, which the new root
+	 * has.  Chroot mode has no /proc there: it enters last.
+	 */
+	dm.store = vbd_share_store_open(o.shares, o.nshares);
+	fd = dm.store ? open_sockets(&dm, &o) : -1;
 	if (o.vnc_password) {
 		explicit_bzero(o.vnc_password, strlen(o.vnc_password));
 		free(o.vnc_password);
 	}
+	if (!fd && o.sandbox.mode == VBD_SANDBOX_NAMESPACE)
+		fd = vbd_sandbox_enter(&o.sandbox);
 	if (!fd)
-		fd = o.socket_path ? listen_on(o.socket_path, &o) : o.fd;
-	if (fd >= 0)
-		fd = connect_frontend(fd, &o);
+		fd = start_device(&dm, &o);
+	if (!fd && dm.listen_fd < 0) {
+		/* --serial-socket alone: serve its one connection, then exit. */
+		if (o.sandbox.mode == VBD_SANDBOX_CHROOT &&
+		    vbd_sandbox_enter(&o.sandbox) < 0)
+			r = -1;
+		else
+			r = vbd_serial_wait(dm.serial);
+		goto out;
+	}
+	if (!fd)
+		fd = connect_frontend(dm.listen_fd, &o);
+	if (fd >= 0 && o.sandbox.mode == VBD_SANDBOX_CHROOT &&
+	    vbd_sandbox_enter(&o.sandbox) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	if (o.socket_path && o.socket_dir_fd > 0)
+		close(o.socket_dir_fd);
 	if (fd < 0) {
-		if (control)
-			vbd_control_free(control);
-		vbd_serial_free(serial);
-		vbd_device_free(dev);
-		store->ops->destroy(store);
-		return 1;
+		r = -1;
+		goto out;
 	}
 
 	log_info("frontend connected");
-	vbd_device_vu_info(dev, &info);
+	vbd_device_vu_info(dm.dev, &info);
 	vu = vu_dev_new(fd, &info);
 	if (!vu) {
 		log_err("out of memory");
@@ -643,14 +753,11 @@ int main(int argc, char **argv)
 		r = -ENOMEM;
 	} else {
 		r = vu_dev_run(vu);
-		vbd_device_detach(dev);
+		vbd_device_detach(dm.dev);
 		vu_dev_free(vu);
 	}
-	if (control)
-		vbd_control_free(control);
-	vbd_serial_free(serial);
-	vbd_device_free(dev);
-	store->ops->destroy(store);
+out:
+	daemon_free(&dm);
 	if (o.inject) {
 		vbd_inject_log(o.inject);
 		vbd_inject_free(o.inject);

@@ -32,6 +32,7 @@ struct vnc {
 	struct vbd_output base;
 	struct vbd_display *display;
 	pthread_t thread;
+	bool started;			/* thread exists */
 
 	/* Used by the VNC thread only (and by setup and teardown). */
 	rfbScreenInfoPtr screen;
@@ -196,7 +197,8 @@ static void vnc_destroy(struct vbd_output *out)
 	pthread_mutex_lock(&v->lock);
 	v->stop = true;
 	pthread_mutex_unlock(&v->lock);
-	pthread_join(v->thread, NULL);
+	if (v->started)
+		pthread_join(v->thread, NULL);
 	vnc_free(v);
 }
 
@@ -223,20 +225,18 @@ static void vnc_log(const char *fmt, ...)
 	log_debug("vnc: %s", msg);
 }
 
-struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port,
-			       const char *password)
+struct vbd_output *vbd_vnc_listen(unsigned int port, const char *password,
+				  uint32_t width, uint32_t height)
 {
 	static char name[] = "vbridged";
 	char *argv[] = { name, NULL };
-	struct vbd_scanout_info info;
-	int err, argc = 1;
+	int argc = 1;
 	struct vnc *v;
 
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return NULL;
 	v->base.ops = &vnc_ops;
-	v->display = d;
 	pthread_mutex_init(&v->lock, NULL);
 	if (password) {
 		v->passwords[0] = strdup(password);
@@ -248,10 +248,9 @@ struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port,
 	}
 
 	/* Black at the preferred size until the guest shows something. */
-	vbd_display_scanout_info(d, 0, &info);
-	v->width = info.mode_width;
-	v->height = info.mode_height;
-	v->fb = (struct vbd_image){ info.mode_width, info.mode_height, NULL };
+	v->width = width;
+	v->height = height;
+	v->fb = (struct vbd_image){ width, height, NULL };
 	v->fb.pixels = calloc((size_t)v->fb.width * v->fb.height, 4);
 	if (!v->fb.pixels)
 		goto fail;
@@ -281,11 +280,6 @@ struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port,
 		goto fail;
 	}
 
-	err = pthread_create(&v->thread, NULL, vnc_thread, v);
-	if (err) {
-		log_err("vnc: cannot create thread: %s", strerror(err));
-		goto fail;
-	}
 	log_info("vnc: serving display 0 on 127.0.0.1:%u, %s", port,
 		 password ? "with VNC password authentication" :
 		 "without authentication");
@@ -293,6 +287,36 @@ struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port,
 fail:
 	vnc_free(v);
 	return NULL;
+}
+
+int vbd_vnc_start(struct vbd_output *out, struct vbd_display *d)
+{
+	struct vnc *v = to_vnc(out);
+	int err;
+
+	v->display = d;
+	err = pthread_create(&v->thread, NULL, vnc_thread, v);
+	if (err) {
+		log_err("vnc: cannot create thread: %s", strerror(err));
+		return -err;
+	}
+	v->started = true;
+	return 0;
+}
+
+struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port,
+			       const char *password)
+{
+	struct vbd_scanout_info info;
+	struct vbd_output *out;
+
+	vbd_display_scanout_info(d, 0, &info);
+	out = vbd_vnc_listen(port, password, info.mode_width, info.mode_height);
+	if (out && vbd_vnc_start(out, d)) {
+		out->ops->destroy(out);
+		return NULL;
+	}
+	return out;
 }
 
 /* Image files */

@@ -38,6 +38,14 @@ struct vbd_output {
  */
 struct vbd_output *vbd_vnc_new(struct vbd_display *d, unsigned int port,
 			       const char *password);
+/*
+ * The same in two steps, for the sandbox: listen (width x height until
+ * the guest shows something), then, once the display exists, serve it.
+ * Until then, vbd_output's destroy only closes the socket.
+ */
+struct vbd_output *vbd_vnc_listen(unsigned int port, const char *password,
+				  uint32_t width, uint32_t height);
+int vbd_vnc_start(struct vbd_output *out, struct vbd_display *d);
 
 /*
  * Write img as PNG (RGB) or as raw XRGB8888 rows; 0 or -errno.  To fd if

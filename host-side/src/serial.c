@@ -303,9 +303,13 @@ void vbd_serial_conn_free(struct vbd_serial_conn *conn)
 
 struct vbd_serial {
 	char *path;
+	/* The socket's directory and name: unlinked from there in a sandbox. */
+	int dir_fd;
+	const char *name;
 	int listen_fd;
 	int stop[2];		/* a byte on stop[1] ends the wait for a peer */
 	pthread_t acceptor;
+	bool started;		/* the acceptor runs */
 	bool accepted;		/* written by the acceptor, read after joining */
 	bool joined;
 	struct vbd_serial_conn *conn;
@@ -315,7 +319,8 @@ static int listen_unix(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	int fd;
+	mode_t mask;
+	int fd, r;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		log_err("--serial-socket %s: path too long", path);
@@ -327,14 +332,32 @@ static int listen_unix(const char *path)
 		return -1;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 1) < 0) {
+	/* 0600 from the start, whatever the umask, as the vhost-user socket. */
+	mask = umask(0177);
+	r = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(mask);
+	if (r < 0 || listen(fd, 1) < 0) {
 		log_err("--serial-socket %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* Root or our own user only, as on the vhost-user socket. */
+static bool peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return true;
+	log_warn("serial: refusing a peer with uid %u pid %d",
+		 (unsigned int)cred.uid, (int)cred.pid);
+	return false;
 }
 
 static void *acceptor(void *arg)
@@ -353,6 +376,12 @@ static void *acceptor(void *arg)
 		if (!pfd[0].revents)
 			continue;
 		fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		/* Whoever connects first must not become the peer. */
+		if (fd >= 0 && !peer_allowed(fd)) {
+			close(fd);
+			fd = -1;
+			continue;
+		}
 		if (fd >= 0 || (errno != EINTR && errno != EAGAIN))
 			break;
 	}
@@ -361,49 +390,78 @@ static void *acceptor(void *arg)
 		return NULL;
 	}
 	/* One connection per run, as on the vhost-user socket. */
-	unlink(s->path);
+	unlinkat(s->dir_fd, s->name, 0);
 	log_info("serial: peer connected");
 	if (!vbd_serial_conn_start(s->conn, fd))
 		s->accepted = true;
 	return NULL;
 }
 
-struct vbd_serial *vbd_serial_new(const char *path,
-				  const struct vbd_store *store,
-				  const struct vbd_fs_opts *opts)
+struct vbd_serial *vbd_serial_listen(const char *path)
 {
 	struct vbd_serial *s = calloc(1, sizeof(*s));
+	const char *slash;
+	char *dir;
 
 	if (!s)
 		return NULL;
 	s->listen_fd = -1;
+	s->dir_fd = -1;
 	s->stop[0] = s->stop[1] = -1;
 	s->path = strdup(path);
 	if (!s->path || pipe2(s->stop, O_CLOEXEC))
 		goto fail;
-	s->conn = vbd_serial_conn_new(store, opts, VBD_SERIAL_WORKERS);
-	if (!s->conn)
+	slash = strrchr(s->path, '/');
+	s->name = slash ? slash + 1 : s->path;
+	dir = slash ? strndup(s->path, slash - s->path + (slash == s->path)) :
+	      strdup(".");
+	if (!dir)
 		goto fail;
+	s->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (s->dir_fd < 0) {
+		log_err("--serial-socket %s: %s", path, strerror(errno));
+		goto fail;
+	}
 	s->listen_fd = listen_unix(path);
 	if (s->listen_fd < 0)
 		goto fail;
-	if (pthread_create(&s->acceptor, NULL, acceptor, s))
-		goto fail_listen;
 	return s;
-fail_listen:
-	close(s->listen_fd);
-	unlink(path);
-	s->listen_fd = -1;
 fail:
-	vbd_serial_conn_free(s->conn);
-	s->conn = NULL;
 	vbd_serial_free(s);
 	return NULL;
 }
 
+int vbd_serial_start(struct vbd_serial *s, const struct vbd_store *store,
+		     const struct vbd_fs_opts *opts)
+{
+	s->conn = vbd_serial_conn_new(store, opts, VBD_SERIAL_WORKERS);
+	if (!s->conn)
+		return -1;
+	if (pthread_create(&s->acceptor, NULL, acceptor, s)) {
+		log_err("serial: cannot start the listener thread");
+		return -1;
+	}
+	s->started = true;
+	return 0;
+}
+
+struct vbd_serial *vbd_serial_new(const char *path,
+				  const struct vbd_store *store,
+				  const struct vbd_fs_opts *opts)
+{
+	struct vbd_serial *s = vbd_serial_listen(path);
+
+	if (s && vbd_serial_start(s, store, opts)) {
+		vbd_serial_free(s);
+		return NULL;
+	}
+	return s;
+}
+
 static void join_acceptor(struct vbd_serial *s)
 {
-	if (s->joined || s->listen_fd < 0)
+	if (s->joined || !s->started)
 		return;
 	pthread_join(s->acceptor, NULL);
 	s->joined = true;
@@ -419,7 +477,7 @@ void vbd_serial_free(struct vbd_serial *s)
 {
 	if (!s)
 		return;
-	if (s->listen_fd >= 0 && !s->joined) {
+	if (s->started && !s->joined) {
 		if (write(s->stop[1], "x", 1) < 0)
 			log_warn("serial: cannot stop the listener");
 		join_acceptor(s);
@@ -428,8 +486,10 @@ void vbd_serial_free(struct vbd_serial *s)
 	if (s->listen_fd >= 0) {
 		close(s->listen_fd);
 		if (!s->accepted)
-			unlink(s->path);
+			unlinkat(s->dir_fd, s->name, 0);
 	}
+	if (s->dir_fd >= 0)
+		close(s->dir_fd);
 	if (s->stop[0] >= 0) {
 		close(s->stop[0]);
 		close(s->stop[1]);

@@ -46,6 +46,14 @@ struct vbd_serial;
 struct vbd_serial *vbd_serial_new(const char *path,
 				  const struct vbd_store *store,
 				  const struct vbd_fs_opts *opts);
+/*
+ * The same in two steps, for the sandbox: listen while the path can be
+ * reached (no thread yet), then start the device and the thread that
+ * serves the first connection (0, or -1 after logging why not).
+ */
+struct vbd_serial *vbd_serial_listen(const char *path);
+int vbd_serial_start(struct vbd_serial *s, const struct vbd_store *store,
+		     const struct vbd_fs_opts *opts);
 /* Wait for the connection to come and end; as vbd_serial_conn_wait(). */
 int vbd_serial_wait(struct vbd_serial *s);
 /* Stop listening or serving, and free everything. */

@@ -3,6 +3,8 @@
 #
 # usage: cli.sh PATH/TO/vbridged
 D=$1
+# LeakSanitizer ptraces at exit, which the sandboxed daemon cannot allow.
+export ASAN_OPTIONS=detect_leaks=0
 n=0
 failed=0
 tmp=$(mktemp -d)
@@ -119,6 +121,11 @@ expect 1 "error: --socket-group: no group 'no-such-group-x'" "unknown --socket-g
 expect 1 'error: --socket-group needs --socket-path' "--socket-group with --fd" -- \
 	--fd 0 --socket-group 0
 expect 0 '--vnc-password-file=FILE' "--help mentions --vnc-password-file" -- --help
+expect 0 '--sandbox=MODE' "--help mentions --sandbox" -- --help
+expect 1 "error: --sandbox: expected namespace, chroot or none, not 'jail'" \
+	"bad --sandbox" -- --socket-path "$tmp/s" --sandbox jail
+expect 1 "error: --seccomp: expected kill, log, trap or none, not 'allow'" \
+	"bad --seccomp" -- --socket-path "$tmp/s" --seccomp allow
 expect 0 '--socket-group=GROUP' "--help mentions --socket-group" -- --help
 
 expect 1 'serial-socket .*: exists and cannot be replaced' \
