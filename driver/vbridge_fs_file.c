@@ -1013,8 +1013,16 @@ static ssize_t vbridge_fs_copy_file_range(struct file *file_in, loff_t pos_in,
 	len = min_t(size_t, len, VBRIDGE_FS_COPY_MAX);
 	if (!len)
 		return 0;
-	err = filemap_write_and_wait_range(in_inode->i_mapping, pos_in,
-					   pos_in + len - 1);
+	/*
+	 * The host copies what it has.  With writeback, dirty folios past
+	 * the range may also hold the size the host lacks (a hole before
+	 * them reads as zeros here, as EOF there): write back all of them.
+	 */
+	if (VBRIDGE_FS(in_inode->i_sb)->writeback)
+		err = filemap_write_and_wait(in_inode->i_mapping);
+	else
+		err = filemap_write_and_wait_range(in_inode->i_mapping, pos_in,
+						   pos_in + len - 1);
 	if (err)
 		return err;
 	inode_lock(out_inode);
