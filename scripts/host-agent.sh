@@ -55,7 +55,7 @@ fi
 PIDS=()
 # Never leave vbridged stopped.
 trap 'kill "${PIDS[@]}" 2>/dev/null || true; [ -z "${STALL_PID:-}" ] ||
-	kill -CONT "$STALL_PID" 2>/dev/null || true' EXIT
+	signal_backend CONT "$STALL_PID"' EXIT
 STALL_PID=
 
 # A relative path inside DIR: no absolute paths, no "..".
@@ -88,12 +88,19 @@ vnc() {
 	fi
 }
 
+# signal_backend SIG PID: vbridged is PID and, sandboxed in a PID
+# namespace, the child that serves (PID only waits for it).
+signal_backend() {
+	# shellcheck disable=SC2046 # one word per pid
+	kill -"$1" "$2" $(pgrep -P "$2") 2>/dev/null || true
+}
+
 # stall PID DELAY_MS DURATION_MS
 stall() {
 	sleep "$(awk "BEGIN { print $2 / 1000 }")"
-	kill -STOP "$1"
+	signal_backend STOP "$1"
 	sleep "$(awk "BEGIN { print $3 / 1000 }")"
-	kill -CONT "$1"
+	signal_backend CONT "$1"
 }
 
 # swap_loop DIR TARGET: DIR is a directory, then a symlink, then again...
@@ -132,7 +139,7 @@ run() {
 		   kpid=$(cat "$VBRIDGED_PIDFILE" 2>/dev/null) &&
 		   [[ $kpid =~ ^[0-9]+$ ]]; then
 			(sleep "$(awk "BEGIN { print $path / 1000 }")"
-			 kill -KILL "$kpid") &
+			 signal_backend KILL "$kpid") &
 			PIDS+=("$!")
 			reply=ok
 		else
