@@ -12,7 +12,10 @@ LOGDIR=${1:-$ROOT/build/test-logs}
 bad=0
 
 # count PATTERN FILE: matching lines (0 without the file)
-count() { [ -f "$2" ] && tr -d '\r' <"$2" | grep -ac -- "$1" || echo 0; }
+count() {
+	[ -f "$2" ] || { echo 0; return; }
+	tr -d '\r' <"$2" | grep -ac -- "$1" || true
+}
 # totals FILE: "pass fail" over the kselftest Totals and ok/not ok lines
 totals() {
 	local p=0 f=0 a b
@@ -53,7 +56,7 @@ if need escape.log "escape suite"; then
 	v=ok
 	[ "$f" = 0 ] && [ "$canary_bad" = 0 ] && [ "$p" -gt 0 ] || { v=FAIL; bad=1; }
 	row "escape attempts (id-mapped guest root)" \
-		"$p refused as expected, $f escapes; host canary checks: $canary ok, $canary_bad failed" "$v"
+		"$p escape attempts refused with the right error, $f got through; host canary checks: $canary ok, $canary_bad failed" "$v"
 fi
 
 if need inject.log "fault injection"; then
