@@ -10,21 +10,13 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOGDIR=${1:-$ROOT/build/test-logs}
 bad=0
+# shellcheck source=lib/results.sh
+. "$ROOT/scripts/lib/results.sh"
 
 # count PATTERN FILE: matching lines (0 without the file)
 count() {
 	[ -f "$2" ] || { echo 0; return; }
 	tr -d '\r' <"$2" | grep -ac -- "$1" || true
-}
-# totals FILE: "pass fail" over the kselftest Totals and ok/not ok lines
-totals() {
-	local p=0 f=0 a b
-	[ -f "$1" ] || { echo "0 0"; return; }
-	while read -r a b; do
-		p=$((p + a)); f=$((f + b))
-	done < <(tr -d '\r' <"$1" |
-		sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) .*/\1 \2/p')
-	echo "$((p + $(count '^ok - ' "$1"))) $((f + $(count '^not ok - ' "$1")))"
 }
 row() { printf '| %s | %s | %s |\n' "$1" "$2" "$3"; }
 need() {
@@ -50,7 +42,7 @@ if need fuzz.log "fuzzing (libFuzzer, ASan+UBSan)"; then
 fi
 
 if need escape.log "escape suite"; then
-	read -r p f < <(totals "$LOGDIR/escape.log")
+	read -r p f _ < <(guest_results "$LOGDIR/escape.log")
 	canary=$(count '^ok - escape: ' "$LOGDIR/test.log")
 	canary_bad=$(count '^not ok - escape: ' "$LOGDIR/test.log")
 	v=ok
@@ -65,14 +57,14 @@ if need inject.log "fault injection"; then
 	badresp=$(tr -d '\r' <"$LOGDIR/inject.log" |
 		sed -n 's/^# driver counted \([0-9]*\) bad responses/\1/p' | tail -n 1)
 	oops=$(count 'BUG:\|WARNING:\|Oops\|blocked for more than' "$LOGDIR/inject.log")
-	read -r p f < <(totals "$LOGDIR/inject.log")
+	read -r p f _ < <(guest_results "$LOGDIR/inject.log")
 	v=ok
 	[ "$f" = 0 ] && [ "$oops" = 0 ] && [ -n "$faults" ] || { v=FAIL; bad=1; }
 	row "injected faults" "${faults:-none logged}; guest counted ${badresp:-?} bad responses; $oops oopses/warnings/hung tasks; $p checks ok, $f failed" "$v"
 fi
 
 if need kill.log "backend killed during I/O"; then
-	read -r p f < <(totals "$LOGDIR/kill.log")
+	read -r p f _ < <(guest_results "$LOGDIR/kill.log")
 	lat=$(tr -d '\r' <"$LOGDIR/kill.log" |
 		sed -n 's/^ok - calls fail within 5 s of the backend.s death (\([0-9]*\) ms)/\1 ms/p')
 	synced=$(count '^ok - data synced before vbridged was killed' "$LOGDIR/test.log")
@@ -82,7 +74,7 @@ if need kill.log "backend killed during I/O"; then
 fi
 
 if need destructive.log "destructive boot"; then
-	read -r p f < <(totals "$LOGDIR/destructive.log")
+	read -r p f _ < <(guest_results "$LOGDIR/destructive.log")
 	v=ok
 	[ "$f" = 0 ] && [ "$p" -gt 0 ] || { v=FAIL; bad=1; }
 	row "unbind, rmmod, stalled backend, signals" "$p checks ok, $f failed" "$v"

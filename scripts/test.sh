@@ -26,12 +26,15 @@ record() {
 	fi
 }
 
-# count_guest LOG: add a boot's "ok - "/"not ok - " lines to the totals.
+# shellcheck source=lib/results.sh
+. "$ROOT/scripts/lib/results.sh"
+# count_guest LOG: add a boot's results (kselftest Totals lines and its
+# "ok - "/"not ok - " lines) to the totals, and leave them in
+# GUEST_PASS, GUEST_FAIL and GUEST_RUNS (Totals lines); false if none.
 count_guest() {
-	local p f
-	p=$(grep -ac '^ok - ' "$1") f=$(grep -ac '^not ok - ' "$1")
-	PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
-	[ "$p" -gt 0 ] || [ "$f" -gt 0 ]
+	read -r GUEST_PASS GUEST_FAIL GUEST_RUNS < <(guest_results "$1")
+	PASSED=$((PASSED + GUEST_PASS)); FAILED=$((FAILED + GUEST_FAIL))
+	[ "$GUEST_PASS" -gt 0 ] || [ "$GUEST_FAIL" -gt 0 ]
 }
 
 echo "==> host unit tests"
@@ -101,17 +104,8 @@ if mountpoint -q "$SHARE/submnt"; then
 	umount "$SHARE/submnt" || umount -l "$SHARE/submnt"
 fi
 rm -rf "$SHARE" "$RO" "$CTLDIR"
-guest_pass=0 guest_fail=0
-# kselftest closing lines: "# Totals: pass:N fail:N xfail:N xpass:N ..."
-while read -r p f; do
-	guest_pass=$((guest_pass + p)); guest_fail=$((guest_fail + f))
-done < <(tr -d '\r' <"$LOGDIR/guest.log" |
-	sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) .*/\1 \2/p')
-# The guest job's own checks (probe, mounts) are "ok - ..." lines.
-guest_pass=$((guest_pass + $(grep -ac '^ok - ' "$LOGDIR/guest.log")))
-guest_fail=$((guest_fail + $(grep -ac '^not ok - ' "$LOGDIR/guest.log")))
-PASSED=$((PASSED + guest_pass)); FAILED=$((FAILED + guest_fail))
-if [ "$vm_status" != 0 ] && [ "$guest_fail" = 0 ]; then
+count_guest "$LOGDIR/guest.log"
+if [ "$vm_status" != 0 ] && [ "$GUEST_FAIL" = 0 ]; then
 	record "guest run completed (see $LOGDIR/guest.log)" 1
 fi
 
@@ -147,15 +141,8 @@ dvm_status=$?
 kill "$DAGENT_PID" 2>/dev/null
 wait "$DAGENT_PID" 2>/dev/null
 rm -rf "$DSHARE" "$DPIDFILE"
-dpass=0 dfail=0
-while read -r p f; do
-	dpass=$((dpass + p)); dfail=$((dfail + f))
-done < <(tr -d '\r' <"$LOGDIR/destructive.log" |
-	sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) .*/\1 \2/p')
-dpass=$((dpass + $(grep -ac '^ok - ' "$LOGDIR/destructive.log")))
-dfail=$((dfail + $(grep -ac '^not ok - ' "$LOGDIR/destructive.log")))
-PASSED=$((PASSED + dpass)); FAILED=$((FAILED + dfail))
-if [ "$dvm_status" != 0 ] && [ "$dfail" = 0 ]; then
+count_guest "$LOGDIR/destructive.log"
+if [ "$dvm_status" != 0 ] && [ "$GUEST_FAIL" = 0 ]; then
 	record "destructive guest run completed (see $LOGDIR/destructive.log)" 1
 fi
 
@@ -239,15 +226,8 @@ AGENT_PID=$!
 esc_status=$?
 kill "$AGENT_PID" 2>/dev/null
 wait "$AGENT_PID" 2>/dev/null
-esc_pass=0 esc_fail=0
-while read -r p f; do
-	esc_pass=$((esc_pass + p)); esc_fail=$((esc_fail + f))
-done < <(tr -d '\r' <"$LOGDIR/escape.log" |
-	sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) .*/\1 \2/p')
-esc_pass=$((esc_pass + $(grep -ac '^ok - ' "$LOGDIR/escape.log")))
-esc_fail=$((esc_fail + $(grep -ac '^not ok - ' "$LOGDIR/escape.log")))
-PASSED=$((PASSED + esc_pass)); FAILED=$((FAILED + esc_fail))
-if [ "$esc_status" != 0 ] && [ "$esc_fail" = 0 ]; then
+count_guest "$LOGDIR/escape.log"
+if [ "$esc_status" != 0 ] && [ "$GUEST_FAIL" = 0 ]; then
 	record "escape guest run completed (see $LOGDIR/escape.log)" 1
 fi
 [ "$esc_before" = "$(esc_snapshot)" ] &&
@@ -275,15 +255,10 @@ VM_EXTRA_QEMU_ARGS="-device virtio-serial-pci
 	--shared-dir "share=$UBR_DIR/share" --serial-socket "$UBR_DIR/serial.sock"
 ubr_status=$?
 rm -rf "$UBR_DIR"
-# One kselftest run per cache mode, each closing with its Totals line.
-ubr_runs=0
-while read -r p f; do
-	PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); ubr_runs=$((ubr_runs + 1))
-done < <(tr -d '\r' <"$LOGDIR/ubridge.log" |
-	sed -n 's/^# Totals: pass:\([0-9]*\) fail:\([0-9]*\) .*/\1 \2/p')
-[ "$ubr_runs" = 3 ]
-record "vbridge_fs_test on ubridge finished in 3 cache modes (see $LOGDIR/ubridge.log)" $?
 count_guest "$LOGDIR/ubridge.log" || ubr_status=1
+# One kselftest run per cache mode, each closing with its Totals line.
+[ "$GUEST_RUNS" = 3 ]
+record "vbridge_fs_test on ubridge finished in 3 cache modes (see $LOGDIR/ubridge.log)" $?
 record "ubridge boot completed (see $LOGDIR/ubridge.log)" "$ubr_status"
 
 echo
