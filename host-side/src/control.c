@@ -31,6 +31,7 @@
 #include "control.h"
 #include "log.h"
 #include "output.h"
+#include "sock.h"
 
 #define CLIENT_IDLE_MS	10000
 
@@ -195,37 +196,16 @@ static bool send_line(int fd, const char *s)
 /* Receive into buf; a passed file descriptor replaces *fd. */
 static ssize_t recv_fd(int sock, char *buf, size_t len, int *fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 4)];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf.buf,
-		.msg_controllen = sizeof(cbuf.buf),
-	};
-	struct cmsghdr *cm;
+	int fds[VBD_RECV_MAX_FDS];
+	unsigned int i, nfds;
+	bool lost;
 	ssize_t n;
 
-	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	if (n < 0)
-		return n;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		size_t i, cnt;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < cnt; i++) {
-			int f;
-
-			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(f));
-			if (*fd >= 0)
-				close(*fd);
-			*fd = f;
-		}
+	n = vbd_recv_fds(sock, buf, len, fds, VBD_RECV_MAX_FDS, &nfds, &lost);
+	for (i = 0; i < nfds; i++) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = fds[i];
 	}
 	return n;
 }

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "sock.h"
 #include "util.h"
 #include "vhost_user.h"
 
@@ -77,6 +78,7 @@ enum vhost_user_request {
 
 /* File descriptors one message may carry (SET_MEM_TABLE: one per region). */
 #define VU_MAX_FDS		VIRTQ_MAX_MEM_REGIONS
+_Static_assert(VU_MAX_FDS <= VBD_RECV_MAX_FDS, "vbd_recv_fds() room");
 /* Room for every payload the protocol defines, known to us or not. */
 #define VU_MAX_PAYLOAD		4096
 
@@ -903,48 +905,16 @@ static const struct vu_handler {
 static ssize_t recv_some(struct vu_dev *d, void *buf, size_t len,
 			 struct vu_msg *m)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
-		struct cmsghdr align;
-	} cbuf;
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cbuf.buf,
-		.msg_controllen = sizeof(cbuf.buf),
-	};
-	struct cmsghdr *cm;
-	bool too_many = false;
+	unsigned int nfds;
+	bool lost;
 	ssize_t n;
 
-	do
-		n = recvmsg(d->sock, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	n = vbd_recv_fds(d->sock, buf, len, m->fds + m->nfds,
+			 VU_MAX_FDS - m->nfds, &nfds, &lost);
 	if (n < 0)
-		return -errno;
-
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		size_t i, cnt;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < cnt; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(fd));
-			if (m->nfds < VU_MAX_FDS) {
-				m->fds[m->nfds++] = fd;
-			} else {
-				close(fd);
-				too_many = true;
-			}
-		}
-	}
-	if (too_many || (mh.msg_flags & MSG_CTRUNC))
-		return -EMSGSIZE;
-	return n;
+		return n;
+	m->nfds += nfds;
+	return lost ? -EMSGSIZE : n;
 }
 
 static int recv_all(struct vu_dev *d, void *buf, size_t len,

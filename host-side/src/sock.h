@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Unix socket helpers shared by the vhost-user and control sockets.
+ */
+#ifndef VBD_SOCK_H
+#define VBD_SOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The most descriptors one message may carry to vbd_recv_fds(). */
+#define VBD_RECV_MAX_FDS	16
+
+/*
+ * recvmsg() on sock into buf, with the descriptors passed alongside: the
+ * first max of them go to fds[] (*nfds says how many), any further ones
+ * are closed.  Returns the bytes received, or -errno (EINTR is retried).
+ * *lost says whether descriptors were closed or did not fit the control
+ * buffer: the caller decides whether that is an error.
+ */
+ssize_t vbd_recv_fds(int sock, void *buf, size_t len, int *fds,
+		     unsigned int max, unsigned int *nfds, bool *lost);
+
+#endif /* VBD_SOCK_H */
