@@ -286,39 +286,6 @@ static void *control_thread(void *arg)
 	return NULL;
 }
 
-static int control_listen(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	mode_t mask;
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_err("--control-socket %s: path too long", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	if (lstat(path, &st) == 0 && (!S_ISSOCK(st.st_mode) || unlink(path) < 0)) {
-		log_err("--control-socket %s: exists and is not a stale socket", path);
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		log_err("socket: %s", strerror(errno));
-		return -1;
-	}
-	/* Created 0600 from the start: no window for others to connect. */
-	mask = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(mask);
-	if (r < 0 || listen(fd, 4) < 0) {
-		log_err("--control-socket %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 struct vbd_control *vbd_control_listen(const char *path)
 {
 	struct vbd_control *c = calloc(1, sizeof(*c));
@@ -344,7 +311,7 @@ struct vbd_control *vbd_control_listen(const char *path)
 		log_err("--control-socket %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	c->listen_fd = control_listen(path);
+	c->listen_fd = vbd_listen_unix(path, "--control-socket", 4);
 	if (c->listen_fd < 0)
 		goto fail;
 	return c;

@@ -36,6 +36,7 @@
 #include "sandbox.h"
 #include "serial.h"
 #include "share.h"
+#include "sock.h"
 #include "vhost_user.h"
 
 #ifndef VBRIDGED_VERSION
@@ -418,42 +419,10 @@ out:
 
 static int listen_on(const char *path, const struct options *o)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	mode_t mask;
-	int fd, r;
+	int fd = vbd_listen_unix(path, "--socket-path", 1);
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_err("--socket-path %s: path too long", path);
+	if (fd < 0)
 		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	/* Replace a stale socket, but nothing else. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_err("--socket-path %s: exists and is not a socket", path);
-			return -1;
-		}
-		if (unlink(path) < 0) {
-			log_err("--socket-path %s: cannot remove the old socket: %s",
-				path, strerror(errno));
-			return -1;
-		}
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		log_err("socket: %s", strerror(errno));
-		return -1;
-	}
-	/* 0600 from the start, whatever the umask: no window for others. */
-	mask = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(mask);
-	if (r < 0 || listen(fd, 1) < 0) {
-		log_err("--socket-path %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
 	if (o->socket_group_set && socket_share(path, o->socket_group) < 0) {
 		close(fd);
 		unlink(path);

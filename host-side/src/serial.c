@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "serial.h"
+#include "sock.h"
 
 #define RUNNING		1
 
@@ -315,36 +316,6 @@ struct vbd_serial {
 	struct vbd_serial_conn *conn;
 };
 
-static int listen_unix(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	mode_t mask;
-	int fd, r;
-
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_err("--serial-socket %s: path too long", path);
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	if (lstat(path, &st) == 0 && (!S_ISSOCK(st.st_mode) || unlink(path))) {
-		log_err("--serial-socket %s: exists and cannot be replaced", path);
-		return -1;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	/* 0600 from the start, whatever the umask, as the vhost-user socket. */
-	mask = umask(0177);
-	r = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(mask);
-	if (r < 0 || listen(fd, 1) < 0) {
-		log_err("--serial-socket %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* Root or our own user only, as on the vhost-user socket. */
 static bool peer_allowed(int fd)
 {
@@ -423,7 +394,7 @@ struct vbd_serial *vbd_serial_listen(const char *path)
 		log_err("--serial-socket %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	s->listen_fd = listen_unix(path);
+	s->listen_fd = vbd_listen_unix(path, "--serial-socket", 1);
 	if (s->listen_fd < 0)
 		goto fail;
 	return s;

@@ -6,9 +6,52 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 
+#include "log.h"
 #include "sock.h"
+
+int vbd_listen_unix(const char *path, const char *opt, int backlog)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t mask;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_err("%s %s: path too long", opt, path);
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("%s %s: exists and is not a socket", opt, path);
+			return -1;
+		}
+		if (unlink(path) < 0) {
+			log_err("%s %s: cannot remove the old socket: %s",
+				opt, path, strerror(errno));
+			return -1;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_err("socket: %s", strerror(errno));
+		return -1;
+	}
+	/* 0600 from the start: no window for others to connect. */
+	mask = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(mask);
+	if (r < 0 || listen(fd, backlog) < 0) {
+		log_err("%s %s: %s", opt, path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
 
 ssize_t vbd_recv_fds(int sock, void *buf, size_t len, int *fds,
 		     unsigned int max, unsigned int *nfds, bool *lost)

@@ -9,6 +9,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/*
+ * A Unix stream socket listening on path, mode 0600 from the start
+ * whatever the umask; a stale socket there is replaced, anything else
+ * is left alone.  -1 after logging why, naming the option opt.
+ */
+int vbd_listen_unix(const char *path, const char *opt, int backlog);
+
 /* The most descriptors one message may carry to vbd_recv_fds(). */
 #define VBD_RECV_MAX_FDS	16
 

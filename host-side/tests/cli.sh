@@ -105,7 +105,7 @@ expect 1 'error: --vnc and --control-socket need --display' "--vnc without --dis
 expect 1 'error: --vnc and --control-socket need --display' \
 	"--control-socket without --display" -- --socket-path "$tmp/s" \
 	--control-socket "$tmp/c"
-expect 1 'control-socket .*: exists and is not a stale socket' \
+expect 1 'control-socket .*: exists and is not a socket' \
 	"control socket path is a regular file" -- --socket-path "$tmp/s" \
 	--display 800x600 --control-socket "$tmp/file"
 [ -f "$tmp/file" ]
@@ -128,7 +128,7 @@ expect 1 "error: --seccomp: expected kill, log, trap or none, not 'allow'" \
 	"bad --seccomp" -- --socket-path "$tmp/s" --seccomp allow
 expect 0 '--socket-group=GROUP' "--help mentions --socket-group" -- --help
 
-expect 1 'serial-socket .*: exists and cannot be replaced' \
+expect 1 'serial-socket .*: exists and is not a socket' \
 	"serial socket path is a regular file" -- --serial-socket "$tmp/file" \
 	--shared-dir "a=$tmp/dir"
 [ -f "$tmp/file" ]
