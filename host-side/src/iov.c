@@ -18,44 +18,6 @@ static bool iov_seek(const struct iovec *iov, unsigned int cnt,
 	return *i < cnt;
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t off,
-		  void *buf, size_t len)
-{
-	unsigned int i = 0;
-	size_t done = 0;
-
-	if (!iov_seek(iov, cnt, &i, &off))
-		return 0;
-	for (; i < cnt && done < len; i++, off = 0) {
-		size_t n = iov[i].iov_len - off;
-
-		if (n > len - done)
-			n = len - done;
-		memcpy((char *)buf + done, (char *)iov[i].iov_base + off, n);
-		done += n;
-	}
-	return done;
-}
-
-size_t iov_from_buf(const struct iovec *iov, unsigned int cnt, size_t off,
-		    const void *buf, size_t len)
-{
-	unsigned int i = 0;
-	size_t done = 0;
-
-	if (!iov_seek(iov, cnt, &i, &off))
-		return 0;
-	for (; i < cnt && done < len; i++, off = 0) {
-		size_t n = iov[i].iov_len - off;
-
-		if (n > len - done)
-			n = len - done;
-		memcpy((char *)iov[i].iov_base + off, (const char *)buf + done, n);
-		done += n;
-	}
-	return done;
-}
-
 size_t iov_copy(const struct iovec *dst, unsigned int dcnt, size_t doff,
 		const struct iovec *src, unsigned int scnt, size_t soff,
 		size_t len)
@@ -89,4 +51,20 @@ size_t iov_copy(const struct iovec *dst, unsigned int dcnt, size_t doff,
 		}
 	}
 	return done;
+}
+
+size_t iov_to_buf(const struct iovec *iov, unsigned int cnt, size_t off,
+		  void *buf, size_t len)
+{
+	struct iovec b = { .iov_base = buf, .iov_len = len };
+
+	return iov_copy(&b, 1, 0, iov, cnt, off, len);
+}
+
+size_t iov_from_buf(const struct iovec *iov, unsigned int cnt, size_t off,
+		    const void *buf, size_t len)
+{
+	struct iovec b = { .iov_base = (void *)buf, .iov_len = len };
+
+	return iov_copy(iov, cnt, off, &b, 1, 0, len);
 }
