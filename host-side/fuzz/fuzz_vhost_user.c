@@ -21,6 +21,7 @@
 #include "device.h"
 #include "log.h"
 #include "share.h"
+#include "sock.h"
 #include "vhost_user.h"
 
 #define GUEST_RAM	(256 * 1024)
@@ -64,25 +65,9 @@ static void *drain(void *arg)
 static void send_msg(int sock, const void *buf, size_t len, const int *fds,
 		     unsigned int nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 8)];
-		struct cmsghdr align;
-	} cbuf;
 	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 
-	if (nfds) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	sendmsg(sock, &mh, MSG_NOSIGNAL);
+	vbd_send_fds(sock, &iov, 1, fds, nfds);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

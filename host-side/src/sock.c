@@ -100,3 +100,33 @@ ssize_t vbd_recv_fds(int sock, void *buf, size_t len, int *fds,
 		*lost = true;
 	return n;
 }
+
+ssize_t vbd_send_fds(int sock, const struct iovec *iov, unsigned int cnt,
+		     const int *fds, unsigned int nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * VBD_RECV_MAX_FDS)];
+		struct cmsghdr align;
+	} cbuf;
+	struct msghdr mh = {
+		.msg_iov = (struct iovec *)iov,
+		.msg_iovlen = cnt,
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (nfds > VBD_RECV_MAX_FDS)
+		return -EINVAL;
+	if (nfds) {
+		memset(&cbuf, 0, sizeof(cbuf));
+		mh.msg_control = cbuf.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	return n < 0 ? -errno : n;
+}

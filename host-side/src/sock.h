@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /*
  * A Unix stream socket listening on path, mode 0600 from the start
@@ -16,8 +17,16 @@
  */
 int vbd_listen_unix(const char *path, const char *opt, int backlog);
 
-/* The most descriptors one message may carry to vbd_recv_fds(). */
+/* The most descriptors one message may carry, to or from us. */
 #define VBD_RECV_MAX_FDS	16
+
+/*
+ * sendmsg() of iov[cnt] with the nfds descriptors fds attached (none if
+ * nfds is 0): the bytes sent, or -errno (-EINVAL beyond
+ * VBD_RECV_MAX_FDS).
+ */
+ssize_t vbd_send_fds(int sock, const struct iovec *iov, unsigned int cnt,
+		     const int *fds, unsigned int nfds);
 
 /*
  * recvmsg() on sock into buf, with the descriptors passed alongside: the

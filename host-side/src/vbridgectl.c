@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include "control.h"
+#include "sock.h"
 
 static void usage(FILE *f)
 {
@@ -75,25 +76,9 @@ static int connect_to(const char *path)
 /* Send line, with fd attached if it is >= 0. */
 static ssize_t send_with_fd(int sock, const char *line, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
 	struct iovec iov = { .iov_base = (void *)line, .iov_len = strlen(line) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 
-	if (fd >= 0) {
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = sizeof(cbuf.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL);
+	return vbd_send_fds(sock, &iov, 1, &fd, fd >= 0);
 }
 
 int main(int argc, char **argv)

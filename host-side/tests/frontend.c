@@ -17,6 +17,7 @@
 #include <linux/vbridge.h>
 
 #include "frontend.h"
+#include "sock.h"
 #include "tap.h"
 
 #define REPLY_TIMEOUT_MS	5000
@@ -189,24 +190,9 @@ int fe_send(struct fe *f, uint32_t req, uint32_t flags, const void *payload,
 		{ .iov_base = hdr, .iov_len = sizeof(hdr) },
 		{ .iov_base = (void *)payload, .iov_len = payload ? size : 0 },
 	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * 16)];
-		struct cmsghdr align;
-	} cbuf;
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t n = vbd_send_fds(f->sock, iov, 2, fds, nfds);
 
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	return sendmsg(f->sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+	return n < 0 ? n : 0;
 }
 
 static int read_full(int fd, void *buf, size_t len)
