@@ -528,6 +528,16 @@ static inline bool vbridge_fs_is_stale(struct inode *inode)
 	return test_bit(VBRIDGE_I_STALE, &VBRIDGE_I(inode)->state);
 }
 
+/*
+ * iget5_locked()/ilookup5() test: the live inode of node *@data (a stale
+ * one may still carry the same node id).
+ */
+static inline int vbridge_fs_inode_test(struct inode *inode, void *data)
+{
+	return VBRIDGE_I(inode)->nodeid == *(u64 *)data &&
+	       !vbridge_fs_is_stale(inode);
+}
+
 int vbridge_fs_permission(struct mnt_idmap *idmap, struct inode *inode,
 			  int mask);
 int vbridge_fs_setattr(struct mnt_idmap *idmap, struct dentry *dentry,

@@ -159,12 +159,6 @@ void vbridge_fs_local_change(struct inode *inode, loff_t size)
 	spin_unlock(&vi->lock);
 }
 
-static int vbridge_fs_inode_test(struct inode *inode, void *data)
-{
-	return VBRIDGE_I(inode)->nodeid == *(u64 *)data &&
-	       !vbridge_fs_is_stale(inode);
-}
-
 /*
  * The device's node that @inode was made for is another file now: what
  * is done through @inode fails with -ESTALE, and a lookup makes a new

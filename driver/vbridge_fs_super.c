@@ -275,11 +275,6 @@ void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup)
 
 /* INVAL events */
 
-static int vbridge_fs_inode_test(struct inode *inode, void *data)
-{
-	return VBRIDGE_I(inode)->nodeid == *(u64 *)data;
-}
-
 static void vbridge_fs_inval_inode(struct vbridge_fs *fs,
 				   const struct vbridge_fs_inval *ev)
 {

@@ -30,10 +30,6 @@
 
 #include "vbridge.h"
 
-/* Driver-side sanity limits for the display configuration. */
-#define VBRIDGE_MAX_SCANOUTS		16
-#define VBRIDGE_MAX_DIMENSION		16384
-
 /* How long freeze waits for requests in flight. */
 #define VBRIDGE_FREEZE_DRAIN_MS		2000
 
@@ -181,18 +177,18 @@ static int vbridge_read_config(struct virtio_device *vdev,
 	virtio_cread_le(vdev, struct vbridge_config, display_height,
 			&cfg->display_height);
 	if (cfg->num_scanouts < 1 ||
-	    cfg->num_scanouts > VBRIDGE_MAX_SCANOUTS) {
+	    cfg->num_scanouts > VBRIDGE_DISPLAY_MAX_SCANOUTS) {
 		dev_err(dev, "config: num_scanouts %u is outside 1..%u\n",
-			cfg->num_scanouts, VBRIDGE_MAX_SCANOUTS);
+			cfg->num_scanouts, VBRIDGE_DISPLAY_MAX_SCANOUTS);
 		return -EINVAL;
 	}
 	if (cfg->display_width < 1 ||
-	    cfg->display_width > VBRIDGE_MAX_DIMENSION ||
+	    cfg->display_width > VBRIDGE_DISPLAY_MAX_DIM ||
 	    cfg->display_height < 1 ||
-	    cfg->display_height > VBRIDGE_MAX_DIMENSION) {
+	    cfg->display_height > VBRIDGE_DISPLAY_MAX_DIM) {
 		dev_err(dev, "config: display geometry %ux%u is outside 1x1..%ux%u\n",
 			cfg->display_width, cfg->display_height,
-			VBRIDGE_MAX_DIMENSION, VBRIDGE_MAX_DIMENSION);
+			VBRIDGE_DISPLAY_MAX_DIM, VBRIDGE_DISPLAY_MAX_DIM);
 		return -EINVAL;
 	}
 	return 0;
