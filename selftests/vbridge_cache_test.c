@@ -31,6 +31,7 @@
 #include <linux/falloc.h>
 
 #include "kselftest_harness.h"
+#include "vbridge_agent.h"
 
 #define PG 4096
 
@@ -64,14 +65,6 @@ static const char *mnt_opts(void)
 static bool writeback_mode(void)
 {
 	return strstr(mnt_opts(), "writeback");
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 static void path_of(char *buf, const char *name)
@@ -125,34 +118,12 @@ static bool all_zero(const char *p, size_t len)
 /* Host agent: run @cmd on the host and wait for it to be done. */
 static int agent_run(const char *cmd)
 {
-	static int seq;
-	char tmp[PATH_MAX], path[PATH_MAX], done[PATH_MAX];
-	double t0 = now_ms();
-	int id = getpid() * 100 + seq++, fd;
-
-	snprintf(tmp, sizeof(tmp), "%s/.agent/tmp-%d", mnt(), id);
-	snprintf(path, sizeof(path), "%s/.agent/cmd-%d", mnt(), id);
-	snprintf(done, sizeof(done), "%s/.agent/done-%d", mnt(), id);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd) ||
-	    close(fd) || rename(tmp, path))
-		return -1;
-	while (access(done, F_OK)) {
-		if (now_ms() - t0 > 60000)
-			return -1;
-		usleep(2000);
-	}
-	unlink(done);
-	return 0;
+	return agent_call(mnt(), cmd, 60000, NULL, NULL, 0);
 }
 
 static bool have_agent(void)
 {
-	char p[PATH_MAX];
-	struct stat st;
-
-	snprintf(p, sizeof(p), "%s/.agent", mnt());
-	return !stat(p, &st) && S_ISDIR(st.st_mode);
+	return agent_present(mnt());
 }
 
 /* Busy processes beside the test, to widen timing windows. */

@@ -31,6 +31,7 @@
 #include <linux/vbridge.h>
 
 #include "kselftest_harness.h"
+#include "vbridge_agent.h"
 
 #define WB_MNT		"/mnt/vb-wb"
 #define NONE_MNT	"/mnt/vb-none"
@@ -42,46 +43,10 @@ static const char *mnt(void)
 	return getenv("VBRIDGE_MNT") ?: "/mnt/vb";
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int write_file(const char *path, const char *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, buf, len);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -1;
-}
-
 /* Host agent: run @cmd on the host and wait until it is done. */
 static int agent_run(const char *cmd)
 {
-	static int seq;
-	char tmp[PATH_MAX], path[PATH_MAX], done[PATH_MAX];
-	double t0 = now_ms();
-	int id = getpid() * 100 + seq++;
-
-	snprintf(tmp, sizeof(tmp), "%s/.agent/tmp-%d", mnt(), id);
-	snprintf(path, sizeof(path), "%s/.agent/cmd-%d", mnt(), id);
-	snprintf(done, sizeof(done), "%s/.agent/done-%d", mnt(), id);
-	if (write_file(tmp, cmd, strlen(cmd)) || rename(tmp, path))
-		return -1;
-	while (access(done, F_OK)) {
-		if (now_ms() - t0 > 10000)
-			return -1;
-		usleep(2000);
-	}
-	unlink(done);
-	return 0;
+	return agent_call(mnt(), cmd, 10000, NULL, NULL, 0);
 }
 
 /* Sum of a column of every device's debugfs file @file; -1 if none. */
@@ -178,11 +143,7 @@ static int check_host_copy(const char *path, const char *want, size_t len)
 
 static int have_agent(void)
 {
-	char p[PATH_MAX];
-	struct stat st;
-
-	snprintf(p, sizeof(p), "%s/.agent", mnt());
-	return !stat(p, &st) && S_ISDIR(st.st_mode);
+	return agent_present(mnt());
 }
 
 /*

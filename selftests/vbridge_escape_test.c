@@ -31,6 +31,7 @@
 #include <sys/xattr.h>
 
 #include "kselftest_harness.h"
+#include "vbridge_agent.h"
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
@@ -318,21 +319,7 @@ static void *swapper(void *p)
 
 static int agent_cmd(const char *cmd)
 {
-	static int seq;
-	char tmp[PATH_MAX], cmdp[PATH_MAX], done[PATH_MAX];
-	int id = getpid() * 100 + seq++, i, fd;
-
-	snprintf(tmp, sizeof(tmp), "%s/.agent/tmp-%d", mnt(), id);
-	snprintf(cmdp, sizeof(cmdp), "%s/.agent/cmd-%d", mnt(), id);
-	snprintf(done, sizeof(done), "%s/.agent/done-%d", mnt(), id);
-	fd = open(tmp, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-	if (fd < 0 || write(fd, cmd, strlen(cmd)) != (ssize_t)strlen(cmd) ||
-	    close(fd) || rename(tmp, cmdp))
-		return -1;
-	for (i = 0; i < 5000 && access(done, F_OK); i++)
-		usleep(2000);
-	unlink(done);
-	return i < 5000 ? 0 : -1;
+	return agent_call(mnt(), cmd, 20000, NULL, NULL, 0);
 }
 
 static void race_reads(struct __test_metadata *_metadata, const char *p,

@@ -34,6 +34,7 @@
 #include <linux/falloc.h>
 
 #include "kselftest_harness.h"
+#include "vbridge_agent.h"
 
 /* Paths here are short; truncation would only make a test fail. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -75,32 +76,12 @@ static void rm_rf(const char *path)
 	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void fill(unsigned char *buf, size_t len, unsigned int seed)
 {
 	size_t i;
 
 	for (i = 0; i < len; i++)
 		buf[i] = (unsigned char)((i * 131 + seed * 7919 + (i >> 12)) & 0xff);
-}
-
-static int write_file(const char *path, const void *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, buf, len);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -1;
 }
 
 static ssize_t read_file(const char *path, void *buf, size_t len)
@@ -919,33 +900,12 @@ TEST_F_TIMEOUT(vbfs, concurrent_writers, 300)
 /* Host agent: run @cmd on the host and wait for it to be done. */
 static int agent_run(const char *cmd, double *done_ms)
 {
-	static int seq;
-	char tmp[PATH_MAX], path[PATH_MAX], done[PATH_MAX];
-	double t0 = now_ms();
-	int id = getpid() * 100 + seq++;
-
-	snprintf(tmp, sizeof(tmp), "%s/.agent/tmp-%d", mnt(), id);
-	snprintf(path, sizeof(path), "%s/.agent/cmd-%d", mnt(), id);
-	snprintf(done, sizeof(done), "%s/.agent/done-%d", mnt(), id);
-	if (write_file(tmp, cmd, strlen(cmd)) || rename(tmp, path))
-		return -1;
-	while (access(done, F_OK)) {
-		if (now_ms() - t0 > 10000)
-			return -1;
-		usleep(2000);
-	}
-	*done_ms = now_ms();
-	unlink(done);
-	return 0;
+	return agent_call(mnt(), cmd, 10000, done_ms, NULL, 0);
 }
 
 static bool have_agent(void)
 {
-	char p[PATH_MAX];
-	struct stat st;
-
-	snprintf(p, sizeof(p), "%s/.agent", mnt());
-	return !stat(p, &st) && S_ISDIR(st.st_mode);
+	return agent_present(mnt());
 }
 
 /*

@@ -36,6 +36,7 @@
 #include <drm/drm_mode.h>
 
 #include "kselftest_harness.h"
+#include "vbridge_agent.h"
 
 /* From drm_fourcc.h, which the uapi headers at hand may lack. */
 #define FOURCC(a, b, c, d) \
@@ -50,14 +51,6 @@
 
 /* How long the host may take to show an update. */
 #define SETTLE_MS	5000
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
 
 static const char *mnt(void)
 {
@@ -131,17 +124,10 @@ static void draw(uint32_t *map, uint32_t pitch, uint32_t x0, uint32_t y0,
 			map[y * (pitch / 4) + x] = pattern(x, y, seed);
 }
 
-/*
- * Host agent.  run_agent() writes the command, waits for the answer and
- * returns it in @reply.
- */
+/* Host agent (vbridge_agent.h): agent_run() returns the answer in @reply. */
 static bool have_agent(void)
 {
-	char p[PATH_MAX];
-	struct stat st;
-
-	snprintf(p, sizeof(p), "%s/.agent", mnt());
-	return !stat(p, &st) && S_ISDIR(st.st_mode);
+	return agent_present(mnt());
 }
 
 static int read_all(const char *path, void *buf, size_t len)
@@ -164,33 +150,7 @@ static int read_all(const char *path, void *buf, size_t len)
 
 static int agent_run(const char *cmd, char *reply, size_t size)
 {
-	static int seq;
-	char tmp[PATH_MAX], path[PATH_MAX], done[PATH_MAX];
-	int id = getpid() * 100 + seq++, fd, n;
-	double t0 = now_ms();
-
-	snprintf(tmp, sizeof(tmp), "%s/.agent/tmp-%d", mnt(), id);
-	snprintf(path, sizeof(path), "%s/.agent/cmd-%d", mnt(), id);
-	snprintf(done, sizeof(done), "%s/.agent/done-%d", mnt(), id);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	n = write(fd, cmd, strlen(cmd));
-	close(fd);
-	if (n != (int)strlen(cmd) || rename(tmp, path))
-		return -1;
-	while (access(done, F_OK)) {
-		if (now_ms() - t0 > 20000)
-			return -1;
-		usleep(5000);
-	}
-	n = read_all(done, reply, size - 1);
-	unlink(done);
-	if (n < 0)
-		return -1;
-	reply[n] = '\0';
-	reply[strcspn(reply, "\n")] = '\0';
-	return 0;
+	return agent_call(mnt(), cmd, 20000, NULL, reply, size);
 }
 
 /*
