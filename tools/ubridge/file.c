@@ -105,18 +105,12 @@ static void ub_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	} out;
 	struct fuse_entry_param e;
 	struct fsreq r;
-	uint32_t n;
-	int err = name_len(name, &n);
+	int err = fsreq_named(&r, req, parent, &oi, sizeof(oi), &oi.namelen,
+			      name);
 
-	if (err) {
-		fuse_reply_err(req, -err);
-		return;
-	}
-	oi.namelen = htole32(n);
-	fsreq_init(&r, req, parent, 0);
-	fsreq_add(&r, &oi, sizeof(oi));
-	fsreq_add(&r, name, n);
-	err = fsreq_call_exact(&r, VBRIDGE_OP_FS_CREATE, &out, sizeof(out));
+	if (!err)
+		err = fsreq_call_exact(&r, VBRIDGE_OP_FS_CREATE, &out,
+				       sizeof(out));
 	if (!err)
 		err = fill_entry(U(req), &out.e, &e);
 	if (err) {

@@ -169,3 +169,20 @@ int name_len(const char *name, uint32_t *len)
 	*len = n;
 	return 0;
 }
+
+int fsreq_named(struct fsreq *r, fuse_req_t req, fuse_ino_t ino,
+		const void *hdr, size_t hdr_len, uint32_t *namelen,
+		const char *name)
+{
+	uint32_t n;
+	int err = name_len(name, &n);
+
+	r->req = req;
+	if (err)
+		return err;
+	*namelen = htole32(n);
+	fsreq_init(r, req, ino, 0);
+	fsreq_add(r, hdr, hdr_len);
+	fsreq_add(r, name, n);
+	return 0;
+}

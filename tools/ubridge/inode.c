@@ -27,18 +27,11 @@ static void ub_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct vbridge_fs_name_in ni = { 0 };
 	struct vbridge_fs_entry_out eo;
 	struct fsreq r;
-	uint32_t n;
-	int err = name_len(name, &n);
+	int err = fsreq_named(&r, req, parent, &ni, sizeof(ni), &ni.namelen,
+			      name);
 
-	if (err) {
-		fuse_reply_err(req, -err);
-		return;
-	}
-	ni.namelen = htole32(n);
-	fsreq_init(&r, req, parent, 0);
-	fsreq_add(&r, &ni, sizeof(ni));
-	fsreq_add(&r, name, n);
-	err = fsreq_call_exact(&r, VBRIDGE_OP_FS_LOOKUP, &eo, sizeof(eo));
+	if (!err)
+		err = fsreq_call_exact(&r, VBRIDGE_OP_FS_LOOKUP, &eo, sizeof(eo));
 	reply_entry(&r, err, &eo);
 }
 
@@ -150,21 +143,14 @@ static void make_node(fuse_req_t req, uint32_t opcode, fuse_ino_t parent,
 	struct vbridge_fs_mknod_in mi = { .mode = htole32(mode) };
 	struct vbridge_fs_entry_out eo;
 	struct fsreq r;
-	uint32_t n;
-	int err = name_len(name, &n);
+	int err;
 
-	if (err) {
-		fuse_reply_err(req, -err);
-		return;
-	}
 	/* new_encode_dev() */
 	mi.rdev = htole32((minor(rdev) & 0xff) | (major(rdev) << 8) |
 			  ((minor(rdev) & ~0xffU) << 12));
-	mi.namelen = htole32(n);
-	fsreq_init(&r, req, parent, 0);
-	fsreq_add(&r, &mi, sizeof(mi));
-	fsreq_add(&r, name, n);
-	err = fsreq_call_exact(&r, opcode, &eo, sizeof(eo));
+	err = fsreq_named(&r, req, parent, &mi, sizeof(mi), &mi.namelen, name);
+	if (!err)
+		err = fsreq_call_exact(&r, opcode, &eo, sizeof(eo));
 	reply_entry(&r, err, &eo);
 }
 
@@ -217,22 +203,17 @@ static void ub_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
 	struct vbridge_fs_entry_out eo;
 	size_t tlen = strlen(target);
 	struct fsreq r;
-	uint32_t n;
-	int err = name_len(name, &n);
+	int err = fsreq_named(&r, req, parent, &si, sizeof(si), &si.namelen,
+			      name);
 
 	if (!err && (!tlen || tlen >= VBRIDGE_FS_PATH_MAX))
 		err = -ENAMETOOLONG;
-	if (err) {
-		fuse_reply_err(req, -err);
-		return;
+	if (!err) {
+		si.targetlen = htole32(tlen);
+		fsreq_add(&r, target, tlen);
+		err = fsreq_call_exact(&r, VBRIDGE_OP_FS_SYMLINK, &eo,
+				       sizeof(eo));
 	}
-	si.namelen = htole32(n);
-	si.targetlen = htole32(tlen);
-	fsreq_init(&r, req, parent, 0);
-	fsreq_add(&r, &si, sizeof(si));
-	fsreq_add(&r, name, n);
-	fsreq_add(&r, target, tlen);
-	err = fsreq_call_exact(&r, VBRIDGE_OP_FS_SYMLINK, &eo, sizeof(eo));
 	reply_entry(&r, err, &eo);
 }
 
@@ -243,9 +224,10 @@ static void ub_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct vbridge_fs_rename_in ri = {
 		.newparent = htole64(to_node(U(req), newparent)),
 	};
-	uint32_t vflags = 0, n, nn;
+	uint32_t vflags = 0, nn;
 	struct fsreq r;
-	int err = name_len(name, &n) ?: name_len(newname, &nn);
+	int err = fsreq_named(&r, req, parent, &ri, sizeof(ri), &ri.oldnamelen,
+			      name) ?: name_len(newname, &nn);
 
 	if (err) {
 		fuse_reply_err(req, -err);
@@ -262,11 +244,7 @@ static void ub_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (flags & RENAME_WHITEOUT)
 		vflags |= VBRIDGE_FS_RENAME_WHITEOUT;
 	ri.flags = htole32(vflags);
-	ri.oldnamelen = htole32(n);
 	ri.newnamelen = htole32(nn);
-	fsreq_init(&r, req, parent, 0);
-	fsreq_add(&r, &ri, sizeof(ri));
-	fsreq_add(&r, name, n);
 	fsreq_add(&r, newname, nn);
 	fuse_reply_err(req, -fsreq_call(&r, VBRIDGE_OP_FS_RENAME, NULL, 0, NULL));
 }
@@ -279,18 +257,11 @@ static void ub_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	};
 	struct vbridge_fs_entry_out eo;
 	struct fsreq r;
-	uint32_t n;
-	int err = name_len(newname, &n);
+	int err = fsreq_named(&r, req, ino, &li, sizeof(li), &li.namelen,
+			      newname);
 
-	if (err) {
-		fuse_reply_err(req, -err);
-		return;
-	}
-	li.namelen = htole32(n);
-	fsreq_init(&r, req, ino, 0);
-	fsreq_add(&r, &li, sizeof(li));
-	fsreq_add(&r, newname, n);
-	err = fsreq_call_exact(&r, VBRIDGE_OP_FS_LINK, &eo, sizeof(eo));
+	if (!err)
+		err = fsreq_call_exact(&r, VBRIDGE_OP_FS_LINK, &eo, sizeof(eo));
 	reply_entry(&r, err, &eo);
 }
 

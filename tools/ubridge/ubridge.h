@@ -127,5 +127,14 @@ void reply_entry(struct fsreq *r, int err,
 		 const struct vbridge_fs_entry_out *eo);
 /* strlen(name), or -ENAMETOOLONG beyond VBRIDGE_FS_NAME_MAX. */
 int name_len(const char *name, uint32_t *len);
+/*
+ * Start a request about ino carrying hdr (hdr_len bytes) and then name,
+ * the shape of every request with a name: *namelen, a field of hdr, gets
+ * the name's length.  0, or -ENAMETOOLONG with only r->req set (for the
+ * reply).
+ */
+int fsreq_named(struct fsreq *r, fuse_req_t req, fuse_ino_t ino,
+		const void *hdr, size_t hdr_len, uint32_t *namelen,
+		const char *name);
 
 #endif /* UBRIDGE_H */
