@@ -28,6 +28,15 @@
 /* How long the VNC thread waits for clients before it looks for damage. */
 #define VNC_POLL_US	10000
 
+/* What the display reported for the VNC thread to take over. */
+struct vnc_changes {
+	bool resized;			/* to width x height */
+	uint32_t width;
+	uint32_t height;
+	bool damaged;			/* damage is meaningful */
+	struct vbd_rect damage;		/* bounding box of the changes */
+};
+
 struct vnc {
 	struct vbd_output base;
 	struct vbd_display *display;
@@ -43,11 +52,7 @@ struct vnc {
 	/* lock protects the fields below; it nests inside the display's. */
 	pthread_mutex_t lock;
 	bool stop;
-	bool resized;			/* to width x height */
-	uint32_t width;
-	uint32_t height;
-	bool damaged;			/* damage is meaningful */
-	struct vbd_rect damage;		/* bounding box of the changes */
+	struct vnc_changes pending;
 };
 
 static struct vnc *to_vnc(struct vbd_output *out)
@@ -78,12 +83,12 @@ static void vnc_resize(struct vbd_output *out, unsigned int scanout,
 	if (scanout)
 		return;
 	pthread_mutex_lock(&v->lock);
-	v->resized = true;
+	v->pending.resized = true;
 	if (width) {
-		v->width = width;
-		v->height = height;
+		v->pending.width = width;
+		v->pending.height = height;
 	}
-	v->damaged = false;
+	v->pending.damaged = false;
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -95,11 +100,11 @@ static void vnc_update(struct vbd_output *out, unsigned int scanout,
 	if (scanout)
 		return;
 	pthread_mutex_lock(&v->lock);
-	if (v->damaged)
-		rect_union(&v->damage, r);
+	if (v->pending.damaged)
+		rect_union(&v->pending.damage, r);
 	else
-		v->damage = *r;
-	v->damaged = true;
+		v->pending.damage = *r;
+	v->pending.damaged = true;
 	pthread_mutex_unlock(&v->lock);
 }
 
@@ -125,20 +130,15 @@ static void vnc_set_format(rfbScreenInfoPtr screen)
 /* Take over what the display reported since the last round. */
 static void vnc_refresh(struct vnc *v)
 {
-	struct vbd_rect damage = { 0 };
-	bool resized, damaged;
-	uint32_t width, height;
+	struct vnc_changes c;
 
 	pthread_mutex_lock(&v->lock);
-	resized = v->resized;
-	damaged = v->damaged;
-	width = v->width;
-	height = v->height;
-	damage = v->damage;
-	v->resized = v->damaged = false;
+	c = v->pending;
+	v->pending.resized = v->pending.damaged = false;
 	pthread_mutex_unlock(&v->lock);
 
-	if (resized) {
+	if (c.resized) {
+		uint32_t width = c.width, height = c.height;
 		uint8_t *pixels = calloc((size_t)width * height, 4);
 
 		if (!pixels) {
@@ -150,14 +150,15 @@ static void vnc_refresh(struct vnc *v)
 		free(v->fb.pixels);
 		v->fb = (struct vbd_image){ width, height, pixels };
 		/* The whole screen: the surface may have been filled already. */
-		damage = (struct vbd_rect){ 0, 0, width, height };
-		damaged = true;
+		c.damage = (struct vbd_rect){ 0, 0, width, height };
+		c.damaged = true;
 	}
-	if (!damaged)
+	if (!c.damaged)
 		return;
-	vbd_display_read(v->display, 0, &damage, &v->fb);
-	rfbMarkRectAsModified(v->screen, damage.x, damage.y,
-			      damage.x + damage.width, damage.y + damage.height);
+	vbd_display_read(v->display, 0, &c.damage, &v->fb);
+	rfbMarkRectAsModified(v->screen, c.damage.x, c.damage.y,
+			      c.damage.x + c.damage.width,
+			      c.damage.y + c.damage.height);
 }
 
 static void *vnc_thread(void *arg)
@@ -248,8 +249,8 @@ struct vbd_output *vbd_vnc_listen(unsigned int port, const char *password,
 	}
 
 	/* Black at the preferred size until the guest shows something. */
-	v->width = width;
-	v->height = height;
+	v->pending.width = width;
+	v->pending.height = height;
 	v->fb = (struct vbd_image){ width, height, NULL };
 	v->fb.pixels = calloc((size_t)v->fb.width * v->fb.height, 4);
 	if (!v->fb.pixels)
