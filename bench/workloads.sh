@@ -1,0 +1,70 @@
+# shellcheck shell=sh
+# The benchmark's workload list, sourced by the guest job (busybox sh,
+# image/guest/vb-bench) and by scripts/bench.sh for the host run, so
+# that every configuration runs the same sequence with the same sizes.
+#
+# bench_config CONFIG DIR: run every workload on DIR, which holds what
+# scripts/bench.sh put in each export: tree/ (a kernel headers tree),
+# repo/ (a git repository of that tree with a few files changed), src.tar
+# (a tarball of the tree) and meta (their counts).  Sizes and options:
+#   BENCH_FILES  small files (4 KiB each) for create/stat/readdir/read4k/unlink
+#   BENCH_MIB    MiB for the sequential reads and writes (DIR/big)
+#   BENCH_READS  random page reads through mmap of DIR/big
+#   BENCH_FIO_MIB, BENCH_FIO_SECS  fio's file and run time per job
+#   BENCH_PORT   the guest's port to the host agent (empty on the host)
+#   BENCH_DROP   -D in the guest: cold phases drop all of its caches
+# Every result is a "BENCH ..." line (bench/vbridge_fs_bench.c), fio's
+# JSON a "BENCH-FIO config=C workload=W json=..." line, a failure a
+# "BENCH-FAIL ..." line; one failed workload does not stop the others.
+
+bench_fio() {	# NAME RW DEPTH
+	fio_out=${TMPDIR:-/tmp}/bench-fio.$$.json
+	if $BENCH -w "$1" -O "$fio_out" -x -- fio --name="$1" \
+		--filename="$BENCH_D/fio.dat" --size="${BENCH_FIO_MIB}M" \
+		--rw="$2" --bs=4k --iodepth="$3" --ioengine=io_uring \
+		--direct="$fio_direct" --runtime="$BENCH_FIO_SECS" --time_based \
+		--end_fsync=1 --output-format=json --percentile_list=50:99; then
+		printf 'BENCH-FIO config=%s workload=%s json=' "$BENCH_C" "$1"
+		tr -d '\n' <"$fio_out"
+		echo
+	fi
+	rm -f "$fio_out"
+}
+
+bench_config() {
+	BENCH_C=$1 BENCH_D=$2
+	BENCH="vbridge_fs_bench -c $BENCH_C ${BENCH_PORT:+-p $BENCH_PORT} ${BENCH_DROP:-}"
+	# shellcheck source=/dev/null
+	. "$BENCH_D/meta" || { echo "BENCH-FAIL config=$BENCH_C workload=all error=no-meta"; return; }
+	echo "# config $BENCH_C on $BENCH_D: $(date)"
+
+	for w in create stat readdir read4k unlink; do
+		$BENCH -w $w -n "$BENCH_FILES" "$BENCH_D/files"
+	done
+	$BENCH -w find "$BENCH_D/tree"
+
+	# git: an untimed status first refreshes the index (its stat data is
+	# the host's), as any first look at a copied repository would.
+	git_c="git -C $BENCH_D/repo -c safe.directory=* -c core.untrackedCache=false"
+	$git_c status --porcelain >/dev/null 2>&1
+	$BENCH -w git-status -o "$GIT_FILES" -x -- $git_c status --porcelain
+	$BENCH -w git-diff -o "$GIT_FILES" -x -- $git_c diff
+	mkdir -p "$BENCH_D/untar"
+	$BENCH -w untar -o "$TAR_ENTRIES" -b "$TAR_BYTES" -x -- \
+		tar -xf "$BENCH_D/src.tar" -C "$BENCH_D/untar"
+
+	for w in seq-write-cold seq-write-warm seq-read-cold seq-read-warm; do
+		$BENCH -w $w -s "$BENCH_MIB" "$BENCH_D/big"
+	done
+	$BENCH -w mmap -s "$BENCH_MIB" -r "$BENCH_READS" "$BENCH_D/big"
+	rm -f "$BENCH_D/big"
+
+	$BENCH -w layout -s "$BENCH_FIO_MIB" "$BENCH_D/fio.dat"
+	fio_direct=$($BENCH -w odirect "$BENCH_D/fio.dat")
+	echo "BENCH-INFO config=$BENCH_C fio_direct=$fio_direct"
+	bench_fio randread-qd1 randread 1
+	bench_fio randread-qd16 randread 16
+	bench_fio randwrite-qd1 randwrite 1
+	bench_fio randwrite-qd16 randwrite 16
+	rm -f "$BENCH_D/fio.dat"
+}
