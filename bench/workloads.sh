@@ -17,14 +17,28 @@
 # JSON a "BENCH-FIO config=C workload=W json=..." line, a failure a
 # "BENCH-FAIL ..." line; one failed workload does not stop the others.
 
-bench_fio() {	# NAME RW DEPTH
-	fio_out=${TMPDIR:-/tmp}/bench-fio.$$.json
-	if $BENCH -w "$1" -O "$fio_out" -x -- fio --name="$1" \
+#   BENCH_FIO_ONE  1: the four fio jobs in one fio run (quick mode: fio's
+#                start-up dominates under TCG); their context switches
+#                are then not told apart
+FIO_JOBS="randread-qd1:randread:1 randread-qd16:randread:16 randwrite-qd1:randwrite:1 randwrite-qd16:randwrite:16"
+
+bench_fio() {	# NAME [JOB:RW:DEPTH]...
+	fio_out=${TMPDIR:-/tmp}/bench-fio.$$.json fio_name=$1
+	shift
+	fio_args=
+	for j in "$@"; do
+		IFS=: read -r n rw depth <<EOJ
+$j
+EOJ
+		fio_args="$fio_args --name=$n --rw=$rw --iodepth=$depth --stonewall"
+	done
+	# shellcheck disable=SC2086 # the job options are words
+	if $BENCH -w "$fio_name" -O "$fio_out" -x -- fio \
 		--filename="$BENCH_D/fio.dat" --size="${BENCH_FIO_MIB}M" \
-		--rw="$2" --bs=4k --iodepth="$3" --ioengine=io_uring \
-		--direct="$fio_direct" --runtime="$BENCH_FIO_SECS" --time_based \
-		--end_fsync=1 --output-format=json --percentile_list=50:99; then
-		printf 'BENCH-FIO config=%s workload=%s json=' "$BENCH_C" "$1"
+		--bs=4k --ioengine=io_uring --direct="$fio_direct" \
+		--runtime="$BENCH_FIO_SECS" --time_based --end_fsync=1 \
+		--output-format=json --percentile_list=50:99 $fio_args; then
+		printf 'BENCH-FIO config=%s workload=%s json=' "$BENCH_C" "$fio_name"
 		tr -d '\n' <"$fio_out"
 		echo
 	fi
@@ -62,9 +76,13 @@ bench_config() {
 	$BENCH -w layout -s "$BENCH_FIO_MIB" "$BENCH_D/fio.dat"
 	fio_direct=$($BENCH -w odirect "$BENCH_D/fio.dat")
 	echo "BENCH-INFO config=$BENCH_C fio_direct=$fio_direct"
-	bench_fio randread-qd1 randread 1
-	bench_fio randread-qd16 randread 16
-	bench_fio randwrite-qd1 randwrite 1
-	bench_fio randwrite-qd16 randwrite 16
+	if [ "${BENCH_FIO_ONE:-0}" = 1 ]; then
+		# shellcheck disable=SC2086 # one word per job
+		bench_fio fio-all $FIO_JOBS
+	else
+		for j in $FIO_JOBS; do
+			bench_fio "${j%%:*}" "$j"
+		done
+	fi
 	rm -f "$BENCH_D/fio.dat"
 }

@@ -82,22 +82,25 @@ def parse_log(path, res, fails, info, display, ping):
                 head, js = line.split(" json=", 1)
                 d = kv(head.split()[1:])
                 try:
-                    job = json.loads(js)["jobs"][0]
-                except (ValueError, KeyError, IndexError):
+                    jobs = json.loads(js)["jobs"]
+                except (ValueError, KeyError):
                     fails.append({"config": d["config"], "workload": d["workload"],
                                   "error": "fio JSON unreadable"})
                     continue
-                rw = job["read"] if job["read"]["total_ios"] else job["write"]
-                pct = rw.get("clat_ns", {}).get("percentile", {})
-                r = res.setdefault(d["config"], {}).setdefault(d["workload"], {})
-                r["fio"] = {"iops": rw["iops"], "bw_bytes": rw["bw_bytes"],
-                            "total_ios": rw["total_ios"],
-                            "runtime_ms": rw["runtime"],
-                            "clat_p50_us": pct.get("50.000000", 0) / 1e3,
-                            "clat_p99_us": pct.get("99.000000", 0) / 1e3,
-                            "usr_cpu": job.get("usr_cpu"),
-                            "sys_cpu": job.get("sys_cpu"),
-                            "fio_ctx": job.get("ctx")}
+                for job in jobs:
+                    rw = job["read"] if job["read"]["total_ios"] else job["write"]
+                    pct = rw.get("clat_ns", {}).get("percentile", {})
+                    name = job["jobname"] if d["workload"] == "fio-all" else d["workload"]
+                    r = res.setdefault(d["config"], {}).setdefault(name, {})
+                    r["fio"] = {"iops": rw["iops"], "bw_bytes": rw["bw_bytes"],
+                                "total_ios": rw["total_ios"],
+                                "runtime_ms": rw["runtime"],
+                                "clat_p50_us": pct.get("50.000000", 0) / 1e3,
+                                "clat_p99_us": pct.get("99.000000", 0) / 1e3,
+                                "usr_cpu": job.get("usr_cpu"),
+                                "sys_cpu": job.get("sys_cpu"),
+                                "fio_ctx": job.get("ctx"),
+                                "shared_run": d["workload"] == "fio-all"}
             elif line.startswith("BENCH-FAIL "):
                 head, _, err = line.partition(" error=")
                 d = kv(head.split()[1:])
@@ -143,17 +146,18 @@ def add_marks(path, res):
 
 def derive(config, w, r):
     """value (higher is better), ops for the per-operation counts."""
+    r["unit"] = UNITS.get(w, "ops/s")
+    if "fio" in r:
+        r["value"] = r["fio"]["iops"]
     if "secs" not in r:
         return
     ops = r["ops"]
     if "fio" in r:
         ops = r["fio"]["total_ios"]
-        r["value"] = r["fio"]["iops"]
     elif w in SEQ:
         r["value"] = r["bytes"] / r["secs"] / 1e6 if r["secs"] > 0 else None
     else:
         r["value"] = ops / r["secs"] if r["secs"] > 0 else None
-    r["unit"] = UNITS.get(w, "ops/s")
     r["per_op_ops"] = ops
     if ops > 0:
         r["guest_ctxt_per_op"] = r["guest_ctxt"] / ops
