@@ -60,8 +60,11 @@ bench_config() {
 	# git: an untimed status first refreshes the index (its stat data is
 	# the host's), as any first look at a copied repository would.
 	git_c="git -C $BENCH_D/repo -c safe.directory=* -c core.untrackedCache=false"
+	# shellcheck disable=SC2086 # git_c is words
 	$git_c status --porcelain >/dev/null 2>&1
+	# shellcheck disable=SC2086
 	$BENCH -w git-status -o "$GIT_FILES" -x -- $git_c status --porcelain
+	# shellcheck disable=SC2086
 	$BENCH -w git-diff -o "$GIT_FILES" -x -- $git_c diff
 	mkdir -p "$BENCH_D/untar"
 	$BENCH -w untar -o "$TAR_ENTRIES" -b "$TAR_BYTES" -x -- \

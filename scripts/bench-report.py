@@ -196,6 +196,13 @@ def ctx_total(res, c, w):
     return r["guest_ctxt_per_op"] + r.get("backend_ctxt_per_op", 0)
 
 
+COLOURS = {"vb-none": "#08306b", "vb-auto": "#2171b5", "vb-auto-wb": "#6baed6",
+           "vb-always": "#006d2c", "vb-always-wb": "#74c476",
+           "ubridge": "#fd8d3c", "virtiofs-none": "#54278f",
+           "virtiofs-auto": "#9e9ac8", "9p-none": "#8c6d31",
+           "9p-loose": "#e7ba52", "tmpfs": "#bdbdbd", "host": "#252525"}
+
+
 def gnuplot(out, name, title, ylabel, configs, rows, logscale=True):
     dat = os.path.join(out, name + ".dat")
     with open(dat, "w") as f:
@@ -216,8 +223,10 @@ set xtics rotate by -30 nomirror
 set key outside right top vertical
 set grid ytics
 {"set logscale y" if logscale else ""}
-plot for [i=2:{len(configs) + 1}] "{dat}" using i:xtic(1) title columnheader(i)
-"""
+plot """ + ", ".join(
+        f'"{dat}" using {i + 2}' + (":xtic(1)" if i == 0 else "")
+        + f' title "{c}" lc rgb "{COLOURS.get(c, "#000000")}"'
+        for i, c in enumerate(configs)) + "\n"
     with open(os.path.join(out, name + ".gp"), "w") as f:
         f.write(gp)
     try:
@@ -277,7 +286,8 @@ def main():
               f"({ct.get('TREE_ENTRIES', '?')} entries, {ct.get('GIT_FILES', '?')} files in git, "
               f"tarball {ct.get('TAR_BYTES', 0) / 1e6:.1f} MB); sequential file "
               f"{sz.get('seq_mib', '?')} MiB; {sz.get('mmap_reads', '?')} mmap page reads; "
-              f"fio on a {sz.get('fio_mib', '?')} MiB file for {sz.get('fio_runtime', '?')} s "
+              f"fio on a {sz.get('fio_mib', '?')} MiB file for "
+              f"{sz.get('fio_runtime', '?')}{' s' if str(sz.get('fio_runtime', '')).isdigit() else ''} "
               f"per job (io_uring; `O_DIRECT` where the mount takes it: "
               + ", ".join(f"{c} {'yes' if info.get(c, {}).get('fio_direct') == '1' else 'no'}"
                           for c in configs if c in info) + ").\n")
@@ -400,6 +410,9 @@ def main():
 
     if display:
         md.append("## Display, 1920x1080 (`bench/vbridge_display_bench.c`)\n")
+        md.append("fps and MB/s: higher is better; µs: lower is better (a ratio "
+                  "above 1 there means vbridge is faster).  `damage-64x64` is the "
+                  "time until the host has the damage; `-ioctl` until DIRTYFB returns.\n")
         md.append("| phase | metric | vbridge | virtio-gpu | virtio-gpu / vbridge |")
         md.append("|---|---|---|---|---|")
         phases = []

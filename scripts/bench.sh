@@ -21,7 +21,7 @@ CMDLINE="scripts/bench.sh $*"
 for v in BENCH_FILES BENCH_MIB BENCH_READS BENCH_FIO_MIB BENCH_FIO_SECS BENCH_TREE; do
 	[ -z "${!v:-}" ] || CMDLINE="$v=${!v} $CMDLINE"
 done
-QUICK=0 BUILD=1 OUT= PUBLISH=
+QUICK=0 BUILD=1 OUT='' PUBLISH=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1; shift ;;
@@ -55,9 +55,11 @@ fi
 # shellcheck source=/dev/null
 . "$ROOT/build/env"
 VIRTIOFSD=$("$ROOT/scripts/fetch-virtiofsd.sh")
+KROOT='' KVER=''
 eval "$("$ROOT/image/fetch-kernel.sh")"
 # The guest kernel's own headers (image/fetch-kernel.sh unpacked them).
-HEADERS_COMMON=$(ls -d "${VBRIDGE_CACHE:-/var/cache/vbridge}/headers/$KVER"/root/usr/src/linux-headers-*-common | tail -n 1)
+HEADERS_COMMON=$(find "${VBRIDGE_CACHE:-/var/cache/vbridge}/headers/$KVER/root/usr/src" \
+	-maxdepth 1 -name 'linux-headers-*-common' | sort | tail -n 1)
 [ -d "$HEADERS_COMMON/$TREE_SUB" ] ||
 	{ echo "bench: no headers tree $HEADERS_COMMON/$TREE_SUB" >&2; exit 1; }
 
@@ -71,8 +73,9 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-rm -rf "$OUT"
+# Files only: the quick mode's results live below the full run's.
 mkdir -p "$OUT"
+find "$OUT" -maxdepth 1 -type f -delete
 START=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -122,8 +125,8 @@ gcc -O2 -Wall -Wextra -Werror "$ROOT/bench/vbridge_fs_bench.c" -o "$WORK/vbridge
 	cd "$WORK"
 	export PATH=$WORK:$PATH BENCH_FILES=$FILES BENCH_MIB=$MIB BENCH_READS=$READS
 	export BENCH_FIO_MIB=$FIO_MIB BENCH_FIO_SECS=$FIO_SECS BENCH_FIO_ONE=$FIO_ONE
-	export BENCH_PORT= BENCH_DROP=
-	# shellcheck source=bench/workloads.sh
+	export BENCH_PORT='' BENCH_DROP=''
+	# shellcheck source=/dev/null
 	. "$ROOT/bench/workloads.sh"
 	bench_config host "$WORK/host"
 ) >"$OUT/host.log" 2>&1 || true
@@ -134,8 +137,8 @@ for m in none auto; do
 	"$VIRTIOFSD" --socket-path="$WORK/vfs$m.sock" -o source="$WORK/vfs$m" \
 		-o cache=$m 2> >(sed -u "s/^/[virtiofsd-$m] /" >"$OUT/virtiofsd-$m.log") &
 	PIDS+=("$!")
-	eval "VFS_$m=$!"
 done
+VFS_none=${PIDS[0]} VFS_auto=${PIDS[1]}
 python3 "$ROOT/scripts/bench-agent.py" "$WORK/agent.sock" "$OUT/marks.jsonl" \
 	"vbridged=@$WORK/vbridged.pid" "virtiofsd-none=$VFS_none" \
 	"virtiofsd-auto=$VFS_auto" &
