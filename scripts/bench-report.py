@@ -266,8 +266,8 @@ def main():
     sz = env.get("sizes", {})
     ct = env.get("contents", {})
     md.append("# vbridge benchmark\n")
-    md.append(f"Made by `{env.get('make_target', 'make bench')}` "
-              f"(`{env.get('command', '?')}`), {env.get('mode', '?')} mode, "
+    md.append(f"Made by `{env.get('command', '?')}` (what `make bench` runs), "
+              f"{env.get('mode', '?')} mode, "
               f"{env.get('date_utc', '?')}, commit {env.get('git_commit', '?')}, "
               f"{env.get('wall_seconds', '?')} s wall.\n")
     md.append("| environment | |\n|---|---|")
