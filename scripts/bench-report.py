@@ -206,7 +206,7 @@ COLOURS = {"vb-none": "#08306b", "vb-auto": "#2171b5", "vb-auto-wb": "#6baed6",
 def gnuplot(out, name, title, ylabel, configs, rows, logscale=True):
     dat = os.path.join(out, name + ".dat")
     with open(dat, "w") as f:
-        f.write("workload " + " ".join(configs) + "\n")
+        # No header line: the titles are in the plot command.
         for w, vals in rows:
             f.write(w + " " + " ".join("?" if v is None or v <= 0 else f"{v:.6g}"
                                        for v in vals) + "\n")
