@@ -14,7 +14,10 @@
 # Whole-project entry points (set-up included, see README.md):
 #   make run                 boot a guest with a host directory through vbridge
 #   make test                every test: host unit, static checks, in-guest
-#   make bench               request round-trip latency benchmark
+#   make bench               every shared-folder configuration side by side
+#                            (vbridgefs, ubridge, virtiofs, 9p, tmpfs, host)
+#                            and the display; build/results/ (JSON, Markdown,
+#                            charts).  BENCH_ARGS=--quick for the smoke run
 #   make security-report     fuzzing, escape, fault-injection and backend
 #                            kill figures of the last make test
 
@@ -87,7 +90,7 @@ test:
 	+scripts/test.sh
 
 bench:
-	+scripts/bench.sh
+	+scripts/bench.sh $(BENCH_ARGS)
 
 security-report:
 	@scripts/security-report.sh

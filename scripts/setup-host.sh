@@ -41,7 +41,7 @@ PKGS=(
 	libfdt-dev libattr1-dev libcap-ng-dev libseccomp-dev
 	clang libclang-rt-14-dev
 	seabios qemu-system-data ipxe-qemu libdrm-tests
-	stress-ng fio libfuse3-dev fuse3
+	stress-ng fio libfuse3-dev fuse3 gnuplot-nox
 )
 missing=()
 for p in "${PKGS[@]}"; do

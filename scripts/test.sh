@@ -261,6 +261,18 @@ count_guest "$LOGDIR/ubridge.log" || ubr_status=1
 record "vbridge_fs_test on ubridge finished in 3 cache modes (see $LOGDIR/ubridge.log)" $?
 record "ubridge boot completed (see $LOGDIR/ubridge.log)" "$ubr_status"
 
+# --- benchmark quick mode (issue 9): scripts/bench.sh --quick boots one
+# guest with every configuration (vbridgefs modes, ubridge, virtiofs, 9p,
+# tmpfs) plus the host, at tiny sizes; one "ok"/"not ok" per
+# configuration: every workload produced its numbers.
+echo "==> benchmark quick mode (every configuration produces numbers)"
+"$ROOT/scripts/bench.sh" --quick --no-build >"$LOGDIR/bench-quick.log" 2>&1
+bench_status=$?
+grep -a '^\(not \)\?ok - \|^bench' "$LOGDIR/bench-quick.log"
+count_guest "$LOGDIR/bench-quick.log" || bench_status=1
+record "benchmark quick mode completed (see $LOGDIR/bench-quick.log, build/results/quick)" "$bench_status"
+# --- end of the benchmark quick mode
+
 echo
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
