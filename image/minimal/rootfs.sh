@@ -12,6 +12,10 @@ set -euo pipefail
 CACHE=${VBRIDGE_CACHE:-/var/cache/vbridge}/rootfs
 KIND=${1:?usage: rootfs.sh busybox|debian}
 mkdir -p "$CACHE"
+# One builder per tree (test.sh starts the Debian one early, in the
+# background).
+exec 9>"$CACHE/.lock-$KIND"
+flock 9
 
 case $KIND in
 busybox)
