@@ -295,7 +295,7 @@ record "ubridge boot completed (see $LOGDIR/ubridge.log)" "$ubr_status"
 echo "==> root over vbridge, the minimal kernel, vbridge run (scripts/microvm-test.sh)"
 LOGDIR=$LOGDIR "$ROOT/scripts/microvm-test.sh" >"$LOGDIR/microvm.log" 2>&1
 mvm_status=$?
-tr -d '\r' <"$LOGDIR/microvm.log" | grep -a '^\(not \)\?ok - \|^# ' | grep -av '^# \(RUN\|OK\|PASSED\|SKIP\)'
+tr -d '\r' <"$LOGDIR/microvm.log" | grep -a '^\(not \)\?ok - \|^# ' | grep -av '^# *\(RUN\|OK\|PASSED\|SKIP\|Starting\)'
 mvm_pass=0 mvm_fail=0
 while read -r p f; do
 	mvm_pass=$((mvm_pass + p)); mvm_fail=$((mvm_fail + f))
