@@ -57,12 +57,18 @@ VBRIDGE_QUIET=1 timeout 300 "$VBRIDGE" run --kernel "$KERNEL" -- sh -c 'exit 3'
 st=$?
 [ "$st" = 3 ]
 ok "vbridge run -- sh -c 'exit 3' exits 3 (got $st)" $?
-# The current directory is shared, read-write.
+# The current directory is shared, read-write; --share TAG=DIR:ro is
+# mounted read-only at /run/vbridge/TAG.
 CWD=$(mktemp -d /tmp/vbridge-cwd.XXXXXX)
+mkdir "$CWD/ro"
 echo "from the host" >"$CWD/in"
-out=$(cd "$CWD" && VBRIDGE_QUIET=1 timeout 300 "$VBRIDGE" run --kernel "$KERNEL" -- sh -c 'cat in; echo from the guest >out')
-[ "$out" = "from the host" ] && [ "$(cat "$CWD/out" 2>/dev/null)" = "from the guest" ]
-ok "vbridge run shares the current directory both ways" $?
+echo "read-only" >"$CWD/ro/f"
+out=$(cd "$CWD" && VBRIDGE_QUIET=1 timeout 300 "$VBRIDGE" run --kernel "$KERNEL" \
+	--share "r=$CWD/ro:ro" -- sh -c 'cat in /run/vbridge/r/f; echo from the guest >out
+		echo no >/run/vbridge/r/g 2>/dev/null || echo refused')
+[ "$out" = "$(printf 'from the host\nread-only\nrefused')" ] &&
+	[ "$(cat "$CWD/out" 2>/dev/null)" = "from the guest" ] && [ ! -e "$CWD/ro/g" ]
+ok "vbridge run shares the current directory both ways, --share :ro read-only" $?
 rm -rf "$CWD"
 
 # The Debian root: debootstrap once (cached), then a command on it.
