@@ -65,7 +65,7 @@ echo "from the host" >"$CWD/in"
 echo "read-only" >"$CWD/ro/f"
 out=$(cd "$CWD" && VBRIDGE_QUIET=1 timeout 300 "$VBRIDGE" run --kernel "$KERNEL" \
 	--share "r=$CWD/ro:ro" -- sh -c 'cat in /run/vbridge/r/f; echo from the guest >out
-		echo no >/run/vbridge/r/g 2>/dev/null || echo refused')
+		{ echo no >/run/vbridge/r/g; } 2>/dev/null || echo refused')
 [ "$out" = "$(printf 'from the host\nread-only\nrefused')" ] &&
 	[ "$(cat "$CWD/out" 2>/dev/null)" = "from the guest" ] && [ ! -e "$CWD/ro/g" ]
 ok "vbridge run shares the current directory both ways, --share :ro read-only" $?
