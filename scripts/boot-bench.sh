@@ -57,7 +57,7 @@ boot() {
 			2>/dev/null &
 		BACKEND_PID=$!
 		args+=(-chardev "socket,id=c,path=$sock"
-			-device vhost-user-vbridge-pci,chardev=c) ;;
+			-device "vhost-user-vbridge-pci,chardev=c") ;;
 	9p)
 		[ "$kernel" = minimal ] || { echo "- -"; return; }	# a module
 		append="$append root=r9 rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose"
@@ -68,7 +68,7 @@ boot() {
 		BACKEND_PID=$!
 		append="$append root=rfs rootfstype=virtiofs"
 		args+=(-chardev "socket,id=c,path=$sock"
-			-device vhost-user-fs-pci,chardev=c,tag=rfs) ;;
+			-device "vhost-user-fs-pci,chardev=c,tag=rfs") ;;
 	initramfs)
 		args+=(-initrd "$WORK/root.cpio.gz")
 		append="$append rdinit=/bin/sh" ;;
