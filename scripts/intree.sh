@@ -18,7 +18,7 @@ MODE=${2:-copy}
 # runs in link order: under drivers/virtio it would probe (and register
 # its DRM device) before drm_core_init().  Beside drivers/gpu/drm/virtio
 # it runs after it.  Once the display is a module of its own, the core
-# can move to drivers/virtio (PARENT=drivers/virtio).
+# can move to drivers/virtio (VBRIDGE_INTREE_PARENT=drivers/virtio).
 PARENT=${VBRIDGE_INTREE_PARENT:-drivers/gpu/drm}
 [ -f "$TREE/$PARENT/Kconfig" ] ||
 	{ echo "intree: $TREE is not a kernel source tree" >&2; exit 1; }
