@@ -12,7 +12,9 @@
 #   make clean
 #
 # Whole-project entry points (set-up included, see README.md):
-#   make run                 boot a guest with a host directory through vbridge
+#   make run                 boot a microVM whose root is a host directory
+#                            (tools/vbridge run)
+#   make install-vbridge     link tools/vbridge into $(PREFIX)/bin (/usr/local)
 #   make test                every test: host unit, static checks, in-guest
 #   make bench               every shared-folder configuration side by side
 #                            (vbridgefs, ubridge, virtiofs, 9p, tmpfs, host)
@@ -36,7 +38,7 @@ CHECKPATCH_FLAGS ?= --no-tree --strict --show-types
 KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR)
 
 .PHONY: all module check style install selftests clean run test bench \
-	security-report
+	security-report install-vbridge
 
 all: module
 
@@ -85,6 +87,10 @@ clean:
 
 run:
 	+scripts/run.sh
+
+PREFIX ?= /usr/local
+install-vbridge:
+	ln -sfn $(CURDIR)/tools/vbridge $(PREFIX)/bin/vbridge
 
 test:
 	+scripts/test.sh

@@ -52,7 +52,7 @@ HOST_BINS=(--host-bin "$ROOT/build/ubridge")
 "$ROOT/image/build-initramfs.sh" --kroot "$KROOT" \
 	--kver "$KVER" --module "$ROOT/vbridge.ko" --bin "$GUEST_BIN" \
 	--extra-module 9p --extra-module 9pnet_virtio \
-	--extra-module virtio-gpu "${HOST_BINS[@]}" \
+	--extra-module virtio-gpu --extra-module virtio_mmio "${HOST_BINS[@]}" \
 	--out "$ROOT/build/initramfs.cpio.gz"
 # The data-integrity boot (job vb-data) also gets stress-ng and fio, with
 # their ~100 MB of libraries: an image of its own, so that the other

@@ -42,6 +42,7 @@ PKGS=(
 	clang libclang-rt-14-dev
 	seabios qemu-system-data ipxe-qemu libdrm-tests
 	stress-ng fio libfuse3-dev fuse3 gnuplot-nox
+	libelf-dev debootstrap device-tree-compiler
 )
 missing=()
 for p in "${PKGS[@]}"; do
