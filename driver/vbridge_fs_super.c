@@ -37,7 +37,7 @@
  */
 DEFINE_MUTEX(vbridge_fs_lock);
 static LIST_HEAD(vbridge_fs_devices);
-static LIST_HEAD(vbridge_fs_supers);
+LIST_HEAD(vbridge_fs_supers);
 
 /*
  * INVAL events waiting for vbridge_fs_inval_work, and their number,
@@ -55,6 +55,7 @@ struct vbridge_fs_forget {
 	struct list_head node;
 	u64 nodeid;
 	u64 nlookup;
+	int epoch;
 };
 
 struct vbridge_fs_inval {
@@ -244,7 +245,9 @@ static void vbridge_fs_forget_work(struct work_struct *work)
 	list_splice_init(&fs->forgets, &list);
 	spin_unlock(&fs->forget_lock);
 	list_for_each_entry_safe(f, tmp, &list, node) {
-		vbridge_fs_send_forget(fs, f->nodeid, f->nlookup);
+		/* A node of a backend that is gone: never send it to another. */
+		if (f->epoch == atomic_read(&fs->epoch))
+			vbridge_fs_send_forget(fs, f->nodeid, f->nlookup);
 		kfree(f);
 	}
 }
@@ -267,6 +270,7 @@ void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup)
 	}
 	f->nodeid = nodeid;
 	f->nlookup = nlookup;
+	f->epoch = atomic_read(&fs->epoch);
 	spin_lock(&fs->forget_lock);
 	list_add_tail(&f->node, &fs->forgets);
 	spin_unlock(&fs->forget_lock);
@@ -697,6 +701,7 @@ static int vbridge_fs_get_tree(struct fs_context *fc)
 		return -ENOMEM;
 	}
 	fs->vb = vb;
+	strscpy(fs->tag, fc->source, sizeof(fs->tag));
 	fs->cache = ctx->cache;
 	fs->writeback = ctx->writeback;
 	INIT_LIST_HEAD(&fs->entry);
