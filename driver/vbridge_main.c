@@ -441,6 +441,7 @@ static void vbridge_fail_work(struct work_struct *work)
  */
 static int vbridge_recover(struct vbridge_dev *vb, const struct vbridge_cfg *cfg)
 {
+	u32 max_req = vb->max_req_size;
 	struct virtio_device *vdev = vb->vdev;
 	struct device *dev = &vdev->dev;
 	int err;
@@ -473,7 +474,14 @@ static int vbridge_recover(struct vbridge_dev *vb, const struct vbridge_cfg *cfg
 	err = vbridge_vqs_setup(vb);
 	if (err)
 		return err;
-	err = vbridge_fs_recover(vb);
+	/* Mounts sized their requests for the old limits. */
+	if (vb->max_req_size < max_req) {
+		dev_err(dev, "%s: the new backend takes smaller requests (%u < %u bytes)\n",
+			vb->name, vb->max_req_size, max_req);
+		err = -EPROTO;
+	}
+	if (!err)
+		err = vbridge_fs_recover(vb);
 	if (err)
 		vbridge_vqs_teardown(vb, -EIO, -EIO);
 	return err;
