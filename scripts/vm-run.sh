@@ -85,7 +85,8 @@ start_backend() {
 	BACKEND_PID=$!
 	# For a host agent that stalls the backend (scripts/host-agent.sh).
 	[ -z "${VBRIDGED_PIDFILE:-}" ] || echo "$BACKEND_PID" >"$VBRIDGED_PIDFILE"
-	for _ in $(seq 100); do
+	# Up to 20 s: a sandboxed vbridged on a loaded host is slow to start.
+	for _ in $(seq 400); do
 		[ -S "$SOCK" ] && return 0
 		kill -0 "$BACKEND_PID" 2>/dev/null ||
 			{ echo "vm-run: vbridged exited before listening" >&2; return 1; }
