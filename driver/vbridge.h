@@ -526,6 +526,8 @@ int vbridge_fs_call(struct vbridge_fs *fs, struct vbridge_args *args,
 		    u32 min_out);
 int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
 		      u32 in_len, void *out, u32 out_len);
+int vbridge_fs_simple_flags(struct vbridge_fs *fs, u32 opcode, u32 flags,
+			    const void *in, u32 in_len, void *out, u32 out_len);
 void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
 bool vbridge_fs_mounted(struct vbridge_dev *vb);
 u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);

@@ -37,16 +37,8 @@ static int vbridge_fs_rec_call(struct vbridge_fs *fs, u32 opcode,
 			       const void *in, u32 in_len,
 			       void *out, u32 out_len)
 {
-	struct vbridge_args args = {
-		.opcode = opcode,
-		.flags = VBRIDGE_REQ_INIT,
-		.in = in,
-		.in_len = in_len,
-		.out = out,
-		.out_len = out_len,
-	};
-
-	return vbridge_fs_call(fs, &args, out_len);
+	return vbridge_fs_simple_flags(fs, opcode, VBRIDGE_REQ_INIT, in, in_len,
+				       out, out_len);
 }
 
 /* Give back a lookup of a node that is not ours after all. */

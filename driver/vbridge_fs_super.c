@@ -175,13 +175,13 @@ int vbridge_fs_call(struct vbridge_fs *fs, struct vbridge_args *args,
 	return 0;
 }
 
-/* A request with inline payloads whose reply must fill @out. */
-int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
-		      u32 in_len, void *out, u32 out_len)
+/* As vbridge_fs_simple(), with VBRIDGE_REQ_* @flags. */
+int vbridge_fs_simple_flags(struct vbridge_fs *fs, u32 opcode, u32 flags,
+			    const void *in, u32 in_len, void *out, u32 out_len)
 {
 	struct vbridge_args args = {
 		.opcode = opcode,
-		.flags = VBRIDGE_REQ_KILLABLE,
+		.flags = flags,
 		.in = in,
 		.in_len = in_len,
 		.out = out,
@@ -189,6 +189,14 @@ int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
 	};
 
 	return vbridge_fs_call(fs, &args, out_len);
+}
+
+/* A request with inline payloads whose reply must fill @out. */
+int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
+		      u32 in_len, void *out, u32 out_len)
+{
+	return vbridge_fs_simple_flags(fs, opcode, VBRIDGE_REQ_KILLABLE, in,
+				       in_len, out, out_len);
 }
 
 /* Expiry time, in get_jiffies_64(), of something valid for @valid_ns. */
