@@ -77,14 +77,19 @@ qemu_args=(
 	-append "console=ttyS0 no_timer_check loglevel=4 oops=panic panic=-1 panic_on_warn=1 vb_job=$JOB ${VM_EXTRA_APPEND:-}"
 )
 
-# start_backend ARGS...: vbridged on $SOCK, its pid in BACKEND_PID.
-start_backend() {
+# launch_backend ARGS...: vbridged on $SOCK, its pid in BACKEND_PID.
+launch_backend() {
 	rm -f "$SOCK"
 	"$VBRIDGED" --socket-path "$SOCK" --num-queues "$QUEUES" "$@" \
 		2> >(sed -u 's/^/[vbridged] /' >&2) &
 	BACKEND_PID=$!
 	# For a host agent that stalls the backend (scripts/host-agent.sh).
 	[ -z "${VBRIDGED_PIDFILE:-}" ] || echo "$BACKEND_PID" >"$VBRIDGED_PIDFILE"
+}
+
+# start_backend ARGS...: launch_backend, then wait until it listens.
+start_backend() {
+	launch_backend "$@"
 	# Up to 20 s: a sandboxed vbridged on a loaded host is slow to start.
 	for _ in $(seq 400); do
 		[ -S "$SOCK" ] && return 0
@@ -98,7 +103,7 @@ start_backend() {
 
 # With $VM_BACKEND_RESTART=1, QEMU reconnects to the socket and a dead
 # vbridged is started again, with the same arguments, once the host agent
-# asks (the file $VBRIDGED_PIDFILE.restart, see host-agent.sh restart).
+# asks (the file $VBRIDGED_PIDFILE.restart: host-agent.sh kill DELAY RESTART).
 RESTART=${VM_BACKEND_RESTART:-0}
 RESTARTS=0
 restart_backend() {
@@ -110,7 +115,9 @@ restart_backend() {
 	# Killed on purpose (137) or exited cleanly: anything else fails.
 	[ "$st" = 137 ] || [ "$st" = 0 ] ||
 		{ echo "vm-run: vbridged exited with status $st before the restart" >&2; return 1; }
-	start_backend "${BACKEND_ARGS[@]}" || return 1
+	# Not start_backend: a reconnecting QEMU may take the socket before
+	# we see it, and vbridged removes it once it has its frontend.
+	launch_backend "${BACKEND_ARGS[@]}"
 	RESTARTS=$((RESTARTS + 1))
 	echo "vm-run: vbridged restarted ($RESTARTS)" >&2
 }
