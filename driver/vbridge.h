@@ -86,6 +86,7 @@ struct vbridge_cfg {
 	u32 num_scanouts;
 	u32 display_width;
 	u32 display_height;
+	u32 generation;
 	char tags[VBRIDGE_MAX_TAGS][VBRIDGE_TAG_LEN + 1];
 };
 
@@ -193,6 +194,11 @@ struct vbridge_evq {
  * @timeouts: requests the watchdog found unanswered (at most one per
  *	failure)
  * @config_work: handles configuration changes
+ * @recover_work: while the device is broken, polls the config generation
+ *	and, once a new backend took over, resets the device, negotiates
+ *	again and recovers the mounts (vbridge_fs_recover())
+ * @recoveries: times the device was recovered after a new backend came
+ * @recover_failures: recoveries that failed (the device stays broken)
  * @evt_lock: protects @evt_waiters and @last_test_cookie
  * @evt_waiters: struct vbridge_evt_waiter list
  * @last_test_cookie: cookie of the last VBRIDGE_EVT_TEST event
@@ -234,6 +240,9 @@ struct vbridge_dev {
 	struct delayed_work watchdog;
 	atomic64_t timeouts;
 	struct work_struct config_work;
+	struct delayed_work recover_work;
+	atomic_t recoveries;
+	atomic_t recover_failures;
 
 	spinlock_t evt_lock;		/* see the kernel-doc above */
 	struct list_head evt_waiters;
@@ -393,7 +402,11 @@ enum vbridge_fs_cache {
  *	with -ENODEV once it is removed
  * @sb: the superblock
  * @entry: on vbridge_fs_supers, under vbridge_fs_lock
- * @root: node id of the export's root
+ * @root: node id of the export's root; changed only by
+ *	vbridge_fs_recover(), while no other request can be sent
+ * @tag: the export's tag, to mount it again after a backend restart
+ * @epoch: bumped when a new backend took over: FORGETs queued before
+ *	name nodes of the old one and are dropped
  * @cache: enum vbridge_fs_cache
  * @writeback: dirty pages are written back lazily, not on every write
  * @max_pages: data pages per READ or WRITE request
@@ -413,6 +426,8 @@ struct vbridge_fs {
 	struct super_block *sb;
 	struct list_head entry;
 	u64 root;
+	char tag[VBRIDGE_TAG_LEN + 1];
+	atomic_t epoch;
 	enum vbridge_fs_cache cache;
 	bool writeback;
 	unsigned int max_pages;
@@ -463,6 +478,8 @@ struct vbridge_inode {
  * leaves the inode hash, so that a new lookup makes a new inode.
  */
 #define VBRIDGE_I_STALE		0
+/* Not yet found again on a new backend (vbridge_fs_recover()). */
+#define VBRIDGE_I_RECOVERING	1
 
 /**
  * struct vbridge_file - an open vbridgefs file or directory
@@ -493,8 +510,12 @@ static inline struct vbridge_fs *VBRIDGE_FS(struct super_block *sb)
 	return sb->s_fs_info;
 }
 
+/* vbridge_fs_recover.c */
+int vbridge_fs_recover(struct vbridge_dev *vb);
+
 /* vbridge_fs_super.c */
 extern struct mutex vbridge_fs_lock;
+extern struct list_head vbridge_fs_supers;
 int vbridge_fs_register(void);
 void vbridge_fs_unregister(void);
 void vbridge_fs_add_device(struct vbridge_dev *vb);
@@ -505,6 +526,8 @@ int vbridge_fs_call(struct vbridge_fs *fs, struct vbridge_args *args,
 		    u32 min_out);
 int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
 		      u32 in_len, void *out, u32 out_len);
+int vbridge_fs_simple_flags(struct vbridge_fs *fs, u32 opcode, u32 flags,
+			    const void *in, u32 in_len, void *out, u32 out_len);
 void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
 bool vbridge_fs_mounted(struct vbridge_dev *vb);
 u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);

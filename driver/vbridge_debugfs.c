@@ -47,6 +47,9 @@ static int vbridge_info_show(struct seq_file *m, void *unused)
 	seq_printf(m, "max_inflight: %u\n", vb->max_inflight);
 	seq_printf(m, "request_timeouts: %lld\n",
 		   (long long)atomic64_read(&vb->timeouts));
+	seq_printf(m, "recoveries: %d\nrecovery_failures: %d\n",
+		   atomic_read(&vb->recoveries),
+		   atomic_read(&vb->recover_failures));
 	seq_printf(m, "max_segs: %u\n", vb->max_segs);
 	seq_printf(m, "request_queues: %u (device offers %u)\n",
 		   vb->nr_queues, vb->cfg.num_request_queues);

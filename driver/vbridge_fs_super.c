@@ -37,7 +37,7 @@
  */
 DEFINE_MUTEX(vbridge_fs_lock);
 static LIST_HEAD(vbridge_fs_devices);
-static LIST_HEAD(vbridge_fs_supers);
+LIST_HEAD(vbridge_fs_supers);
 
 /*
  * INVAL events waiting for vbridge_fs_inval_work, and their number,
@@ -55,6 +55,7 @@ struct vbridge_fs_forget {
 	struct list_head node;
 	u64 nodeid;
 	u64 nlookup;
+	int epoch;
 };
 
 struct vbridge_fs_inval {
@@ -174,13 +175,13 @@ int vbridge_fs_call(struct vbridge_fs *fs, struct vbridge_args *args,
 	return 0;
 }
 
-/* A request with inline payloads whose reply must fill @out. */
-int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
-		      u32 in_len, void *out, u32 out_len)
+/* As vbridge_fs_simple(), with VBRIDGE_REQ_* @flags. */
+int vbridge_fs_simple_flags(struct vbridge_fs *fs, u32 opcode, u32 flags,
+			    const void *in, u32 in_len, void *out, u32 out_len)
 {
 	struct vbridge_args args = {
 		.opcode = opcode,
-		.flags = VBRIDGE_REQ_KILLABLE,
+		.flags = flags,
 		.in = in,
 		.in_len = in_len,
 		.out = out,
@@ -188,6 +189,14 @@ int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
 	};
 
 	return vbridge_fs_call(fs, &args, out_len);
+}
+
+/* A request with inline payloads whose reply must fill @out. */
+int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
+		      u32 in_len, void *out, u32 out_len)
+{
+	return vbridge_fs_simple_flags(fs, opcode, VBRIDGE_REQ_KILLABLE, in,
+				       in_len, out, out_len);
 }
 
 /* Expiry time, in get_jiffies_64(), of something valid for @valid_ns. */
@@ -244,7 +253,9 @@ static void vbridge_fs_forget_work(struct work_struct *work)
 	list_splice_init(&fs->forgets, &list);
 	spin_unlock(&fs->forget_lock);
 	list_for_each_entry_safe(f, tmp, &list, node) {
-		vbridge_fs_send_forget(fs, f->nodeid, f->nlookup);
+		/* A node of a backend that is gone: never send it to another. */
+		if (f->epoch == atomic_read(&fs->epoch))
+			vbridge_fs_send_forget(fs, f->nodeid, f->nlookup);
 		kfree(f);
 	}
 }
@@ -267,6 +278,7 @@ void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup)
 	}
 	f->nodeid = nodeid;
 	f->nlookup = nlookup;
+	f->epoch = atomic_read(&fs->epoch);
 	spin_lock(&fs->forget_lock);
 	list_add_tail(&f->node, &fs->forgets);
 	spin_unlock(&fs->forget_lock);
@@ -692,6 +704,7 @@ static int vbridge_fs_get_tree(struct fs_context *fc)
 		return -ENOMEM;
 	}
 	fs->vb = vb;
+	strscpy(fs->tag, fc->source, sizeof(fs->tag));
 	fs->cache = ctx->cache;
 	fs->writeback = ctx->writeback;
 	INIT_LIST_HEAD(&fs->entry);

@@ -33,6 +33,9 @@
 /* How long freeze waits for requests in flight. */
 #define VBRIDGE_FREEZE_DRAIN_MS		2000
 
+/* How often a broken device's config generation is read. */
+#define VBRIDGE_RECOVER_POLL_MS		250
+
 static unsigned int max_queues = VBRIDGE_MAX_REQUEST_QUEUES;
 module_param(max_queues, uint, 0444);
 MODULE_PARM_DESC(max_queues,
@@ -76,6 +79,7 @@ static void vbridge_release(struct kref *kref)
 	/* Normally idle already; see vbridge_queue_add(). */
 	cancel_delayed_work_sync(&vb->watchdog);
 	cancel_work_sync(&vb->fail_work);
+	cancel_delayed_work_sync(&vb->recover_work);
 	if (vb->id >= 0)
 		ida_free(&vbridge_ida, vb->id);
 	kfree(vb->vqs);
@@ -118,6 +122,8 @@ static int vbridge_read_config(struct virtio_device *vdev,
 	virtio_cread_le(vdev, struct vbridge_config, num_request_queues,
 			&cfg->num_request_queues);
 	virtio_cread_le(vdev, struct vbridge_config, num_tags, &cfg->num_tags);
+	virtio_cread_le(vdev, struct vbridge_config, generation,
+			&cfg->generation);
 
 	if (cfg->num_request_queues < 1 ||
 	    cfg->num_request_queues > VBRIDGE_MAX_REQUEST_QUEUES) {
@@ -408,10 +414,122 @@ static void vbridge_fail_work(struct work_struct *work)
 		mutex_unlock(&vb->state_lock);
 		return;
 	}
-	dev_err(&vb->vdev->dev, "%s: device failed; resetting it, requests fail with EIO until the driver is rebound\n",
-		vb->name);
+	dev_err(&vb->vdev->dev, "%s: device failed; resetting it, requests fail with EIO until the driver is rebound%s\n",
+		vb->name, vb->cfg.generation ?
+		" or a new backend takes over" : "");
 	WRITE_ONCE(vb->state, VBRIDGE_STATE_BROKEN);
 	vbridge_vqs_teardown(vb, -EIO, -EIO);
+	/* A device that tells when a new backend came can be recovered. */
+	if (vb->cfg.generation)
+		schedule_delayed_work(&vb->recover_work,
+				      msecs_to_jiffies(VBRIDGE_RECOVER_POLL_MS));
+	mutex_unlock(&vb->state_lock);
+	wake_up_all(&vb->state_wq);
+	wake_up_all(&vb->evt_wq);
+}
+
+/*
+ * Bring a broken device up again for a new backend: reset, the feature
+ * negotiation of probe (the same features: the driver's state depends on
+ * them), the virtqueues and INIT, then the mounts' nodes and handles.
+ * Until it is done the state stays BROKEN, so that only these requests
+ * (VBRIDGE_REQ_INIT) reach the new backend.  Called with state_lock held.
+ */
+static int vbridge_recover(struct vbridge_dev *vb, const struct vbridge_cfg *cfg)
+{
+	u32 max_req = vb->max_req_size;
+	struct virtio_device *vdev = vb->vdev;
+	struct device *dev = &vdev->dev;
+	int err;
+
+	if (cfg->num_request_queues < vb->nr_queues) {
+		dev_err(dev, "%s: the new backend offers %u request queues, %u in use\n",
+			vb->name, cfg->num_request_queues, vb->nr_queues);
+		return -EINVAL;
+	}
+	if (cfg->num_tags != vb->cfg.num_tags ||
+	    memcmp(cfg->tags, vb->cfg.tags, sizeof(cfg->tags))) {
+		dev_err(dev, "%s: the new backend exports other tags\n",
+			vb->name);
+		return -EINVAL;
+	}
+
+	virtio_reset_device(vdev);
+	virtio_add_status(vdev, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	virtio_add_status(vdev, VIRTIO_CONFIG_S_DRIVER);
+	err = vdev->config->finalize_features(vdev);
+	if (err)
+		return err;
+	virtio_add_status(vdev, VIRTIO_CONFIG_S_FEATURES_OK);
+	if (!(vdev->config->get_status(vdev) & VIRTIO_CONFIG_S_FEATURES_OK)) {
+		dev_err(dev, "%s: the new backend refuses the features in use\n",
+			vb->name);
+		return -ENODEV;
+	}
+
+	err = vbridge_vqs_setup(vb);
+	if (err)
+		return err;
+	/* Mounts sized their requests for the old limits. */
+	if (vb->max_req_size < max_req) {
+		dev_err(dev, "%s: the new backend takes smaller requests (%u < %u bytes)\n",
+			vb->name, vb->max_req_size, max_req);
+		err = -EPROTO;
+	}
+	if (!err)
+		err = vbridge_fs_recover(vb);
+	if (err)
+		vbridge_vqs_teardown(vb, -EIO, -EIO);
+	return err;
+}
+
+static void vbridge_recover_work(struct work_struct *work)
+{
+	struct vbridge_dev *vb = container_of(to_delayed_work(work),
+					      struct vbridge_dev,
+					      recover_work);
+	struct device *dev = &vb->vdev->dev;
+	struct vbridge_cfg *cfg;
+	u32 generation;
+	int err;
+
+	mutex_lock(&vb->state_lock);
+	if (vb->state != VBRIDGE_STATE_BROKEN)
+		goto out_unlock;
+	virtio_cread_le(vb->vdev, struct vbridge_config, generation,
+			&generation);
+	if (!generation || generation == vb->cfg.generation) {
+		schedule_delayed_work(&vb->recover_work,
+				      msecs_to_jiffies(VBRIDGE_RECOVER_POLL_MS));
+		goto out_unlock;
+	}
+
+	dev_info(dev, "%s: a new backend took over (generation %u); recovering\n",
+		 vb->name, generation);
+	cfg = kmalloc(sizeof(*cfg), GFP_KERNEL);
+	err = cfg ? vbridge_read_config(vb->vdev, cfg) : -ENOMEM;
+	if (!err)
+		err = vbridge_recover(vb, cfg);
+	if (err) {
+		/* Not again for this backend: wait for the next one. */
+		vb->cfg.generation = generation;
+		atomic_inc(&vb->recover_failures);
+		dev_err(dev, "%s: recovery failed: %d; the device stays failed\n",
+			vb->name, err);
+		schedule_delayed_work(&vb->recover_work,
+				      msecs_to_jiffies(VBRIDGE_RECOVER_POLL_MS));
+	} else {
+		/* The display keeps the geometry it knows. */
+		cfg->num_scanouts = vb->cfg.num_scanouts;
+		cfg->display_width = vb->cfg.display_width;
+		cfg->display_height = vb->cfg.display_height;
+		vb->cfg = *cfg;
+		atomic_inc(&vb->recoveries);
+		WRITE_ONCE(vb->state, VBRIDGE_STATE_RUNNING);
+		dev_info(dev, "%s: recovered\n", vb->name);
+	}
+	kfree(cfg);
+out_unlock:
 	mutex_unlock(&vb->state_lock);
 	wake_up_all(&vb->state_wq);
 	wake_up_all(&vb->evt_wq);
@@ -434,6 +552,9 @@ static void vbridge_config_work(struct work_struct *work)
 		return;
 
 	mutex_lock(&vb->state_lock);
+	/* Perhaps a new backend: look now rather than at the next poll. */
+	if (vb->state == VBRIDGE_STATE_BROKEN && vb->cfg.generation)
+		mod_delayed_work(system_wq, &vb->recover_work, 0);
 	if (vb->state != VBRIDGE_STATE_RUNNING)
 		goto out_unlock;
 	/*
@@ -502,6 +623,9 @@ static int vbridge_probe(struct virtio_device *vdev)
 	INIT_DELAYED_WORK(&vb->watchdog, vbridge_queues_watchdog);
 	atomic64_set(&vb->timeouts, 0);
 	INIT_WORK(&vb->config_work, vbridge_config_work);
+	INIT_DELAYED_WORK(&vb->recover_work, vbridge_recover_work);
+	atomic_set(&vb->recoveries, 0);
+	atomic_set(&vb->recover_failures, 0);
 	spin_lock_init(&vb->evt_lock);
 	INIT_LIST_HEAD(&vb->evt_waiters);
 	init_waitqueue_head(&vb->evt_wq);
@@ -581,6 +705,7 @@ static void vbridge_remove(struct virtio_device *vdev)
 	virtio_reset_device(vdev);
 	cancel_work_sync(&vb->fail_work);
 	cancel_work_sync(&vb->config_work);
+	cancel_delayed_work_sync(&vb->recover_work);
 	destroy_workqueue(vb->wq);
 	vb->wq = NULL;
 	vdev->priv = NULL;
@@ -605,6 +730,7 @@ static int vbridge_freeze(struct virtio_device *vdev)
 	/* Heads off while requests still go through. */
 	vbridge_kms_freeze(vb);
 	cancel_work_sync(&vb->config_work);
+	cancel_delayed_work_sync(&vb->recover_work);
 	mutex_lock(&vb->state_lock);
 	if (vb->state == VBRIDGE_STATE_RUNNING) {
 		WRITE_ONCE(vb->state, VBRIDGE_STATE_SUSPENDED);
@@ -646,6 +772,9 @@ static int vbridge_restore(struct virtio_device *vdev)
 		vb->cfg = *cfg;
 	WRITE_ONCE(vb->state, err ? VBRIDGE_STATE_BROKEN :
 				    VBRIDGE_STATE_RUNNING);
+	if (err && vb->cfg.generation)
+		schedule_delayed_work(&vb->recover_work,
+				      msecs_to_jiffies(VBRIDGE_RECOVER_POLL_MS));
 out_unlock:
 	mutex_unlock(&vb->state_lock);
 	wake_up_all(&vb->state_wq);

@@ -83,6 +83,7 @@ DEFINE_STATIC_SRCU(vbridge_submit_srcu);
  * @out_len: inline output bytes posted after the response header
  * @unique: request id
  * @opcode: enum vbridge_opcode
+ * @init: VBRIDGE_REQ_INIT: may be sent while the device is not running
  * @error: 0 or a negative errno, valid once @done is complete
  * @payload: output payload bytes returned, valid once @done is complete
  * @req_size: device-readable bytes posted
@@ -105,6 +106,7 @@ struct vbridge_req {
 	u32 out_len;
 	u64 unique;
 	u32 opcode;
+	bool init;
 	int error;
 	u32 payload;
 	u32 req_size;
@@ -451,6 +453,13 @@ static int vbridge_queue_add(struct vbridge_vq *vbq, struct vbridge_req *req,
 	idx = srcu_read_lock(&vbridge_submit_srcu);
 	spin_lock(&vbq->lock);
 	err = vbq->stop_err;
+	/*
+	 * The queues run again before a recovered device does: until then
+	 * only the requests that bring it up may pass, never one built for
+	 * the backend that is gone (vbridge_fs_recover()).
+	 */
+	if (!err && !req->init && READ_ONCE(vb->state) != VBRIDGE_STATE_RUNNING)
+		err = vbridge_state_err(READ_ONCE(vb->state));
 	if (err)
 		goto unlock;
 	vq = vbq->vq;
@@ -703,6 +712,7 @@ int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args)
 	req->req_size = req_size;
 	req->resp_size = resp_size;
 	req->unique = atomic64_inc_return(&vb->next_unique);
+	req->init = args->flags & VBRIDGE_REQ_INIT;
 	req->hdr.opcode = cpu_to_le32(args->opcode);
 	req->hdr.len = cpu_to_le32(req_size);
 	req->hdr.unique = cpu_to_le64(req->unique);

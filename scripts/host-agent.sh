@@ -34,7 +34,12 @@
 #   stall DELAY_MS DURATION_MS  done at once; DELAY_MS later SIGSTOP
 #                         vbridged, DURATION_MS after that SIGCONT it
 #                         (the guest cannot ask while vbridged is stopped)
-#   kill DELAY_MS         done at once; DELAY_MS later SIGKILL vbridged
+#   kill DELAY_MS [RESTART_MS]  done at once; DELAY_MS later SIGKILL
+#                         vbridged; with RESTART_MS, that much later ask
+#                         vm-run.sh to start it again on the same socket
+#                         (the file $VBRIDGED_PIDFILE.restart; vm-run.sh
+#                         with VM_BACKEND_RESTART=1).  The guest cannot ask
+#                         for the restart itself: its export is dead then.
 # and through vbridged's VNC server at $VBRIDGE_VNC (HOST:PORT), with
 # host-side/build/vnc-capture:
 #   vnc NAME              what a VNC client sees, as raw XRGB8888 rows in
@@ -134,12 +139,15 @@ run() {
 		fi
 	elif [ "$verb" = kill ]; then
 		# DELAY_MS: answer first, the guest cannot read it afterwards.
-		if [[ $path =~ ^[0-9]+$ ]] && [ -z "$text" ] &&
+		if [[ $path =~ ^[0-9]+$ ]] && [[ $text =~ ^[0-9]*$ ]] &&
 		   [ -n "${VBRIDGED_PIDFILE:-}" ] &&
 		   kpid=$(cat "$VBRIDGED_PIDFILE" 2>/dev/null) &&
 		   [[ $kpid =~ ^[0-9]+$ ]]; then
 			(sleep "$(awk "BEGIN { print $path / 1000 }")"
-			 signal_backend KILL "$kpid") &
+			 signal_backend KILL "$kpid"
+			 [ -z "$text" ] && exit 0
+			 sleep "$(awk "BEGIN { print $text / 1000 }")"
+			 : >"$VBRIDGED_PIDFILE.restart") &
 			PIDS+=("$!")
 			reply=ok
 		else

@@ -73,6 +73,20 @@ if need kill.log "backend killed during I/O"; then
 	row "vbridged SIGKILLed during I/O" "calls failed within ${lat:-?}; 4 MiB synced before the kill verified on the host: $synced/1; $p checks ok, $f failed" "$v"
 fi
 
+if need restart.log "backend killed and restarted"; then
+	read -r p f < <(totals "$LOGDIR/restart.log")
+	# "# restart: 1 kill, N recovery, B bytes verified on the host ..."
+	read -r kills recs bytes < <(tr -d '\r' <"$LOGDIR/restart.log" |
+		sed -n 's/^# restart: \([0-9]*\) kill, \([0-9]*\) recovery, \([0-9]*\) bytes verified.*/\1 \2 \3/p' |
+		tail -n 1) || true
+	rec=$(tr -d '\r' <"$LOGDIR/restart.log" |
+		sed -n 's/^# restart: recovered \([0-9]*\) ms after the kill/\1 ms/p')
+	v=ok
+	[ "$f" = 0 ] && [ "${kills:-0}" -gt 0 ] && [ "${recs:-0}" = "${kills:-0}" ] &&
+		[ "${bytes:-0}" -gt 0 ] || { v=FAIL; bad=1; }
+	row "vbridged SIGKILLed and restarted" "${kills:-0} kills, ${recs:-0} recoveries (serving again ${rec:-?} after the kill); ${bytes:-0} bytes verified on the host after the restart; $p checks ok, $f failed" "$v"
+fi
+
 if need destructive.log "destructive boot"; then
 	read -r p f _ < <(guest_results "$LOGDIR/destructive.log")
 	v=ok

@@ -197,6 +197,34 @@ record "data synced before vbridged was killed is on the host" $?
 record "backend-kill boot completed (see $LOGDIR/kill.log)" "$kvm_status"
 rm -rf "$KSHARE" "$KPIDFILE"
 
+echo "==> backend killed and restarted (a boot of its own)"
+# The host agent SIGKILLs vbridged during I/O and has vm-run.sh start it
+# again on the same socket; QEMU reconnects and the driver recovers the
+# mount (image/guest/vb-restart).  What the guest synced before the kill
+# and wrote after the restart must be on the host.
+RSHARE=$(mktemp -d /tmp/vbridge-rshare.XXXXXX)
+RPIDFILE=$(mktemp /tmp/vbridge-rpid.XXXXXX)
+mkdir "$RSHARE/.agent"
+VBRIDGED_PIDFILE=$RPIDFILE "$ROOT/scripts/host-agent.sh" "$RSHARE" &
+RAGENT_PID=$!
+VM_BACKEND_KILLED=1 VM_BACKEND_RESTART=1 VBRIDGED_PIDFILE=$RPIDFILE \
+	"$ROOT/scripts/vm-run.sh" \
+	--qemu "$QEMU" --vbridged "$VBRIDGED" --kernel "$KIMAGE" \
+	--initrd "$INITRD" --job restart --timeout 300 \
+	--log "$LOGDIR/restart.log" -- --shared-dir "share=$RSHARE" \
+	>/dev/null 2>"$LOGDIR/restart-host.log"
+rvm_status=$?
+kill "$RAGENT_PID" 2>/dev/null
+wait "$RAGENT_PID" 2>/dev/null
+grep -a '^ok - \|^not ok - \|^# ' "$LOGDIR/restart.log" | tr -d '\r'
+count_guest "$LOGDIR/restart.log" || rvm_status=1
+grep -q 'vm-run: vbridged restarted (1)' "$LOGDIR/restart-host.log"
+record "vbridged was restarted on the same socket" $?
+[ -f "$RSHARE/before" ] && [ -f "$RSHARE/after" ]
+record "files from before the kill and after the restart are on the host" $?
+record "backend-restart boot completed (see $LOGDIR/restart.log)" "$rvm_status"
+rm -rf "$RSHARE" "$RPIDFILE" "$RPIDFILE.restart"
+
 echo "==> escape suite (QEMU, vbridged with guest ids mapped to 100000..)"
 # The export and, beside it on the host, a canary the guest must neither
 # read, change nor learn anything of.  Guest root is host uid 100000.

@@ -11,7 +11,9 @@
 # kernel command line words (environment for the guest jobs) from
 # $VM_EXTRA_APPEND.  With $VBRIDGED_PIDFILE set, vbridged's pid is written
 # there (the host agent's stall command needs it).  With
-# $VM_BACKEND_KILLED=1, vbridged dying of SIGKILL is expected.
+# $VM_BACKEND_KILLED=1, vbridged dying of SIGKILL is expected.  With
+# $VM_BACKEND_RESTART=1 (and $VBRIDGED_PIDFILE), QEMU reconnects to the
+# socket and vbridged is restarted when the host agent asks.
 set -euo pipefail
 
 QEMU= VBRIDGED= KERNEL= INITRD= JOB= LOG=
@@ -75,22 +77,59 @@ qemu_args=(
 	-append "console=ttyS0 no_timer_check loglevel=4 oops=panic panic=-1 panic_on_warn=1 vb_job=$JOB ${VM_EXTRA_APPEND:-}"
 )
 
-if [ "$WITH_VBRIDGE" = 1 ]; then
-	SOCK=$RUNDIR/vbridged.sock
+# launch_backend ARGS...: vbridged on $SOCK, its pid in BACKEND_PID.
+launch_backend() {
+	rm -f "$SOCK"
 	"$VBRIDGED" --socket-path "$SOCK" --num-queues "$QUEUES" "$@" \
 		2> >(sed -u 's/^/[vbridged] /' >&2) &
 	BACKEND_PID=$!
 	# For a host agent that stalls the backend (scripts/host-agent.sh).
 	[ -z "${VBRIDGED_PIDFILE:-}" ] || echo "$BACKEND_PID" >"$VBRIDGED_PIDFILE"
-	for _ in $(seq 100); do
-		[ -S "$SOCK" ] && break
+}
+
+# start_backend ARGS...: launch_backend, then wait until it listens.
+start_backend() {
+	launch_backend "$@"
+	# Up to 20 s: a sandboxed vbridged on a loaded host is slow to start.
+	for _ in $(seq 400); do
+		[ -S "$SOCK" ] && return 0
 		kill -0 "$BACKEND_PID" 2>/dev/null ||
-			{ echo "vm-run: vbridged exited before listening" >&2; exit 1; }
+			{ echo "vm-run: vbridged exited before listening" >&2; return 1; }
 		sleep 0.05
 	done
-	[ -S "$SOCK" ] || { echo "vm-run: vbridged did not create $SOCK" >&2; exit 1; }
+	echo "vm-run: vbridged did not create $SOCK" >&2
+	return 1
+}
+
+# With $VM_BACKEND_RESTART=1, QEMU reconnects to the socket and a dead
+# vbridged is started again, with the same arguments, once the host agent
+# asks (the file $VBRIDGED_PIDFILE.restart: host-agent.sh kill DELAY RESTART).
+RESTART=${VM_BACKEND_RESTART:-0}
+RESTARTS=0
+restart_backend() {
+	local old=$BACKEND_PID st=0
+	rm -f "$VBRIDGED_PIDFILE.restart"
+	# The agent asks only once it killed vbridged (kill -0 would see
+	# the zombie): this reaps it.
+	wait "$old" || st=$?
+	# Killed on purpose (137) or exited cleanly: anything else fails.
+	[ "$st" = 137 ] || [ "$st" = 0 ] ||
+		{ echo "vm-run: vbridged exited with status $st before the restart" >&2; return 1; }
+	# Not start_backend: a reconnecting QEMU may take the socket before
+	# we see it, and vbridged removes it once it has its frontend.
+	launch_backend "${BACKEND_ARGS[@]}"
+	RESTARTS=$((RESTARTS + 1))
+	echo "vm-run: vbridged restarted ($RESTARTS)" >&2
+}
+
+if [ "$WITH_VBRIDGE" = 1 ]; then
+	SOCK=$RUNDIR/vbridged.sock
+	BACKEND_ARGS=("$@")
+	start_backend "$@" || exit 1
+	reconnect=
+	[ "$RESTART" != 1 ] || reconnect=,reconnect-ms=200
 	qemu_args+=(
-		-chardev "socket,id=vbc,path=$SOCK"
+		-chardev "socket,id=vbc,path=$SOCK$reconnect"
 		-device "vhost-user-vbridge-pci,chardev=vbc,num-request-queues=$QUEUES"
 	)
 fi
@@ -104,11 +143,15 @@ start=$(date +%s)
 "$QEMU" "${qemu_args[@]}" </dev/null &
 QEMU_PID=$!
 qemu_status=0
+restart_status=0
 while kill -0 "$QEMU_PID" 2>/dev/null; do
 	if [ $(($(date +%s) - start)) -ge "$TIMEOUT" ]; then
 		echo "vm-run: timeout after ${TIMEOUT}s, killing QEMU" >&2
 		kill "$QEMU_PID"
 		break
+	fi
+	if [ "$RESTART" = 1 ] && [ -e "$VBRIDGED_PIDFILE.restart" ]; then
+		restart_backend || restart_status=1
 	fi
 	sleep 0.2
 done
@@ -119,7 +162,7 @@ kill "$TAIL_PID" 2>/dev/null || true
 wait "$TAIL_PID" 2>/dev/null || true
 TAIL_PID=
 
-status=0
+status=$restart_status
 if grep -qE 'Kernel panic|BUG:|Oops|general protection fault|WARNING: CPU' "$LOG"; then
 	echo "vm-run: the guest kernel crashed or warned" >&2
 	status=1

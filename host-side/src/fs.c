@@ -19,9 +19,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -233,6 +235,21 @@ void vbd_fs_reset(struct vbd_fs *fs)
 	fs_clear(fs);
 }
 
+/*
+ * Node ids and handles start at a random point: a guest that outlived an
+ * earlier vbridged (restarted under it) may still send that one's ids,
+ * which must then name nothing here rather than another file.
+ */
+static uint64_t first_id(void)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+		v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
+	/* In [2^47, 2^48): never 0, and 2^47 ids before any wrap. */
+	return (v & ((1ULL << 47) - 1)) | (1ULL << 47);
+}
+
 struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 			  const struct vbd_fs_opts *opts,
 			  vbd_fs_event_fn *post_event, void *opaque)
@@ -271,7 +288,7 @@ struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 	fs->gid = getegid();
 	fs->post_event = post_event;
 	fs->opaque = opaque;
-	fs->next_id = 1;
+	fs->next_id = first_id();
 	pthread_mutex_init(&fs->lock, NULL);
 	fs->stop_fd = -1;
 	fs->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);

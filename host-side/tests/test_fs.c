@@ -368,6 +368,37 @@ static void test_forget(void)
 	fs_teardown(&t);
 }
 
+/*
+ * A guest outlives its vbridged: the ids the earlier one gave (node ids
+ * and handles) must name nothing in the new one, never another file.
+ */
+static void test_ids_per_instance(void)
+{
+	uint64_t id, root, fh, gid, gfh;
+	struct vbridge_fs_attr a;
+	struct tfs t;
+	char c;
+
+	fs_setup(&t);
+	write_file(path_in(t.dir, "f"), "x");
+	id = lookup_id(&t, t.root, "f");
+	CHECK_EQ(do_open(&t, VBRIDGE_OP_FS_OPEN, id, O_RDONLY, &fh), 0);
+	root = t.root;
+	fs_teardown(&t);
+
+	/* The same steps on another file: sequential ids would repeat. */
+	fs_setup(&t);
+	write_file(path_in(t.dir, "g"), "y");
+	gid = lookup_id(&t, t.root, "g");
+	CHECK_EQ(do_open(&t, VBRIDGE_OP_FS_OPEN, gid, O_RDONLY, &gfh), 0);
+	CHECK(t.root != root);
+	CHECK(getattr(&t, root, &a) < 0);
+	CHECK(getattr(&t, id, &a) < 0);
+	CHECK(do_read(&t, gid, fh, 0, &c, 1) < 0);
+	CHECK_EQ(do_read(&t, gid, gfh, 0, &c, 1), 1);
+	fs_teardown(&t);
+}
+
 static void test_create_excl(void)
 {
 	uint64_t id, fh;
@@ -2111,6 +2142,7 @@ static const struct tap_test tests[] = {
 	T(mount),
 	T(lookup_getattr),
 	T(forget),
+	T(ids_per_instance),
 	T(create_excl),
 	T(mkdir_rmdir),
 	T(unlink),

@@ -38,6 +38,9 @@
  *        VBRIDGE_EVT_FS_INVAL_ALL: the device dropped change events (its
  *        queue or the host's was full); the driver drops every cached
  *        attribute, dentry and page of the device's mounts.
+ *   2.0  (compatible) config.generation, formerly padding: the device
+ *        tells when a new backend took over, so that the driver can
+ *        reset it and recover its mounts.
  */
 #ifndef _UAPI_LINUX_VBRIDGE_H
 #define _UAPI_LINUX_VBRIDGE_H
@@ -86,7 +89,14 @@ struct vbridge_config {
 	__le32 num_scanouts;
 	__le32 display_width;
 	__le32 display_height;
-	__le32 padding;
+	/*
+	 * 0: the device does not tell.  Otherwise it changes whenever a new
+	 * backend took over the device (the old one died or restarted),
+	 * with a config interrupt if the driver is live.  The new backend
+	 * knows no node, handle or resource of the old one: the driver
+	 * resets the device, negotiates again and recovers its state.
+	 */
+	__le32 generation;
 	__u8 tags[VBRIDGE_MAX_TAGS][VBRIDGE_TAG_LEN];
 };
 
