@@ -27,7 +27,7 @@ BUILD_DIR := $(CURDIR)/build
 CHECK_LOG := $(BUILD_DIR)/check.log
 KRELEASE = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
-STYLE_FILES := $(sort $(wildcard driver/*.[ch])) include/uapi/linux/vbridge.h
+STYLE_FILES := $(sort $(wildcard driver/*.[ch] driver/drm/*.[ch])) include/uapi/linux/vbridge.h
 CHECKPATCH_FLAGS ?= --no-tree --strict --show-types
 
 KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR)

@@ -20,8 +20,9 @@ step "QEMU with the vbridge device"
 QEMU=$("$ROOT/host-side/qemu/build-qemu.sh" | tail -n 1)
 [ -x "$QEMU" ] || { echo "build: QEMU build gave no binary" >&2; exit 1; }
 
-step "vbridge.ko against $KVER"
+step "vbridge.ko and vbridge_drm.ko against $KVER"
 make -s -j"$JOBS" KDIR="$KDIR" >&2
+MODULES=(--module "$ROOT/vbridge.ko" --module "$ROOT/vbridge_drm.ko")
 
 step "vbridged"
 make -s -j"$JOBS" -C host-side >&2
@@ -50,7 +51,7 @@ gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -Iinclude/uapi \
 HOST_BINS=(--host-bin "$ROOT/build/ubridge")
 [ ! -x /usr/bin/modetest ] || HOST_BINS+=(--host-bin /usr/bin/modetest)
 "$ROOT/image/build-initramfs.sh" --kroot "$KROOT" \
-	--kver "$KVER" --module "$ROOT/vbridge.ko" --bin "$GUEST_BIN" \
+	--kver "$KVER" "${MODULES[@]}" --bin "$GUEST_BIN" \
 	--extra-module 9p --extra-module 9pnet_virtio \
 	--extra-module virtio-gpu "${HOST_BINS[@]}" \
 	--out "$ROOT/build/initramfs.cpio.gz"
@@ -58,7 +59,7 @@ HOST_BINS=(--host-bin "$ROOT/build/ubridge")
 # their ~100 MB of libraries: an image of its own, so that the other
 # boots stay small.
 "$ROOT/image/build-initramfs.sh" --kroot "$KROOT" \
-	--kver "$KVER" --module "$ROOT/vbridge.ko" --bin "$GUEST_BIN" \
+	--kver "$KVER" "${MODULES[@]}" --bin "$GUEST_BIN" \
 	"${HOST_BINS[@]}" --host-bin /usr/bin/stress-ng --host-bin /usr/bin/fio \
 	--out "$ROOT/build/initramfs-data.cpio.gz"
 
