@@ -63,6 +63,37 @@ HOST_BINS=(--host-bin "$ROOT/build/ubridge")
 	"${HOST_BINS[@]}" --host-bin /usr/bin/stress-ng --host-bin /usr/bin/fio \
 	--out "$ROOT/build/initramfs-data.cpio.gz"
 
+# --- kernel matrix (issue 11): the modules built and packed for the other
+# kernels scripts/test.sh boots a smoke test on.  The versions are
+# resolved here, as the main kernel's is: the newest 6.12 cloud-amd64
+# (no DRM: the core module alone) and Debian 12's own 6.1 LTS.  Each
+# builds in a copy of the sources, as the tree's objects are the main
+# kernel's.
+MATRIX_ENV=''
+matrix_kernel() {	# NAME fetch-kernel.sh ARGUMENTS...
+	local name=$1 obj=$ROOT/build/kmod-$1 mods
+	shift
+	local M_KVER M_KDIR M_KROOT M_KIMAGE M_KMODDIR M_KSRC
+	eval "$("$ROOT/image/fetch-kernel.sh" --no-src "$@" | sed 's/^/M_/')"
+	step "matrix $name: modules against $M_KVER"
+	mkdir -p "$obj"
+	# -u: unchanged sources keep their timestamps, so the build is
+	# incremental.
+	cp -a -u Kbuild Makefile driver include "$obj/"
+	make -s -j"$JOBS" -C "$M_KDIR" M="$obj" modules >&2
+	mods=(--module "$obj/vbridge.ko")
+	[ ! -f "$obj/vbridge_drm.ko" ] || mods+=(--module "$obj/vbridge_drm.ko")
+	"$ROOT/image/build-initramfs.sh" --kroot "$M_KROOT" --kver "$M_KVER" \
+		"${mods[@]}" --extra-module virtio_pci --bin "$GUEST_BIN" \
+		--out "$ROOT/build/initramfs-$name.cpio.gz"
+	MATRIX_ENV+="KVER_${name^^}=$M_KVER
+KIMAGE_${name^^}=$M_KIMAGE
+INITRD_${name^^}=$ROOT/build/initramfs-$name.cpio.gz
+"
+}
+matrix_kernel cloud --flavour cloud-amd64
+# --- end of the kernel matrix
+
 cat >"$ROOT/build/env" <<EOV
 KVER=$KVER
 KDIR=$KDIR
@@ -73,4 +104,5 @@ VBRIDGED=$ROOT/host-side/build/vbridged
 INITRD=$ROOT/build/initramfs.cpio.gz
 INITRD_DATA=$ROOT/build/initramfs-data.cpio.gz
 EOV
+printf '%s' "$MATRIX_ENV" >>"$ROOT/build/env"
 step "build done"
