@@ -46,6 +46,7 @@
 #include <linux/vbridge.h>
 
 #include "vbridge_aux.h"
+#include "vbridge_compat.h"
 
 struct dentry;
 
