@@ -32,8 +32,12 @@ BUILD_DIR := $(CURDIR)/build
 CHECK_LOG := $(BUILD_DIR)/check.log
 KRELEASE = $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
 
-STYLE_FILES := $(sort $(wildcard driver/*.[ch])) include/uapi/linux/vbridge.h
+# The out-of-tree compatibility header exists to test kernel versions.
+COMPAT_FILE := driver/vbridge_compat.h
+STYLE_FILES := $(filter-out $(COMPAT_FILE), \
+	$(sort $(wildcard driver/*.[ch] driver/drm/*.[ch]))) include/uapi/linux/vbridge.h
 CHECKPATCH_FLAGS ?= --no-tree --strict --show-types
+COMPAT_IGNORE := --ignore LINUX_VERSION_CODE,CONSTANT_COMPARISON,MACRO_ARG_REUSE
 
 KBUILD := $(MAKE) -C $(KDIR) M=$(CURDIR)
 
@@ -69,6 +73,8 @@ style:
 	@rc=0; \
 	$(KSRC)/scripts/checkpatch.pl $(CHECKPATCH_FLAGS) -f $(STYLE_FILES) \
 		|| rc=$$?; \
+	$(KSRC)/scripts/checkpatch.pl $(CHECKPATCH_FLAGS) $(COMPAT_IGNORE) \
+		-f $(COMPAT_FILE) || rc=$$?; \
 	rm -f .checkpatch-camelcase.*; \
 	exit $$rc
 

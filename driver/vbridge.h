@@ -19,10 +19,8 @@
  *                      operations, readdir
  *   vbridge_fs_file.c  vbridgefs: open files, page cache I/O, direct I/O,
  *                      mmap, fsync, fallocate, lseek, copy_file_range, locks
- *   vbridge_kms.c      display: DRM device, heads (CRTC, encoder,
- *                      connector), emulated vblank, hotplug, suspend
- *   vbridge_kms_plane.c display: framebuffers and their host resources,
- *                      plane updates (SET_SCANOUT, FLUSH)
+ *   vbridge_aux.c      the display's auxiliary device, driven by
+ *                      vbridge_drm.ko (driver/drm/, see vbridge_aux.h)
  *
  * Feature parts use the request API (vbridge_request*()) and register
  * event handlers in vbridge_event_dispatch().
@@ -47,12 +45,8 @@
 #include <linux/workqueue.h>
 #include <linux/vbridge.h>
 
-#include <drm/drm_connector.h>
-#include <drm/drm_crtc.h>
-#include <drm/drm_device.h>
-#include <drm/drm_encoder.h>
-#include <drm/drm_framebuffer.h>
-#include <drm/drm_plane.h>
+#include "vbridge_aux.h"
+#include "vbridge_compat.h"
 
 struct dentry;
 
@@ -208,8 +202,9 @@ struct vbridge_evq {
  * @misc_registered: @misc is registered
  * @fs_entry: on the list of devices vbridgefs mounts from, under
  *	vbridge_fs_lock (vbridge_fs_super.c)
- * @kms: the display, NULL without one; set by vbridge_kms_probe() and
- *	cleared by vbridge_kms_remove(), read by the event work
+ * @display: the display's auxiliary device, NULL without one; set by
+ *	vbridge_aux_add() and cleared by vbridge_aux_remove() (probe and
+ *	remove), read by the event work
  */
 struct vbridge_dev {
 	struct kref kref;
@@ -255,7 +250,7 @@ struct vbridge_dev {
 
 	struct list_head fs_entry;
 
-	struct vbridge_kms *kms;
+	struct vbridge_adev *display;
 };
 
 /*
@@ -593,115 +588,12 @@ static inline bool vbridge_has_feature(const struct vbridge_dev *vb,
 	return vb->features & BIT_ULL(fbit);
 }
 
-/*
- * Display (VBRIDGE_F_DISPLAY): a DRM/KMS device with one CRTC, primary
- * plane, encoder and connector per scanout.
- */
-
-/**
- * struct vbridge_scanout - one head
- * @kms: owning display
- * @index: scanout id on the wire, also the CRTC index
- * @crtc: the CRTC
- * @primary: the primary plane
- * @encoder: the (virtual) encoder
- * @connector: the (virtual) connector
- * @connected: the host says a head is connected (under vbridge_kms.info_lock)
- * @width: the host's preferred mode (under vbridge_kms.info_lock)
- * @height: see @width
- * @vbl_lock: protects @vbl_on and @vbl_period, and orders starting
- *	@vbl_timer against its callback
- * @vbl_on: vblank interrupts are enabled
- * @vbl_period: emulated frame duration
- * @vbl_timer: emulated vblank interrupt
- * @shown_id: resource the host shows, 0 for none; only touched by commits
- *	on @primary, which the atomic helpers serialise, and by restore
- * @shown_src: the rectangle of @shown_id shown, in pixels
- */
-struct vbridge_scanout {
-	struct vbridge_kms *kms;
-	unsigned int index;
-	struct drm_crtc crtc;
-	struct drm_plane primary;
-	struct drm_encoder encoder;
-	struct drm_connector connector;
-	bool connected;
-	u32 width;
-	u32 height;
-	spinlock_t vbl_lock;		/* see the kernel-doc above */
-	bool vbl_on;
-	ktime_t vbl_period;
-	struct hrtimer vbl_timer;
-	u32 shown_id;
-	struct drm_rect shown_src;
-};
-
-/**
- * struct vbridge_kms - the display of one device
- * @drm: the DRM device, managed (devm) by the virtio device
- * @vb: the device, referenced until @drm is released
- * @ids: host resource ids
- * @gen: bumped when the device was reset and forgot every resource
- * @info_lock: protects the heads' modes (vbridge_scanout.connected,
- *	width and height)
- * @changed_work: GET_INFO and hotplug after VBRIDGE_EVT_DISPLAY_CHANGED
- * @num_scanouts: entries in @scanouts
- * @scanouts: the heads
- */
-struct vbridge_kms {
-	struct drm_device drm;
-	struct vbridge_dev *vb;
-	struct ida ids;
-	atomic_t gen;
-	struct mutex info_lock;		/* see the kernel-doc above */
-	struct work_struct changed_work;
-	unsigned int num_scanouts;
-	struct vbridge_scanout *scanouts;
-};
-
-/**
- * struct vbridge_fb - a framebuffer and its host resource
- * @base: the DRM framebuffer
- * @lock: serialises registration: protects @id and @pinned, and writes
- *	of @host_gen (which plane updates read locklessly)
- * @id: host resource id, 0 until first shown
- * @host_gen: vbridge_kms.gen when the host last got the resource, 0 if never
- * @pinned: the buffer's pages are pinned for the host
- * @sgt: the pinned pages mapped for the device through the DMA API, NULL
- *	when the device reads guest-physical addresses; set under @lock
- */
-struct vbridge_fb {
-	struct drm_framebuffer base;
-	struct mutex lock;		/* see the kernel-doc above */
-	u32 id;
-	int host_gen;
-	bool pinned;
-	struct sg_table *sgt;
-};
-
-static inline struct vbridge_kms *to_vbridge_kms(struct drm_device *drm)
-{
-	return container_of(drm, struct vbridge_kms, drm);
-}
-
-static inline struct vbridge_fb *to_vbridge_fb(struct drm_framebuffer *fb)
-{
-	return container_of(fb, struct vbridge_fb, base);
-}
-
-/* vbridge_kms.c */
-void vbridge_kms_probe(struct vbridge_dev *vb);
-void vbridge_kms_remove(struct vbridge_dev *vb);
-void vbridge_kms_freeze(struct vbridge_dev *vb);
-void vbridge_kms_restore(struct vbridge_dev *vb);
-bool vbridge_kms_event(struct vbridge_dev *vb, const void *buf, u32 len);
-int vbridge_kms_request(struct vbridge_kms *kms, u32 opcode, const void *in,
-			u32 in_len);
-
-/* vbridge_kms_plane.c */
-struct drm_framebuffer *vbridge_fb_create(struct drm_device *drm,
-					  struct drm_file *file,
-					  const struct drm_mode_fb_cmd2 *cmd);
-int vbridge_plane_init(struct vbridge_scanout *sc);
+/* vbridge_aux.c: the display's auxiliary device (vbridge_drm.ko) */
+void vbridge_aux_add(struct vbridge_dev *vb);
+void vbridge_aux_remove(struct vbridge_dev *vb);
+void vbridge_aux_freeze(struct vbridge_dev *vb);
+void vbridge_aux_restore(struct vbridge_dev *vb);
+bool vbridge_aux_display_event(struct vbridge_dev *vb, const void *buf,
+			       u32 len);
 
 #endif /* _VBRIDGE_PRIV_H */

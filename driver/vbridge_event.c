@@ -169,7 +169,7 @@ static void vbridge_event_dispatch(struct vbridge_dev *vb, const void *buf,
 		break;
 	case VBRIDGE_EVT_DISPLAY_CHANGED:
 		if (!vbridge_has_feature(vb, VBRIDGE_F_DISPLAY) ||
-		    !vbridge_kms_event(vb, buf, hlen)) {
+		    !vbridge_aux_display_event(vb, buf, hlen)) {
 			dev_warn_ratelimited(dev, "event: malformed display event (%u bytes)\n",
 					     hlen);
 			goto bad;

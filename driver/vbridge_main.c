@@ -673,7 +673,7 @@ static int vbridge_probe(struct virtio_device *vdev)
 	if (err)
 		goto err_remove_debugfs;
 	vbridge_fs_add_device(vb);
-	vbridge_kms_probe(vb);
+	vbridge_aux_add(vb);
 	return 0;
 
 err_remove_debugfs:
@@ -696,7 +696,7 @@ static void vbridge_remove(struct virtio_device *vdev)
 	 * No new users, then no new requests, then no device.  Mounted
 	 * filesystems keep vb; their requests fail with -ENODEV.
 	 */
-	vbridge_kms_remove(vb);
+	vbridge_aux_remove(vb);
 	vbridge_fs_remove_device(vb);
 	vbridge_chardev_unregister(vb);
 	vbridge_debugfs_remove(vb);
@@ -728,7 +728,7 @@ static int vbridge_freeze(struct virtio_device *vdev)
 		return -EBUSY;
 	}
 	/* Heads off while requests still go through. */
-	vbridge_kms_freeze(vb);
+	vbridge_aux_freeze(vb);
 	cancel_work_sync(&vb->config_work);
 	cancel_delayed_work_sync(&vb->recover_work);
 	mutex_lock(&vb->state_lock);
@@ -780,7 +780,7 @@ out_unlock:
 	wake_up_all(&vb->state_wq);
 	wake_up_all(&vb->evt_wq);
 	kfree(cfg);
-	vbridge_kms_restore(vb);
+	vbridge_aux_restore(vb);
 	return err;
 }
 #endif
@@ -846,4 +846,6 @@ module_init(vbridge_init);
 module_exit(vbridge_exit);
 
 MODULE_DESCRIPTION("vbridge paravirtual file and display bridge (guest driver)");
+/* The display, for "modprobe vbridge" without udev (see vbridge_aux.c). */
+MODULE_SOFTDEP("post: vbridge_drm");
 MODULE_LICENSE("GPL");

@@ -9,6 +9,7 @@
 #define _VBRIDGE_TRACE_H
 
 #include <linux/tracepoint.h>
+#include "vbridge_compat.h"
 
 #undef TRACE_SYSTEM
 #define TRACE_SYSTEM vbridge
@@ -23,7 +24,7 @@ TRACE_EVENT(vbridge_request_submit,
 			     __field(u32, opcode)
 			     __field(u32, in_len)
 			     __field(u32, out_len)),
-	    TP_fast_assign(__assign_str(dev);
+	    TP_fast_assign(vbridge_assign_str(dev);
 			   __entry->queue = queue;
 			   __entry->unique = unique;
 			   __entry->opcode = opcode;
@@ -43,7 +44,7 @@ TRACE_EVENT(vbridge_request_complete,
 			     __field(u64, unique)
 			     __field(int, error)
 			     __field(u32, len)),
-	    TP_fast_assign(__assign_str(dev);
+	    TP_fast_assign(vbridge_assign_str(dev);
 			   __entry->queue = queue;
 			   __entry->unique = unique;
 			   __entry->error = error;

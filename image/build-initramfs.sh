@@ -1,12 +1,15 @@
 #!/bin/bash
-# Build the guest's initramfs: busybox-static, vbridge.ko with the stock
-# modules it (and the baselines) depend on, the test programs and an
+# Build the guest's initramfs: busybox-static, vbridge.ko and
+# vbridge_drm.ko (where the kernel has DRM) with the stock modules they
+# (and the baselines) depend on, the test programs and an
 # init that runs what the kernel command line asks for.
 #
 # usage: build-initramfs.sh --kroot DIR --kver VER --module vbridge.ko
-#                           --bin DIR --out FILE [--extra-module NAME]...
+#                           [--module vbridge_drm.ko]... --bin DIR
+#                           --out FILE [--extra-module NAME]...
 #                           [--host-bin PROGRAM]...
 #   --kroot         unpacked linux-image package (has lib/modules/VER)
+#   --module        our module, installed in lib/modules/VER/extra
 #   --bin           directory of static programs copied to /usr/bin
 #   --extra-module  stock module to include with its dependencies
 #   --host-bin      dynamically linked host program (e.g. modetest) copied
@@ -14,13 +17,13 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-KROOT='' KVER='' MODULE='' BIN='' OUT=''
-EXTRA=() HOSTBIN=()
+KROOT='' KVER='' BIN='' OUT=''
+MODULES=() EXTRA=() HOSTBIN=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kroot) KROOT=$2; shift 2 ;;
 	--kver) KVER=$2; shift 2 ;;
-	--module) MODULE=$2; shift 2 ;;
+	--module) MODULES+=("$2"); shift 2 ;;
 	--bin) BIN=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--extra-module) EXTRA+=("$2"); shift 2 ;;
@@ -28,9 +31,10 @@ while [ $# -gt 0 ]; do
 	*) echo "build-initramfs: unknown argument $1" >&2; exit 1 ;;
 	esac
 done
-for v in KROOT KVER MODULE BIN OUT; do
+for v in KROOT KVER BIN OUT; do
 	[ -n "${!v}" ] || { echo "build-initramfs: --${v,,} is required" >&2; exit 1; }
 done
+[ ${#MODULES[@]} -gt 0 ] || { echo "build-initramfs: --module is required" >&2; exit 1; }
 
 STAGE=$(mktemp -d)
 # The guest's "/": mktemp made it 0700, which locked every unprivileged
@@ -47,12 +51,18 @@ cp /bin/busybox "$STAGE/bin/busybox"
 for applet in $(/bin/busybox --list); do
 	[ "$applet" = busybox ] || ln -sf busybox "$STAGE/bin/$applet"
 done
+# The kernel runs /sbin/modprobe for request_module(): vbridge.ko asks
+# for vbridge_drm.ko that way.
+ln -sf ../bin/busybox "$STAGE/sbin/modprobe"
 
-# Stock modules: what vbridge.ko links against plus the extras, each
-# with its dependency closure, decompressed so busybox modprobe loads it.
+# Stock modules: what our modules link against (but each other) plus the
+# extras, each with its dependency closure, decompressed so busybox
+# modprobe loads it.
+ours=$(for m in "${MODULES[@]}"; do basename "$m" .ko; done)
 mapfile -t wanted < <(
-	{ modinfo -F depends "$MODULE" | tr ',' '\n'; printf '%s\n' "${EXTRA[@]}"; } |
-		sed '/^$/d' | sort -u)
+	{ for m in "${MODULES[@]}"; do modinfo -F depends "$m" | tr ',' '\n'; done
+	  printf '%s\n' "${EXTRA[@]}"; } |
+		sed '/^$/d' | sort -u | grep -vxF "$ours")
 for m in "${wanted[@]}"; do
 	modprobe -d "$KROOT" -S "$KVER" --show-depends "$m" |
 		awk '$1 == "insmod" { print $2 }'
@@ -64,7 +74,7 @@ done | sort -u | while read -r ko; do
 done
 cp "$KROOT/lib/modules/$KVER"/modules.{builtin,builtin.modinfo,order} \
 	"$STAGE/lib/modules/$KVER/"
-cp "$MODULE" "$STAGE/lib/modules/$KVER/extra/"
+cp "${MODULES[@]}" "$STAGE/lib/modules/$KVER/extra/"
 depmod -b "$STAGE" "$KVER"
 
 cp -a "$BIN"/. "$STAGE/usr/bin/"

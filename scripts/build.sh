@@ -20,8 +20,9 @@ step "QEMU with the vbridge device"
 QEMU=$("$ROOT/host-side/qemu/build-qemu.sh" | tail -n 1)
 [ -x "$QEMU" ] || { echo "build: QEMU build gave no binary" >&2; exit 1; }
 
-step "vbridge.ko against $KVER"
+step "vbridge.ko and vbridge_drm.ko against $KVER"
 make -s -j"$JOBS" KDIR="$KDIR" >&2
+MODULES=(--module "$ROOT/vbridge.ko" --module "$ROOT/vbridge_drm.ko")
 
 step "vbridged"
 make -s -j"$JOBS" -C host-side >&2
@@ -50,7 +51,7 @@ gcc -O2 -Wall -Wextra -Wno-unused-parameter -Werror -Iinclude/uapi \
 HOST_BINS=(--host-bin "$ROOT/build/ubridge")
 [ ! -x /usr/bin/modetest ] || HOST_BINS+=(--host-bin /usr/bin/modetest)
 "$ROOT/image/build-initramfs.sh" --kroot "$KROOT" \
-	--kver "$KVER" --module "$ROOT/vbridge.ko" --bin "$GUEST_BIN" \
+	--kver "$KVER" "${MODULES[@]}" --bin "$GUEST_BIN" \
 	--extra-module 9p --extra-module 9pnet_virtio \
 	--extra-module virtio-gpu --extra-module virtio_mmio "${HOST_BINS[@]}" \
 	--out "$ROOT/build/initramfs.cpio.gz"
@@ -58,9 +59,40 @@ HOST_BINS=(--host-bin "$ROOT/build/ubridge")
 # their ~100 MB of libraries: an image of its own, so that the other
 # boots stay small.
 "$ROOT/image/build-initramfs.sh" --kroot "$KROOT" \
-	--kver "$KVER" --module "$ROOT/vbridge.ko" --bin "$GUEST_BIN" \
+	--kver "$KVER" "${MODULES[@]}" --bin "$GUEST_BIN" \
 	"${HOST_BINS[@]}" --host-bin /usr/bin/stress-ng --host-bin /usr/bin/fio \
 	--out "$ROOT/build/initramfs-data.cpio.gz"
+
+# --- kernel matrix (issue 11): the modules built and packed for the other
+# kernels scripts/test.sh boots a smoke test on.  The versions are
+# resolved here, as the main kernel's is: the newest 6.12 cloud-amd64
+# (no DRM: the core module alone) and Debian 12's own 6.1 LTS.  Each
+# builds in a copy of the sources, as the tree's objects are the main
+# kernel's.
+MATRIX_ENV=''
+matrix_kernel() {	# NAME fetch-kernel.sh ARGUMENTS...
+	local name=$1 obj=$ROOT/build/kmod-$1 mods
+	shift
+	local M_KVER M_KDIR M_KROOT M_KIMAGE M_KMODDIR M_KSRC
+	eval "$("$ROOT/image/fetch-kernel.sh" --no-src "$@" | sed 's/^/M_/')"
+	step "matrix $name: modules against $M_KVER"
+	mkdir -p "$obj"
+	# -u: unchanged sources keep their timestamps, so the build is
+	# incremental.
+	cp -a -u Kbuild Makefile driver include "$obj/"
+	make -s -j"$JOBS" -C "$M_KDIR" M="$obj" modules >&2
+	mods=(--module "$obj/vbridge.ko")
+	[ ! -f "$obj/vbridge_drm.ko" ] || mods+=(--module "$obj/vbridge_drm.ko")
+	"$ROOT/image/build-initramfs.sh" --kroot "$M_KROOT" --kver "$M_KVER" \
+		"${mods[@]}" --extra-module virtio_pci --bin "$GUEST_BIN" \
+		--out "$ROOT/build/initramfs-$name.cpio.gz"
+	MATRIX_ENV+="KVER_${name^^}=$M_KVER
+KIMAGE_${name^^}=$M_KIMAGE
+INITRD_${name^^}=$ROOT/build/initramfs-$name.cpio.gz
+"
+}
+matrix_kernel cloud --flavour cloud-amd64
+# --- end of the kernel matrix
 
 cat >"$ROOT/build/env" <<EOV
 KVER=$KVER
@@ -72,4 +104,5 @@ VBRIDGED=$ROOT/host-side/build/vbridged
 INITRD=$ROOT/build/initramfs.cpio.gz
 INITRD_DATA=$ROOT/build/initramfs-data.cpio.gz
 EOV
+printf '%s' "$MATRIX_ENV" >>"$ROOT/build/env"
 step "build done"

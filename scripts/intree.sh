@@ -14,11 +14,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TREE=${1:?usage: intree.sh KERNEL_TREE [--link]}
 MODE=${2:-copy}
-# The display is still in vbridge.ko, and a built-in driver's initcall
-# runs in link order: under drivers/virtio it would probe (and register
-# its DRM device) before drm_core_init().  Beside drivers/gpu/drm/virtio
-# it runs after it.  Once the display is a module of its own, the core
-# can move to drivers/virtio (VBRIDGE_INTREE_PARENT=drivers/virtio).
+# A built-in driver's initcall runs in link order: under drivers/virtio
+# a built-in vbridge_drm would register its auxiliary driver, and probe,
+# before drm_core_init().  Beside drivers/gpu/drm/virtio it runs after.
 PARENT=${VBRIDGE_INTREE_PARENT:-drivers/gpu/drm}
 [ -f "$TREE/$PARENT/Kconfig" ] ||
 	{ echo "intree: $TREE is not a kernel source tree" >&2; exit 1; }
@@ -41,13 +39,15 @@ if [ "$MODE" = --link ]; then
 	ln -sfn "$ROOT/driver" "$DST/driver"
 else
 	[ ! -L "$DST/driver" ] || rm -f "$DST/driver"
-	mkdir -p "$DST/driver"
-	for f in "$ROOT"/driver/*.[ch]; do
-		put "$f" "$DST/driver/${f##*/}"
-	done
-	# Files the checkout no longer has.
-	for f in "$DST"/driver/*.[ch]; do
-		[ -e "$ROOT/driver/${f##*/}" ] || rm -f "$f"
+	for d in driver driver/drm; do
+		mkdir -p "$DST/$d"
+		for f in "$ROOT/$d"/*.[ch]; do
+			put "$f" "$DST/$d/${f##*/}"
+		done
+		# Files the checkout no longer has.
+		for f in "$DST/$d"/*.[ch]; do
+			[ -e "$ROOT/$d/${f##*/}" ] || rm -f "$f"
+		done
 	done
 fi
 

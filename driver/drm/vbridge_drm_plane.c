@@ -39,7 +39,7 @@
 #include <drm/drm_modeset_helper_vtables.h>
 #include <drm/drm_print.h>
 
-#include "vbridge.h"
+#include "vbridge_drm.h"
 
 /* Damage rectangles per FLUSH; more are merged into their bounding box. */
 #define VBRIDGE_FLUSH_MAX_RECTS		16
@@ -134,7 +134,7 @@ static u32 vbridge_mem_entries(struct vbridge_fb *vfb, size_t offset,
  */
 static struct device *vbridge_dma_dev(struct vbridge_kms *kms)
 {
-	struct virtio_device *vdev = kms->vb->vdev;
+	struct virtio_device *vdev = kms->vadev->vdev;
 
 	return virtio_has_dma_quirk(vdev) ? NULL : vdev->dev.parent;
 }
@@ -186,7 +186,7 @@ static int vbridge_resource_create(struct vbridge_kms *kms,
 	n = vbridge_mem_entries(vfb, fb->offsets[0], size, NULL);
 	len = size_add(sizeof(*in),
 		       array_size(n, sizeof(struct vbridge_display_mem_entry)));
-	if (len > vbridge_max_in_payload(kms->vb)) {
+	if (len > vbridge_adev_max_in_payload(kms->vadev)) {
 		drm_err(&kms->drm, "framebuffer %u: %u memory ranges do not fit in a request\n",
 			fb->base.id, n);
 		return -ENOSPC;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vbridge display: the DRM/KMS device (VBRIDGE_F_DISPLAY).
+ * vbridge display: the DRM/KMS device (VBRIDGE_F_DISPLAY), a driver for
+ * the auxiliary device "vbridge.display.N" that the core module creates.
  *
  * One CRTC, primary plane, virtual encoder and virtual connector per
  * scanout.  Buffers are GEM shmem objects that stay in guest memory: the
@@ -12,15 +13,18 @@
  * VBRIDGE_EVT_DISPLAY_CHANGED; a work item reads GET_INFO again and sends
  * a hotplug event.
  *
- * Lifetime: the DRM device is devm-managed by the virtio device and
- * holds a reference on struct vbridge_dev until it is released, which
- * may be after remove if user space still has it open.  Remove unplugs
- * it first, so every path that talks to the device is inside
- * drm_dev_enter()/drm_dev_exit().
+ * Lifetime: the DRM device is devm-managed by the auxiliary device and
+ * holds a reference on it (and so on the core's device) until it is
+ * released, which may be after remove if user space still has it open.
+ * Remove unplugs it first, so every path that talks to the device is
+ * inside drm_dev_enter()/drm_dev_exit().  The core unbinds this driver
+ * before it resets the device.
  */
 
+#include <linux/auxiliary_bus.h>
 #include <linux/errno.h>
 #include <linux/minmax.h>
+#include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/virtio.h>
 
@@ -37,7 +41,7 @@
 #include <drm/drm_probe_helper.h>
 #include <drm/drm_vblank.h>
 
-#include "vbridge.h"
+#include "vbridge_drm.h"
 
 /* Refresh rate of the modes the driver offers. */
 #define VBRIDGE_KMS_REFRESH	60
@@ -45,14 +49,8 @@
 int vbridge_kms_request(struct vbridge_kms *kms, u32 opcode, const void *in,
 			u32 in_len)
 {
-	struct vbridge_args args = {
-		.opcode = opcode,
-		.flags = VBRIDGE_REQ_KILLABLE,
-		.in = in,
-		.in_len = in_len,
-	};
-
-	return vbridge_request_args(kms->vb, &args);
+	return vbridge_adev_request(kms->vadev, opcode, in, in_len, NULL, 0,
+				    NULL);
 }
 
 /*
@@ -64,29 +62,24 @@ static int vbridge_kms_get_info(struct vbridge_kms *kms, bool *changed)
 {
 	struct drm_device *drm = &kms->drm;
 	struct vbridge_display_info_out *info;
-	struct vbridge_args args = {
-		.opcode = VBRIDGE_OP_DISPLAY_GET_INFO,
-		.flags = VBRIDGE_REQ_KILLABLE,
-		.out_len = sizeof(*info),
-	};
 	const struct vbridge_display_mode *m;
 	struct vbridge_scanout *sc;
-	u32 n, i, w, h;
+	u32 n, i, w, h, actual;
 	int err;
 
 	info = kzalloc(sizeof(*info), GFP_KERNEL);
 	if (!info)
 		return -ENOMEM;
-	args.out = info;
-	err = vbridge_request_args(kms->vb, &args);
+	err = vbridge_adev_request(kms->vadev, VBRIDGE_OP_DISPLAY_GET_INFO,
+				   NULL, 0, info, sizeof(*info), &actual);
 	if (err) {
 		drm_err(drm, "GET_INFO failed: %d\n", err);
 		goto out;
 	}
 	err = -EPROTO;
-	if (args.out_actual < offsetof(typeof(*info), modes)) {
+	if (actual < offsetof(typeof(*info), modes)) {
 		drm_err(drm, "GET_INFO: short reply (%u bytes)\n",
-			args.out_actual);
+			actual);
 		goto out;
 	}
 	n = le32_to_cpu(info->num_scanouts);
@@ -95,10 +88,10 @@ static int vbridge_kms_get_info(struct vbridge_kms *kms, bool *changed)
 			n, kms->num_scanouts);
 		goto out;
 	}
-	if (args.out_actual < offsetof(typeof(*info), modes) +
+	if (actual < offsetof(typeof(*info), modes) +
 			      n * sizeof(info->modes[0])) {
 		drm_err(drm, "GET_INFO: short reply (%u bytes for %u scanouts)\n",
-			args.out_actual, n);
+			actual, n);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -152,21 +145,12 @@ static void vbridge_kms_changed_work(struct work_struct *work)
 	drm_dev_exit(idx);
 }
 
-/* VBRIDGE_EVT_DISPLAY_CHANGED, from the event work.  False if malformed. */
-bool vbridge_kms_event(struct vbridge_dev *vb, const void *buf, u32 len)
+/* VBRIDGE_EVT_DISPLAY_CHANGED (the core checked it), from the event work. */
+static void vbridge_kms_display_changed(struct vbridge_adev *vadev)
 {
-	const struct vbridge_event_display_changed *ev = buf;
-	struct vbridge_kms *kms = READ_ONCE(vb->kms);
+	struct vbridge_kms *kms = auxiliary_get_drvdata(&vadev->adev);
 
-	if (len < sizeof(*ev))
-		return false;
-	/* No display (yet, or any more): nothing to update. */
-	if (!kms)
-		return true;
-	if (le32_to_cpu(ev->scanout_id) >= kms->num_scanouts)
-		return false;
 	schedule_work(&kms->changed_work);
-	return true;
 }
 
 /*
@@ -449,7 +433,7 @@ static const struct drm_driver vbridge_drm_driver = {
 	.driver_features = DRIVER_MODESET | DRIVER_GEM | DRIVER_ATOMIC,
 	.fops = &vbridge_kms_fops,
 	.dumb_create = drm_gem_shmem_dumb_create,
-	.name = VBRIDGE_NAME,
+	.name = VBRIDGE_DRM_NAME,
 	.desc = "vbridge paravirtual display",
 	.date = "20250101",
 	.major = VBRIDGE_PROTO_MAJOR,
@@ -466,28 +450,25 @@ static void vbridge_kms_release(struct drm_device *drm, void *data)
 	for (i = 0; i < kms->num_scanouts; i++)
 		hrtimer_cancel(&kms->scanouts[i].vbl_timer);
 	ida_destroy(&kms->ids);
-	vbridge_dev_put(kms->vb);
 }
 
-/**
- * vbridge_kms_probe() - create the display, if the device has one
- * @vb: the device, running
- *
- * A display that cannot be set up is left out with a message: the rest
- * of the device works without it.
+static const struct vbridge_aux_ops vbridge_kms_aux_ops;
+
+/*
+ * Create the display.  If it fails, the rest of the device works
+ * without it.
  */
-void vbridge_kms_probe(struct vbridge_dev *vb)
+static int vbridge_kms_probe(struct auxiliary_device *adev,
+			     const struct auxiliary_device_id *id)
 {
-	struct device *dev = &vb->vdev->dev;
+	struct vbridge_adev *vadev = to_vbridge_adev(adev);
+	struct device *dev = &adev->dev;
 	struct vbridge_scanout *scanouts;
 	struct vbridge_kms *kms;
 	struct drm_device *drm;
 	bool changed = false;
 	unsigned int i, n;
 	int err;
-
-	if (!vbridge_has_feature(vb, VBRIDGE_F_DISPLAY))
-		return;
 
 	kms = devm_drm_dev_alloc(dev, &vbridge_drm_driver, struct vbridge_kms,
 				 drm);
@@ -508,7 +489,7 @@ void vbridge_kms_probe(struct vbridge_dev *vb)
 	 * Managed actions run in reverse order: the scanouts, whose timers
 	 * the release action cancels, must be allocated before it is added.
 	 */
-	n = vb->cfg.num_scanouts;
+	n = vadev->num_scanouts;
 	scanouts = drmm_kcalloc(drm, n, sizeof(*scanouts), GFP_KERNEL);
 	if (!scanouts) {
 		err = -ENOMEM;
@@ -522,13 +503,12 @@ void vbridge_kms_probe(struct vbridge_dev *vb)
 			     HRTIMER_MODE_REL);
 		scanouts[i].vbl_timer.function = vbridge_vblank_timer;
 		/* The configuration's mode until the host says otherwise. */
-		scanouts[i].width = vb->cfg.display_width;
-		scanouts[i].height = vb->cfg.display_height;
+		scanouts[i].width = vadev->display_width;
+		scanouts[i].height = vadev->display_height;
 	}
 	kms->scanouts = scanouts;
 	kms->num_scanouts = n;
-	vbridge_dev_get(vb);
-	kms->vb = vb;
+	kms->vadev = vadev;
 	err = drmm_add_action_or_reset(drm, vbridge_kms_release, kms);
 	if (err)
 		goto err_disabled;
@@ -563,42 +543,40 @@ void vbridge_kms_probe(struct vbridge_dev *vb)
 	err = drm_dev_register(drm, 0);
 	if (err)
 		goto err_disabled;
-	WRITE_ONCE(vb->kms, kms);
+	auxiliary_set_drvdata(adev, kms);
+	vbridge_adev_set_ops(vadev, &vbridge_kms_aux_ops);
 	/*
 	 * fbdev through a shadow buffer: 6.12's deferred I/O rewrites
 	 * page->mapping of the pages it maps, and freeing a shmem buffer
 	 * mapped that way livelocks in shmem_undo_range() on unbind.
 	 */
 	drm_fbdev_ttm_setup(drm, 32);
-	drm_info(drm, "%s: %u scanout(s), %ux%u\n", vb->name, n,
+	drm_info(drm, "%s: %u scanout(s), %ux%u\n", vadev->name, n,
 		 scanouts[0].width, scanouts[0].height);
-	return;
+	return 0;
 
 err_disabled:
-	dev_err(dev, "%s: display disabled: %d\n", vb->name, err);
+	dev_err(dev, "%s: display disabled: %d\n", vadev->name, err);
+	return err;
 }
 
 /* Before the device is reset: no more requests, heads off. */
-void vbridge_kms_remove(struct vbridge_dev *vb)
+static void vbridge_kms_remove(struct auxiliary_device *adev)
 {
-	struct vbridge_kms *kms = vb->kms;
+	struct vbridge_kms *kms = auxiliary_get_drvdata(adev);
 
-	if (!kms)
-		return;
-	WRITE_ONCE(vb->kms, NULL);
+	vbridge_adev_set_ops(kms->vadev, NULL);
 	drm_dev_unplug(&kms->drm);
 	drm_atomic_helper_shutdown(&kms->drm);
 	cancel_work_sync(&kms->changed_work);
 }
 
 /* While the device still runs: turn the heads off. */
-void vbridge_kms_freeze(struct vbridge_dev *vb)
+static void vbridge_kms_freeze(struct vbridge_adev *vadev)
 {
-	struct vbridge_kms *kms = vb->kms;
+	struct vbridge_kms *kms = auxiliary_get_drvdata(&vadev->adev);
 	int err;
 
-	if (!kms)
-		return;
 	err = drm_mode_config_helper_suspend(&kms->drm);
 	if (err)
 		drm_err(&kms->drm, "suspend failed: %d\n", err);
@@ -609,14 +587,12 @@ void vbridge_kms_freeze(struct vbridge_dev *vb)
  * The device was reset and knows no resource: framebuffers are registered
  * again when shown.  The host may have new modes too.
  */
-void vbridge_kms_restore(struct vbridge_dev *vb)
+static void vbridge_kms_restore(struct vbridge_adev *vadev)
 {
-	struct vbridge_kms *kms = vb->kms;
+	struct vbridge_kms *kms = auxiliary_get_drvdata(&vadev->adev);
 	unsigned int i;
 	int err;
 
-	if (!kms)
-		return;
 	atomic_inc(&kms->gen);
 	for (i = 0; i < kms->num_scanouts; i++)
 		kms->scanouts[i].shown_id = 0;
@@ -625,3 +601,26 @@ void vbridge_kms_restore(struct vbridge_dev *vb)
 		drm_err(&kms->drm, "resume failed: %d\n", err);
 	schedule_work(&kms->changed_work);
 }
+
+static const struct vbridge_aux_ops vbridge_kms_aux_ops = {
+	.display_changed = vbridge_kms_display_changed,
+	.freeze = vbridge_kms_freeze,
+	.restore = vbridge_kms_restore,
+};
+
+static const struct auxiliary_device_id vbridge_kms_id_table[] = {
+	{ .name = "vbridge." VBRIDGE_AUX_DISPLAY },
+	{ }
+};
+MODULE_DEVICE_TABLE(auxiliary, vbridge_kms_id_table);
+
+static struct auxiliary_driver vbridge_kms_driver = {
+	.name = VBRIDGE_AUX_DISPLAY,
+	.id_table = vbridge_kms_id_table,
+	.probe = vbridge_kms_probe,
+	.remove = vbridge_kms_remove,
+};
+module_auxiliary_driver(vbridge_kms_driver);
+
+MODULE_DESCRIPTION("vbridge paravirtual display (DRM/KMS)");
+MODULE_LICENSE("GPL");

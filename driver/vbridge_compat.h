@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vbridge: compatibility with kernels older than the one the code is
+ * written for (6.12).  Each shim names the release that made it
+ * unnecessary; drop it when the oldest supported kernel has that.
+ *
+ * Targets Debian 12's 6.1 LTS and 6.12.  Not finished for 6.1: see
+ * README.md, "Supported kernels".  checkpatch runs on this file without
+ * its version-check warnings (Makefile, "style"): they are its purpose.
+ */
+#ifndef _VBRIDGE_COMPAT_H
+#define _VBRIDGE_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/backing-dev.h>
+#include <linux/fs.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/virtio_config.h>
+
+/* 6.10: __assign_str() takes the field name only. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+#define vbridge_assign_str(field)	__assign_str(field, field)
+#else
+#define vbridge_assign_str(field)	__assign_str(field)
+#endif
+
+/* 6.3: idmapped mounts pass struct mnt_idmap, not the user namespace. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#define mnt_idmap			user_namespace
+#endif
+
+/* 6.3: file locking moved to <linux/filelock.h>. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#include <linux/filelock.h>
+#endif
+
+/* 6.5: generic_fillattr() takes the request mask. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#define generic_fillattr(idmap, mask, inode, stat) \
+	do { \
+		(void)(mask); \
+		generic_fillattr(idmap, inode, stat); \
+	} while (0)
+#endif
+
+/* 6.3: vm_flags are changed through helpers. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+static inline void vm_flags_clear(struct vm_area_struct *vma,
+				  unsigned long flags)
+{
+	vma->vm_flags &= ~flags;
+}
+#endif
+
+/*
+ * 6.3: iov_iter_extract_pages() pins user pages and leaves kernel ones
+ * alone.  Before, iov_iter_get_pages2() takes a reference on every page:
+ * "will pin" always, and the release drops those references.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+static inline bool iov_iter_extract_will_pin(const struct iov_iter *iter)
+{
+	return true;
+}
+
+static inline ssize_t iov_iter_extract_pages(struct iov_iter *iter,
+					     struct page ***pages,
+					     size_t maxsize,
+					     unsigned int maxpages,
+					     unsigned int flags, size_t *offset)
+{
+	return iov_iter_get_pages2(iter, *pages, maxsize, maxpages, offset);
+}
+
+static inline void vbridge_put_pages_dirty_lock(struct page **pages,
+						unsigned long n, bool dirty)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		if (dirty)
+			set_page_dirty_lock(pages[i]);
+		put_page(pages[i]);
+	}
+}
+
+#define unpin_user_pages_dirty_lock	vbridge_put_pages_dirty_lock
+#endif
+
+/*
+ * 6.3: __filemap_get_folio() returns an ERR_PTR(), not NULL; 6.4:
+ * FGP_WRITEBEGIN; 6.10: large folios for writes (fgf_set_order()).
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+static inline struct folio *vbridge_filemap_get_folio(struct address_space *m,
+						      pgoff_t index, int fgp,
+						      gfp_t gfp)
+{
+	struct folio *folio = __filemap_get_folio(m, index, fgp, gfp);
+
+	if (folio)
+		return folio;
+	return ERR_PTR((fgp & FGP_CREAT) ? -ENOMEM : -ENOENT);
+}
+
+#define __filemap_get_folio		vbridge_filemap_get_folio
+#endif
+#ifndef FGP_WRITEBEGIN
+#define FGP_WRITEBEGIN			(FGP_LOCK | FGP_WRITE | FGP_CREAT | FGP_STABLE)
+#endif
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 10, 0)
+static inline int fgf_set_order(size_t size)
+{
+	return 0;
+}
+#endif
+
+/* 6.4: bvec_set_folio(). */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)
+static inline void bvec_set_folio(struct bio_vec *bv, struct folio *folio,
+				  unsigned int len, unsigned int offset)
+{
+	bvec_set_page(bv, &folio->page, len, offset);
+}
+#endif
+
+/* 6.5: copy_splice_read() (before, the page cache's read_iter did). */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+#define copy_splice_read		generic_file_splice_read
+#endif
+
+/* 6.7: inode timestamps through accessors. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
+static inline struct timespec64 inode_get_atime(const struct inode *inode)
+{
+	return inode->i_atime;
+}
+
+static inline struct timespec64 inode_get_mtime(const struct inode *inode)
+{
+	return inode->i_mtime;
+}
+
+static inline struct timespec64 inode_set_atime_to_ts(struct inode *inode,
+						      struct timespec64 ts)
+{
+	inode->i_atime = ts;
+	return ts;
+}
+
+static inline struct timespec64 inode_set_mtime_to_ts(struct inode *inode,
+						      struct timespec64 ts)
+{
+	inode->i_mtime = ts;
+	return ts;
+}
+#endif
+
+/* 6.11: large folios of a chosen order range (before: small ones only). */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
+static inline void mapping_set_folio_order_range(struct address_space *m,
+						 unsigned int min,
+						 unsigned int max)
+{
+}
+#endif
+
+/* 6.11: virtio_find_vqs() takes struct virtqueue_info. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 11, 0)
+struct virtqueue_info {
+	const char *name;
+	vq_callback_t *callback;
+	bool ctx;
+};
+
+static inline int vbridge_find_vqs(struct virtio_device *vdev,
+				   unsigned int nvqs, struct virtqueue *vqs[],
+				   struct virtqueue_info vqs_info[],
+				   struct irq_affinity *desc)
+{
+	vq_callback_t **callbacks;
+	const char **names;
+	unsigned int i;
+	int err;
+
+	callbacks = kcalloc(nvqs, sizeof(*callbacks), GFP_KERNEL);
+	names = kcalloc(nvqs, sizeof(*names), GFP_KERNEL);
+	err = -ENOMEM;
+	if (callbacks && names) {
+		for (i = 0; i < nvqs; i++) {
+			callbacks[i] = vqs_info[i].callback;
+			names[i] = vqs_info[i].name;
+		}
+		err = virtio_find_vqs(vdev, nvqs, vqs, callbacks, names, desc);
+	}
+	kfree(names);
+	kfree(callbacks);
+	return err;
+}
+
+#define virtio_find_vqs			vbridge_find_vqs
+#endif
+
+#endif /* _VBRIDGE_COMPAT_H */
