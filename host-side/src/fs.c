@@ -111,7 +111,6 @@ _Static_assert(sizeof(struct vbridge_event_fs_inval_entry) +
 
 #define FS_HASH_BITS		10
 #define FS_HASH_SIZE		(1U << FS_HASH_BITS)
-#define FS_DEFAULT_TIMEOUT_NS	1000000000ULL
 /* Host descriptors kept for stdio, the vhost-user layer, eventfds... */
 #define FS_RESERVED_FDS		64
 #define FS_LOCK_WAIT_MS		1000
@@ -253,6 +252,19 @@ int vbd_id_map_parse(const char *s, struct vbd_id_map *m)
 	m->guest = g;
 	m->host = h;
 	m->count = n;
+	return 0;
+}
+
+int vbd_fs_timeout_parse(const char *s, uint64_t *ns)
+{
+	unsigned long ms;
+	char *end;
+
+	errno = 0;
+	ms = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || errno || ms > VBD_FS_MAX_TIMEOUT_MS)
+		return -EINVAL;
+	*ns = (uint64_t)ms * 1000000;
 	return 0;
 }
 
@@ -914,8 +926,8 @@ static int node_add(struct vbd_fs *fs, unsigned int share, int fd,
 	e->nodeid = htole64(n->id);
 	pthread_mutex_unlock(&fs->lock);
 
-	e->entry_valid_ns = htole64(fs->opts.timeout_ns);
-	e->attr_valid_ns = htole64(fs->opts.timeout_ns);
+	e->entry_valid_ns = htole64(fs->opts.entry_timeout_ns);
+	e->attr_valid_ns = htole64(fs->opts.attr_timeout_ns);
 	fill_attr(fs, share, &st, &e->attr);
 	return 0;
 }
@@ -1151,7 +1163,7 @@ static int op_forget(struct fs_ctx *x)
 static int reply_attr(struct fs_ctx *x, int fd)
 {
 	struct vbridge_fs_attr_out out = {
-		.attr_valid_ns = htole64(x->fs->opts.timeout_ns),
+		.attr_valid_ns = htole64(x->fs->opts.attr_timeout_ns),
 	};
 	struct stat st;
 
@@ -2598,8 +2610,10 @@ struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 	if (!fs)
 		return NULL;
 	fs->opts = *opts;
-	if (!fs->opts.timeout_ns)
-		fs->opts.timeout_ns = FS_DEFAULT_TIMEOUT_NS;
+	if (!fs->opts.timeouts_set) {
+		fs->opts.entry_timeout_ns = VBD_FS_DEFAULT_TIMEOUT_NS;
+		fs->opts.attr_timeout_ns = VBD_FS_DEFAULT_TIMEOUT_NS;
+	}
 	if (!fs->opts.max_watches)
 		fs->opts.max_watches = FS_DEFAULT_MAX_WATCHES;
 	if (!fs->opts.max_fds) {
