@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -34,6 +35,7 @@
 
 #define WB_MNT		"/mnt/vb-wb"
 #define NONE_MNT	"/mnt/vb-none"
+#define ALWAYS_MNT	"/mnt/vb-always"
 #define TIMEOUT_PARAM	"/sys/module/vbridge/parameters/request_timeout_ms"
 #define DATA_SIZE	(2u << 20)
 
@@ -316,6 +318,146 @@ TEST(fatal_signal_waits_out)
 	EXPECT_EQ(0, syncfs(fd));
 	close(fd);
 	EXPECT_EQ(0, check_host_copy(host, data, DATA_SIZE));
+	unlink(path);
+	free(data);
+}
+
+/*
+ * A writer killed while the WRITE of its dirty pages cannot even be
+ * queued: the backend is stalled and every request slot is taken (the
+ * job loads the module with max_inflight=2 for these), and the writer
+ * is in close() or fsync().  Writeback waits for a slot whatever the
+ * signal, so the data reaches the host; a WRITE that gave up on the
+ * fatal signal would leave the folios dirty with no handle left to
+ * write them with, and the host file short or zero.  In every cache
+ * mode: written with write() in writeback mode, through a shared
+ * mapping in each mode (the only way to dirty the page cache without
+ * writeback).
+ */
+#define KILL_SIZE	(256u << 10)
+#define KILL_BLOCKERS	8
+
+FIXTURE(killed_writer) {};
+FIXTURE_VARIANT(killed_writer) {
+	const char *mnt;	/* NULL: mnt() (cache=auto) */
+	bool use_mmap;
+	bool use_fsync;		/* killed in fsync(), else in close() */
+};
+FIXTURE_VARIANT_ADD(killed_writer, writeback_close) { .mnt = WB_MNT };
+FIXTURE_VARIANT_ADD(killed_writer, writeback_fsync) {
+	.mnt = WB_MNT, .use_fsync = true,
+};
+FIXTURE_VARIANT_ADD(killed_writer, writeback_mmap_close) {
+	.mnt = WB_MNT, .use_mmap = true,
+};
+FIXTURE_VARIANT_ADD(killed_writer, auto_mmap_close) { .use_mmap = true };
+FIXTURE_VARIANT_ADD(killed_writer, auto_mmap_fsync) {
+	.use_mmap = true, .use_fsync = true,
+};
+FIXTURE_VARIANT_ADD(killed_writer, always_mmap_close) {
+	.mnt = ALWAYS_MNT, .use_mmap = true,
+};
+FIXTURE_VARIANT_ADD(killed_writer, none_mmap_close) {
+	.mnt = NONE_MNT, .use_mmap = true,
+};
+FIXTURE_SETUP(killed_writer) {}
+FIXTURE_TEARDOWN(killed_writer) {}
+
+/* The writer: dirty @len bytes of @path, then fsync or close on "go". */
+static void killed_writer_child(const FIXTURE_VARIANT(killed_writer) *v,
+				const char *path, const char *data,
+				size_t len, int ready, int go)
+{
+	char *map;
+	char c;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		_exit(1);
+	if (v->use_mmap) {
+		if (ftruncate(fd, len))
+			_exit(1);
+		map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			   0);
+		if (map == MAP_FAILED)
+			_exit(1);
+		memcpy(map, data, len);
+		munmap(map, len);	/* the folios stay dirty */
+	} else if (write(fd, data, len) != (ssize_t)len) {
+		_exit(1);
+	}
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+		_exit(1);
+	if (v->use_fsync)
+		fsync(fd);
+	close(fd);
+	_exit(2);
+}
+
+TEST_F(killed_writer, data_reaches_host)
+{
+	const char *dir = variant->mnt ?: mnt();
+	char path[PATH_MAX], host[PATH_MAX], name[PATH_MAX];
+	char *data = malloc(KILL_SIZE);
+	pid_t pid, blockers[KILL_BLOCKERS];
+	int ready[2], go[2], status, fd, i;
+	struct stat st;
+	double t0, dt;
+	char c;
+
+	ASSERT_NE(NULL, data);
+	if (!have_agent())
+		SKIP(return, "needs the host agent");
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+		SKIP(return, "%s is not mounted", dir);
+	snprintf(path, sizeof(path), "%s/killed-%d", dir, getpid());
+	snprintf(host, sizeof(host), NONE_MNT "/killed-%d", getpid());
+	fill(data, KILL_SIZE, 3 + variant->use_mmap + 2 * variant->use_fsync);
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		killed_writer_child(variant, path, data, KILL_SIZE, ready[1],
+				    go[0]);
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+
+	ASSERT_EQ(0, agent_run("stall 200 4000"));
+	usleep(700 * 1000);	/* the backend is stopped now */
+	/* Take every request slot: lookups that wait for the backend. */
+	for (i = 0; i < KILL_BLOCKERS; i++) {
+		blockers[i] = fork();
+		ASSERT_LE(0, blockers[i]);
+		if (!blockers[i]) {
+			snprintf(name, sizeof(name), NONE_MNT "/blocker-%d-%d",
+				 getpid(), i);
+			stat(name, &st);
+			_exit(0);
+		}
+	}
+	usleep(300 * 1000);
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	usleep(300 * 1000);	/* the writer waits for a slot */
+	t0 = now_ms();
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	dt = now_ms() - t0;
+	TH_LOG("the killed writer exited %.0f ms after SIGKILL", dt);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	for (i = 0; i < KILL_BLOCKERS; i++)
+		EXPECT_EQ(blockers[i], waitpid(blockers[i], &status, 0));
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+
+	/* Anything still dirty would have no handle to go out with now. */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	syncfs(fd);
+	close(fd);
+	EXPECT_EQ(0, check_host_copy(host, data, KILL_SIZE));
 	unlink(path);
 	free(data);
 }
