@@ -323,6 +323,64 @@ TEST(fatal_signal_waits_out)
 }
 
 /*
+ * A CREATE whose reply comes late, after signals: the open neither fails
+ * with EINTR nor loses what the host created; the file and its handle
+ * work.  A killed creator: if the host made its file, the guest can
+ * open and remove it afterwards (the late reply was taken and its handle
+ * released, not left behind).
+ */
+TEST(signal_during_stalled_create)
+{
+	char path[PATH_MAX], killed[PATH_MAX];
+	int fd, status;
+	double t0, dt;
+	struct stat st;
+	pid_t pid;
+
+	if (!have_agent())
+		SKIP(return, "needs the host agent");
+	snprintf(path, sizeof(path), NONE_MNT "/late-create-%d", getpid());
+	snprintf(killed, sizeof(killed), NONE_MNT "/late-killed-%d",
+		 getpid());
+	ASSERT_EQ(0, agent_run("stall 200 3000"));
+	usleep(700 * 1000);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		open(killed, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		_exit(1);
+	}
+	usleep(300 * 1000);	/* the child waits for its CREATE */
+	kill(pid, SIGKILL);
+	alarms = 0;
+	alarm_every(200);
+	t0 = now_ms();
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	dt = now_ms() - t0;
+	alarm_every(0);
+	TH_LOG("the create took %.0f ms, %d signals", dt, (int)alarms);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	EXPECT_LT(1000, dt);	/* it did wait for the stalled backend */
+	EXPECT_EQ(3, write(fd, "abc", 3));
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, check_host_copy(path, "abc", 3));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	/* Whether the kill came before the CREATE went out is the VFS's. */
+	if (!stat(killed, &st)) {
+		fd = open(killed, O_RDWR | O_CLOEXEC);
+		EXPECT_LE(0, fd);
+		if (fd >= 0)
+			close(fd);
+		EXPECT_EQ(0, unlink(killed));
+	} else {
+		TH_LOG("the killed child's file was never created");
+	}
+	EXPECT_EQ(-1, stat(killed, &st));
+	EXPECT_EQ(0, unlink(path));
+}
+
+/*
  * A writer killed while the WRITE of its dirty pages cannot even be
  * queued: the backend is stalled and every request slot is taken (the
  * job loads the module with max_inflight=2 for these), and the writer
