@@ -323,6 +323,37 @@ TEST(fatal_signal_waits_out)
 }
 
 /*
+ * After "stall": wait until the backend is stopped, seen as a lookup that
+ * stays unanswered for 300 ms (the agent stops it DELAY_MS after it
+ * answers, later on a loaded host).  Returns the waiting lookup's pid,
+ * to reap once the stall is over, or -1 if none waited within 10 s.
+ */
+static pid_t wait_stalled(void)
+{
+	char name[PATH_MAX];
+	double t0 = now_ms();
+	struct stat st;
+	pid_t pid;
+	int n;
+
+	for (n = 0; now_ms() - t0 < 10000; n++) {
+		pid = fork();
+		if (pid < 0)
+			return -1;
+		if (!pid) {
+			snprintf(name, sizeof(name), NONE_MNT "/probe-%d-%d",
+				 getppid(), n);
+			stat(name, &st);
+			_exit(0);
+		}
+		usleep(300 * 1000);
+		if (!waitpid(pid, NULL, WNOHANG))
+			return pid;
+	}
+	return -1;
+}
+
+/*
  * A CREATE whose reply comes late, after signals: the open neither fails
  * with EINTR nor loses what the host created; the file and its handle
  * work.  A killed creator: if the host made its file, the guest can
@@ -335,7 +366,7 @@ TEST(signal_during_stalled_create)
 	int fd, status;
 	double t0, dt;
 	struct stat st;
-	pid_t pid;
+	pid_t pid, probe;
 
 	if (!have_agent())
 		SKIP(return, "needs the host agent");
@@ -343,7 +374,8 @@ TEST(signal_during_stalled_create)
 	snprintf(killed, sizeof(killed), NONE_MNT "/late-killed-%d",
 		 getpid());
 	ASSERT_EQ(0, agent_run("stall 200 3000"));
-	usleep(700 * 1000);
+	probe = wait_stalled();
+	ASSERT_LT(0, probe);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
@@ -366,6 +398,7 @@ TEST(signal_during_stalled_create)
 	EXPECT_EQ(0, check_host_copy(path, "abc", 3));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(probe, waitpid(probe, &status, 0));
 	/* Whether the kill came before the CREATE went out is the VFS's. */
 	if (!stat(killed, &st)) {
 		fd = open(killed, O_RDWR | O_CLOEXEC);
@@ -482,9 +515,10 @@ TEST_F(killed_writer, data_reaches_host)
 	ASSERT_EQ(1, read(ready[0], &c, 1));
 
 	ASSERT_EQ(0, agent_run("stall 200 4000"));
-	usleep(700 * 1000);	/* the backend is stopped now */
 	/* Take every request slot: lookups that wait for the backend. */
-	for (i = 0; i < KILL_BLOCKERS; i++) {
+	blockers[0] = wait_stalled();
+	ASSERT_LT(0, blockers[0]);
+	for (i = 1; i < KILL_BLOCKERS; i++) {
 		blockers[i] = fork();
 		ASSERT_LE(0, blockers[i]);
 		if (!blockers[i]) {
