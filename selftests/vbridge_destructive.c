@@ -373,7 +373,7 @@ TEST(signal_during_stalled_create)
 	snprintf(path, sizeof(path), NONE_MNT "/late-create-%d", getpid());
 	snprintf(killed, sizeof(killed), NONE_MNT "/late-killed-%d",
 		 getpid());
-	ASSERT_EQ(0, agent_run("stall 200 3000"));
+	ASSERT_EQ(0, agent_run("stall 200 6000"));
 	probe = wait_stalled();
 	ASSERT_LT(0, probe);
 	pid = fork();
@@ -514,7 +514,7 @@ TEST_F(killed_writer, data_reaches_host)
 				    go[0]);
 	ASSERT_EQ(1, read(ready[0], &c, 1));
 
-	ASSERT_EQ(0, agent_run("stall 200 4000"));
+	ASSERT_EQ(0, agent_run("stall 200 6000"));
 	/* Take every request slot: lookups that wait for the backend. */
 	blockers[0] = wait_stalled();
 	ASSERT_LT(0, blockers[0]);
