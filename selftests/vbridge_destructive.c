@@ -188,141 +188,6 @@ static int have_agent(void)
 }
 
 /*
- * A request interrupted by signals while the device owns it is not
- * given up: the PING waits for the stalled backend and succeeds.
- */
-TEST(signal_during_stalled_request)
-{
-	long long before, after;
-	double t0, dt;
-	int fd, ret;
-
-	if (!have_agent())
-		SKIP(return, "needs the host agent");
-	fd = open("/dev/vbridge0", O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, fd);
-	if (ioctl(fd, VBRIDGE_IOC_PING) && errno == EOPNOTSUPP)
-		SKIP(return, "VBRIDGE_F_DEBUG not negotiated");
-	before = debugfs_sum("queues", "interrupted");
-	ASSERT_LE(0, before);
-
-	ASSERT_EQ(0, agent_run("stall 200 4000"));
-	usleep(700 * 1000);	/* the backend is stopped now */
-	alarms = 0;
-	alarm_every(200);
-	t0 = now_ms();
-	ret = ioctl(fd, VBRIDGE_IOC_PING);
-	dt = now_ms() - t0;
-	alarm_every(0);
-	TH_LOG("PING took %.0f ms, %d signals", dt, (int)alarms);
-	EXPECT_EQ(0, ret) TH_LOG("PING: %s", strerror(errno));
-	EXPECT_LT(1000, dt);	/* it did wait for the stalled backend */
-	/* The first one ends the interruptible wait, the others coalesce. */
-	EXPECT_LE(1, alarms);
-	after = debugfs_sum("queues", "interrupted");
-	EXPECT_LT(before, after);
-	close(fd);
-}
-
-/*
- * fsync with dirty data while the backend is stalled, hit by signals:
- * it completes, and the data is on the host.
- */
-TEST(signal_during_stalled_fsync)
-{
-	char path[PATH_MAX], host[PATH_MAX];
-	char *data = malloc(DATA_SIZE);
-	double t0, dt;
-	int fd, ret;
-
-	ASSERT_NE(NULL, data);
-	if (!have_agent())
-		SKIP(return, "needs the host agent");
-	snprintf(path, sizeof(path), WB_MNT "/sig-fsync-%d", getpid());
-	snprintf(host, sizeof(host), NONE_MNT "/sig-fsync-%d", getpid());
-	fill(data, DATA_SIZE, 1);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ((ssize_t)DATA_SIZE, write(fd, data, DATA_SIZE));
-
-	ASSERT_EQ(0, agent_run("stall 200 4000"));
-	usleep(700 * 1000);
-	alarms = 0;
-	alarm_every(200);
-	t0 = now_ms();
-	ret = fsync(fd);
-	dt = now_ms() - t0;
-	alarm_every(0);
-	TH_LOG("fsync took %.0f ms, %d signals", dt, (int)alarms);
-	EXPECT_EQ(0, ret) TH_LOG("fsync: %s", strerror(errno));
-	EXPECT_LT(1000, dt);
-	EXPECT_EQ(0, close(fd));
-	EXPECT_EQ(0, check_host_copy(host, data, DATA_SIZE));
-	unlink(path);
-	free(data);
-}
-
-/*
- * SIGKILL while a request waits for the stalled backend: the process
- * only dies once the request is answered (it is not abandoned), and the
- * device answers normally afterwards.
- */
-TEST(fatal_signal_waits_out)
-{
-	char path[PATH_MAX], host[PATH_MAX];
-	char *data = malloc(DATA_SIZE);
-	int ready[2], go[2], status, fd;
-	double t0, dt;
-	pid_t pid;
-	char c;
-
-	ASSERT_NE(NULL, data);
-	if (!have_agent())
-		SKIP(return, "needs the host agent");
-	snprintf(path, sizeof(path), WB_MNT "/kill-fsync-%d", getpid());
-	snprintf(host, sizeof(host), NONE_MNT "/kill-fsync-%d", getpid());
-	fill(data, DATA_SIZE, 2);
-	ASSERT_EQ(0, pipe(ready));
-	ASSERT_EQ(0, pipe(go));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (!pid) {
-		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0 || write(fd, data, DATA_SIZE) != DATA_SIZE)
-			_exit(1);
-		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
-			_exit(1);
-		fsync(fd);
-		_exit(2);
-	}
-	ASSERT_EQ(1, read(ready[0], &c, 1));
-	ASSERT_EQ(0, agent_run("stall 200 4000"));
-	usleep(700 * 1000);
-	ASSERT_EQ(1, write(go[1], "g", 1));
-	usleep(300 * 1000);	/* the child waits in fsync */
-	t0 = now_ms();
-	kill(pid, SIGKILL);
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	dt = now_ms() - t0;
-	TH_LOG("the killed child exited %.0f ms after SIGKILL", dt);
-	EXPECT_TRUE(WIFSIGNALED(status));
-	EXPECT_LT(500, dt);	/* waited for the backend */
-	close(ready[0]);
-	close(ready[1]);
-	close(go[0]);
-	close(go[1]);
-
-	/* Whatever writeback remains is done by now; all of it arrived. */
-	fd = open(WB_MNT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_LE(0, fd);
-	EXPECT_EQ(0, syncfs(fd));
-	close(fd);
-	EXPECT_EQ(0, check_host_copy(host, data, DATA_SIZE));
-	unlink(path);
-	free(data);
-}
-
-/*
  * After "stall": wait until the backend is stopped, seen as a lookup that
  * stays unanswered for 300 ms (the agent stops it DELAY_MS after it
  * answers, later on a loaded host).  Returns the waiting lookup's pid,
@@ -351,6 +216,149 @@ static pid_t wait_stalled(void)
 			return pid;
 	}
 	return -1;
+}
+
+/*
+ * A request interrupted by signals while the device owns it is not
+ * given up: the PING waits for the stalled backend and succeeds.
+ */
+TEST(signal_during_stalled_request)
+{
+	long long before, after;
+	double t0, dt;
+	int fd, ret;
+	pid_t probe;
+
+	if (!have_agent())
+		SKIP(return, "needs the host agent");
+	fd = open("/dev/vbridge0", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	if (ioctl(fd, VBRIDGE_IOC_PING) && errno == EOPNOTSUPP)
+		SKIP(return, "VBRIDGE_F_DEBUG not negotiated");
+	before = debugfs_sum("queues", "interrupted");
+	ASSERT_LE(0, before);
+
+	ASSERT_EQ(0, agent_run("stall 200 4000"));
+	probe = wait_stalled();
+	ASSERT_LT(0, probe);
+	alarms = 0;
+	alarm_every(200);
+	t0 = now_ms();
+	ret = ioctl(fd, VBRIDGE_IOC_PING);
+	dt = now_ms() - t0;
+	alarm_every(0);
+	TH_LOG("PING took %.0f ms, %d signals", dt, (int)alarms);
+	EXPECT_EQ(0, ret) TH_LOG("PING: %s", strerror(errno));
+	EXPECT_LT(1000, dt);	/* it did wait for the stalled backend */
+	/* The first one ends the interruptible wait, the others coalesce. */
+	EXPECT_LE(1, alarms);
+	after = debugfs_sum("queues", "interrupted");
+	EXPECT_LT(before, after);
+	EXPECT_EQ(probe, waitpid(probe, NULL, 0));
+	close(fd);
+}
+
+/*
+ * fsync with dirty data while the backend is stalled, hit by signals:
+ * it completes, and the data is on the host.
+ */
+TEST(signal_during_stalled_fsync)
+{
+	char path[PATH_MAX], host[PATH_MAX];
+	char *data = malloc(DATA_SIZE);
+	double t0, dt;
+	int fd, ret;
+	pid_t probe;
+
+	ASSERT_NE(NULL, data);
+	if (!have_agent())
+		SKIP(return, "needs the host agent");
+	snprintf(path, sizeof(path), WB_MNT "/sig-fsync-%d", getpid());
+	snprintf(host, sizeof(host), NONE_MNT "/sig-fsync-%d", getpid());
+	fill(data, DATA_SIZE, 1);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)DATA_SIZE, write(fd, data, DATA_SIZE));
+
+	ASSERT_EQ(0, agent_run("stall 200 4000"));
+	probe = wait_stalled();
+	ASSERT_LT(0, probe);
+	alarms = 0;
+	alarm_every(200);
+	t0 = now_ms();
+	ret = fsync(fd);
+	dt = now_ms() - t0;
+	alarm_every(0);
+	TH_LOG("fsync took %.0f ms, %d signals", dt, (int)alarms);
+	EXPECT_EQ(0, ret) TH_LOG("fsync: %s", strerror(errno));
+	EXPECT_LT(1000, dt);
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(probe, waitpid(probe, NULL, 0));
+	EXPECT_EQ(0, check_host_copy(host, data, DATA_SIZE));
+	unlink(path);
+	free(data);
+}
+
+/*
+ * SIGKILL while a request waits for the stalled backend: the process
+ * only dies once the request is answered (it is not abandoned), and the
+ * device answers normally afterwards.
+ */
+TEST(fatal_signal_waits_out)
+{
+	char path[PATH_MAX], host[PATH_MAX];
+	char *data = malloc(DATA_SIZE);
+	int ready[2], go[2], status, fd;
+	double t0, dt;
+	pid_t pid, probe;
+	char c;
+
+	ASSERT_NE(NULL, data);
+	if (!have_agent())
+		SKIP(return, "needs the host agent");
+	snprintf(path, sizeof(path), WB_MNT "/kill-fsync-%d", getpid());
+	snprintf(host, sizeof(host), NONE_MNT "/kill-fsync-%d", getpid());
+	fill(data, DATA_SIZE, 2);
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0 || write(fd, data, DATA_SIZE) != DATA_SIZE)
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(1);
+		fsync(fd);
+		_exit(2);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	ASSERT_EQ(0, agent_run("stall 200 4000"));
+	probe = wait_stalled();
+	ASSERT_LT(0, probe);
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	usleep(300 * 1000);	/* the child waits in fsync */
+	t0 = now_ms();
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	dt = now_ms() - t0;
+	TH_LOG("the killed child exited %.0f ms after SIGKILL", dt);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_LT(500, dt);	/* waited for the backend */
+	EXPECT_EQ(probe, waitpid(probe, NULL, 0));
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+
+	/* Whatever writeback remains is done by now; all of it arrived. */
+	fd = open(WB_MNT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, syncfs(fd));
+	close(fd);
+	EXPECT_EQ(0, check_host_copy(host, data, DATA_SIZE));
+	unlink(path);
+	free(data);
 }
 
 /*
