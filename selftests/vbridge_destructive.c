@@ -191,7 +191,7 @@ static int have_agent(void)
  * After "stall": wait until the backend is stopped, seen as a lookup that
  * stays unanswered for 300 ms (the agent stops it DELAY_MS after it
  * answers, later on a loaded host).  Returns the waiting lookup's pid,
- * to reap once the stall is over, or -1 if none waited within 10 s.
+ * to reap once the stall is over, or -1 if none waited within 20 s.
  */
 static pid_t wait_stalled(void)
 {
@@ -201,7 +201,7 @@ static pid_t wait_stalled(void)
 	pid_t pid;
 	int n;
 
-	for (n = 0; now_ms() - t0 < 10000; n++) {
+	for (n = 0; now_ms() - t0 < 20000; n++) {
 		pid = fork();
 		if (pid < 0)
 			return -1;
@@ -218,11 +218,16 @@ static pid_t wait_stalled(void)
 	return -1;
 }
 
+/* The stalled-backend tests: time for a late stall (wait_stalled()). */
+FIXTURE(stall) {};
+FIXTURE_SETUP(stall) {}
+FIXTURE_TEARDOWN(stall) {}
+
 /*
  * A request interrupted by signals while the device owns it is not
  * given up: the PING waits for the stalled backend and succeeds.
  */
-TEST(signal_during_stalled_request)
+TEST_F_TIMEOUT(stall, signal_during_stalled_request, 120)
 {
 	long long before, after;
 	double t0, dt;
@@ -262,7 +267,7 @@ TEST(signal_during_stalled_request)
  * fsync with dirty data while the backend is stalled, hit by signals:
  * it completes, and the data is on the host.
  */
-TEST(signal_during_stalled_fsync)
+TEST_F_TIMEOUT(stall, signal_during_stalled_fsync, 120)
 {
 	char path[PATH_MAX], host[PATH_MAX];
 	char *data = malloc(DATA_SIZE);
@@ -304,7 +309,7 @@ TEST(signal_during_stalled_fsync)
  * only dies once the request is answered (it is not abandoned), and the
  * device answers normally afterwards.
  */
-TEST(fatal_signal_waits_out)
+TEST_F_TIMEOUT(stall, fatal_signal_waits_out, 120)
 {
 	char path[PATH_MAX], host[PATH_MAX];
 	char *data = malloc(DATA_SIZE);
@@ -368,7 +373,7 @@ TEST(fatal_signal_waits_out)
  * open and remove it afterwards (the late reply was taken and its handle
  * released, not left behind).
  */
-TEST(signal_during_stalled_create)
+TEST_F_TIMEOUT(stall, signal_during_stalled_create, 120)
 {
 	char path[PATH_MAX], killed[PATH_MAX];
 	int fd, status;
@@ -494,7 +499,7 @@ static void killed_writer_child(const FIXTURE_VARIANT(killed_writer) *v,
 	_exit(2);
 }
 
-TEST_F(killed_writer, data_reaches_host)
+TEST_F_TIMEOUT(killed_writer, data_reaches_host, 120)
 {
 	const char *dir = variant->mnt ?: mnt();
 	char path[PATH_MAX], host[PATH_MAX], name[PATH_MAX];
