@@ -329,6 +329,8 @@ TEST_F_TIMEOUT(stall, fatal_signal_waits_out, 120)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
+		close(ready[0]);
+		close(go[1]);
 		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0 || write(fd, data, DATA_SIZE) != DATA_SIZE)
 			_exit(1);
@@ -522,9 +524,13 @@ TEST_F_TIMEOUT(killed_writer, data_reaches_host, 120)
 	ASSERT_EQ(0, pipe(go));
 	pid = fork();
 	ASSERT_LE(0, pid);
-	if (!pid)
+	if (!pid) {
+		/* Alone with go's read end: a parent gone ends the wait. */
+		close(ready[0]);
+		close(go[1]);
 		killed_writer_child(variant, path, data, KILL_SIZE, ready[1],
 				    go[0]);
+	}
 	ASSERT_EQ(1, read(ready[0], &c, 1));
 
 	ASSERT_EQ(0, agent_run("stall 200 6000"));
