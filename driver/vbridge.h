@@ -274,6 +274,14 @@ struct vbridge_dev {
  * Waits for the device and for ring space are uninterruptible.
  */
 #define VBRIDGE_REQ_BACKGROUND		BIT(2)
+/*
+ * Wait uninterruptibly for the device and for ring space, whatever
+ * signals the calling task gets: for writeback, whose dirty data must not
+ * depend on the task that happens to write it back (a process killed in
+ * close() or fsync()), as FUSE's writeback does not.  The watchdog
+ * bounds the waits.
+ */
+#define VBRIDGE_REQ_NOSIGNAL		BIT(3)
 
 struct vbridge_dev;
 

@@ -16,9 +16,12 @@
  * Writeback without a file (the flusher, mmap) uses any writable handle
  * of the inode, referenced (vbridge_file.ref) for as long as it is used;
  * a file's dirty pages are written back when it is closed, so an inode
- * has dirty pages only while a writable handle is open.  A WRITE that
- * failed for a transient reason (signal, timeout, memory) redirties its
- * folios instead of dropping them.
+ * has dirty pages only while a writable handle is open.  Writeback's
+ * WRITEs ignore signals (VBRIDGE_REQ_NOSIGNAL): a task killed in close()
+ * or fsync() still writes its dirty folios before the handle goes, where
+ * giving up would strand them without a handle.  A WRITE that failed for
+ * a transient reason (timeout, memory) redirties its folios instead of
+ * dropping them.
  *
  * Operations that change data on the device behind the page cache's
  * back (truncate, punch hole, zero range, copy_file_range) hold i_rwsem
@@ -284,7 +287,10 @@ static int vbridge_fs_read_pages(struct inode *inode, u64 fh, loff_t pos,
 }
 
 /*
- * WRITE @size bytes at @pos from @bv; returns the bytes written.  With
+ * WRITE @size bytes at @pos from @bv; returns the bytes written.
+ * @req_flags: VBRIDGE_REQ_KILLABLE for a write(2), VBRIDGE_REQ_NOSIGNAL
+ * for writeback, whose dirty data no signal to the task that happens to
+ * write it back may strand.  With
  * VBRIDGE_FS_WRITE_APPEND the device writes at its end of file instead
  * and the size is left for the caller to fetch.  The change is recorded
  * before and after (vbridge_fs_local_change()): attributes fetched
@@ -293,7 +299,8 @@ static int vbridge_fs_read_pages(struct inode *inode, u64 fh, loff_t pos,
  */
 static ssize_t vbridge_fs_write_pages(struct inode *inode, u64 fh, loff_t pos,
 				      const struct bio_vec *bv,
-				      unsigned int nr, u32 size, u32 flags)
+				      unsigned int nr, u32 size, u32 flags,
+				      u32 req_flags)
 {
 	struct vbridge_fs_write_out out;
 	struct {
@@ -302,7 +309,7 @@ static ssize_t vbridge_fs_write_pages(struct inode *inode, u64 fh, loff_t pos,
 	} in = {};
 	struct vbridge_args args = {
 		.opcode = VBRIDGE_OP_FS_WRITE,
-		.flags = VBRIDGE_REQ_KILLABLE,
+		.flags = req_flags,
 		.in = &in,
 		.in_len = sizeof(in),
 		.in_bvec = bv,
@@ -470,7 +477,8 @@ static int vbridge_fs_write_through(struct file *file, struct inode *inode,
 	if (copied) {
 		bvec_set_folio(&bv, folio, copied, off);
 		written = vbridge_fs_write_pages(inode, vf->fh, pos, &bv, 1,
-						 copied, 0);
+						 copied, 0,
+						 VBRIDGE_REQ_KILLABLE);
 	}
 	if (written == copied) {
 		if (!off && copied == folio_size(folio))
@@ -557,7 +565,8 @@ static int vbridge_fs_wb_flush(struct vbridge_fs_wb *wb)
 	if (!wb->nr)
 		return 0;
 	written = vbridge_fs_write_pages(wb->inode, wb->fh, wb->pos, wb->bv,
-					 wb->nr, wb->size, 0);
+					 wb->nr, wb->size, 0,
+					 VBRIDGE_REQ_NOSIGNAL);
 	if (written < 0)
 		err = written;
 	else if (written != wb->size)
@@ -659,7 +668,8 @@ static int vbridge_fs_launder_folio(struct folio *folio)
 	len = min_t(loff_t, folio_size(folio), isize - fpos);
 	bvec_set_folio(&bv, folio, len, 0);
 	nofs = memalloc_nofs_save();
-	written = vbridge_fs_write_pages(inode, vf->fh, fpos, &bv, 1, len, 0);
+	written = vbridge_fs_write_pages(inode, vf->fh, fpos, &bv, 1, len, 0,
+					 VBRIDGE_REQ_NOSIGNAL);
 	memalloc_nofs_restore(nofs);
 	vbridge_fs_put_file(vf);
 	if (written == len)
@@ -756,7 +766,8 @@ static ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
 		}
 		if (write) {
 			ssize_t w = vbridge_fs_write_pages(inode, vf->fh, pos,
-							   bv, n, got, wflags);
+							   bv, n, got, wflags,
+							   VBRIDGE_REQ_KILLABLE);
 
 			if (w < 0)
 				err = w;

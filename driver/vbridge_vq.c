@@ -7,10 +7,13 @@
  *  1. vbridge_request_args() allocates the request with one reference,
  *     the waiter's.  The device-readable part (request header and inline
  *     input) is embedded in the request, the device-writable part
- *     (response header and inline output) is a separate zeroed kmalloc()
- *     buffer so that it never shares a cache line with CPU-written data.
- *     Pages of caller-supplied bio_vecs are referenced.  Nothing the
- *     device accesses is ever on the stack.
+ *     (response header and inline output) is a separate zeroed buffer so
+ *     that it never shares a cache line with CPU-written data.  Inline
+ *     payloads larger than a page (READDIR replies, xattr values) go in
+ *     vmalloc() buffers, mapped into the scatterlist page by page: no
+ *     request needs a high-order allocation, however fragmented memory
+ *     is.  Pages of caller-supplied bio_vecs are referenced.
+ *     Nothing the device accesses is ever on the stack.
  *  2. The request is added to the virtqueue of the current CPU under the
  *     queue lock; adding takes a second reference, the device's.  If the
  *     ring is full (or the negotiated max_inflight is reached) the
@@ -59,6 +62,7 @@
 #include <linux/string.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
+#include <linux/vmalloc.h>
 
 #include "vbridge.h"
 #include "vbridge_trace.h"
@@ -88,7 +92,10 @@ DEFINE_STATIC_SRCU(vbridge_submit_srcu);
  * @payload: output payload bytes returned, valid once @done is complete
  * @req_size: device-readable bytes posted
  * @resp_size: device-writable bytes posted
- * @resp: device-writable buffer: response header and inline output
+ * @resp: device-writable buffer (vbridge_buf_alloc()): response header
+ *	and inline output
+ * @in_buf: inline input too large for @in_data (vbridge_buf_alloc()), or
+ *	NULL
  * @bvec: copies of the caller's input and output bio_vecs; their pages
  *	are referenced until the request is freed
  * @nr_bvec: entries in @bvec
@@ -112,6 +119,7 @@ struct vbridge_req {
 	u32 req_size;
 	u32 resp_size;
 	struct vbridge_resp_hdr *resp;
+	void *in_buf;
 	struct bio_vec *bvec;
 	unsigned int nr_bvec;
 	struct vbridge_req_hdr hdr;
@@ -125,7 +133,7 @@ struct vbridge_req {
 enum vbridge_wait_mode {
 	VBRIDGE_WAIT_INTR,		/* any signal ends a wait off the ring */
 	VBRIDGE_WAIT_KILL,		/* a fatal signal does */
-	VBRIDGE_WAIT_UNINTR,		/* background: nothing does */
+	VBRIDGE_WAIT_UNINTR,		/* background, writeback: nothing does */
 };
 
 /* How long and how a submitter may still wait. */
@@ -143,7 +151,7 @@ static void vbridge_deadline_init(struct vbridge_deadline *dl,
 		dl->timeout_ms = READ_ONCE(vbridge_request_timeout_ms) ?:
 				 VBRIDGE_INIT_TIMEOUT_MS;
 	dl->expires = jiffies + msecs_to_jiffies(dl->timeout_ms);
-	if (args->flags & VBRIDGE_REQ_BACKGROUND)
+	if (args->flags & (VBRIDGE_REQ_BACKGROUND | VBRIDGE_REQ_NOSIGNAL))
 		dl->mode = VBRIDGE_WAIT_UNINTR;
 	else if (args->flags & (VBRIDGE_REQ_KILLABLE | VBRIDGE_REQ_INIT))
 		dl->mode = VBRIDGE_WAIT_KILL;
@@ -192,7 +200,8 @@ static void vbridge_req_put(struct vbridge_req *req)
 	for (i = 0; i < req->nr_bvec; i++)
 		put_page(req->bvec[i].bv_page);
 	kfree(req->bvec);
-	kfree(req->resp);
+	kvfree(req->resp);
+	kvfree(req->in_buf);
 	kfree(req);
 }
 
@@ -243,9 +252,64 @@ static int vbridge_args_check(struct vbridge_dev *vb,
 	return 0;
 }
 
+/* Inline input that still fits in one page with the request. */
+#define VBRIDGE_IN_DATA_MAX	(PAGE_SIZE - sizeof(struct vbridge_req))
+
+/*
+ * A zeroed buffer the device accesses: kmalloc() up to a page, so never a
+ * high-order allocation; beyond, vmalloc(), mapped page by page.  Free
+ * with kvfree().
+ */
+static void *vbridge_buf_alloc(size_t len)
+{
+	if (len <= PAGE_SIZE)
+		return kzalloc(len, GFP_KERNEL);
+	return vzalloc(len);
+}
+
+/* Scatterlist entries for @len bytes at @buf from vbridge_buf_alloc(). */
+static unsigned int vbridge_buf_segs(const void *buf, size_t len)
+{
+	if (!is_vmalloc_addr(buf))
+		return 1;
+	return DIV_ROUND_UP(offset_in_page(buf) + len, PAGE_SIZE);
+}
+
+/* Map @len bytes at @buf into @sg; returns the entries used. */
+static unsigned int vbridge_sg_set_buf(struct scatterlist *sg, void *buf,
+				       size_t len)
+{
+	unsigned int n = 0;
+	size_t chunk;
+
+	if (!is_vmalloc_addr(buf)) {
+		sg_set_buf(sg, buf, len);
+		return 1;
+	}
+	for (; len; len -= chunk, buf += chunk) {
+		chunk = min_t(size_t, len, PAGE_SIZE - offset_in_page(buf));
+		sg_set_page(&sg[n++], vmalloc_to_page(buf), chunk,
+			    offset_in_page(buf));
+	}
+	return n;
+}
+
+/* Device-readable and device-writable scatterlist entries of @req. */
+static void vbridge_req_segs(const struct vbridge_req *req,
+			     const struct vbridge_args *args,
+			     unsigned int *nr_out, unsigned int *nr_in)
+{
+	*nr_out = 1 + args->in_nr_bvec;
+	if (req->in_buf)
+		*nr_out += vbridge_buf_segs(req->in_buf, args->in_len);
+	*nr_in = vbridge_buf_segs(req->resp, sizeof(*req->resp) +
+				  args->out_len) + args->out_nr_bvec;
+}
+
 static struct vbridge_req *vbridge_req_alloc(const struct vbridge_args *args)
 {
 	unsigned int nr_bvec = args->in_nr_bvec + args->out_nr_bvec;
+	bool inline_in = args->in_len <= VBRIDGE_IN_DATA_MAX;
 	struct vbridge_req *req;
 	unsigned int i;
 
@@ -253,14 +317,20 @@ static struct vbridge_req *vbridge_req_alloc(const struct vbridge_args *args)
 		     offsetof(struct vbridge_req, hdr) +
 		     sizeof(struct vbridge_req_hdr));
 
-	req = kzalloc(struct_size(req, in_data, args->in_len), GFP_KERNEL);
+	req = kzalloc(struct_size(req, in_data, inline_in ? args->in_len : 0),
+		      GFP_KERNEL);
 	if (!req)
 		return NULL;
+	if (!inline_in) {
+		req->in_buf = vbridge_buf_alloc(args->in_len);
+		if (!req->in_buf)
+			goto err_free_req;
+	}
 	/*
 	 * Zeroed: a device claiming to have written more than it did must
 	 * not make the driver hand out stale kernel memory.
 	 */
-	req->resp = kzalloc(sizeof(*req->resp) + args->out_len, GFP_KERNEL);
+	req->resp = vbridge_buf_alloc(sizeof(*req->resp) + args->out_len);
 	if (!req->resp)
 		goto err_free_req;
 	if (nr_bvec) {
@@ -277,7 +347,7 @@ static struct vbridge_req *vbridge_req_alloc(const struct vbridge_args *args)
 		req->nr_bvec = nr_bvec;
 	}
 	if (args->in_len)
-		memcpy(req->in_data, args->in, args->in_len);
+		memcpy(req->in_buf ?: req->in_data, args->in, args->in_len);
 	refcount_set(&req->ref, 1);
 	init_completion(&req->done);
 	INIT_LIST_HEAD(&req->node);
@@ -288,8 +358,9 @@ static struct vbridge_req *vbridge_req_alloc(const struct vbridge_args *args)
 	return req;
 
 err_free_resp:
-	kfree(req->resp);
+	kvfree(req->resp);
 err_free_req:
+	kvfree(req->in_buf);
 	kfree(req);
 	return NULL;
 }
@@ -297,31 +368,37 @@ err_free_req:
 /*
  * Build the two scatterlists of @req: device-readable (header, inline
  * input, input pages) then device-writable (header, inline output, output
- * pages).  @sg holds 2 + req->nr_bvec entries.
+ * pages).  @sg holds @nr_out + @nr_in entries (vbridge_req_segs()).
  */
 static void vbridge_req_build_sgs(struct vbridge_req *req,
 				  const struct vbridge_args *args,
 				  struct scatterlist *sg,
+				  unsigned int nr_out, unsigned int nr_in,
 				  struct scatterlist *sgs[2])
 {
-	unsigned int nr_out = 1 + args->in_nr_bvec;
-	unsigned int nr_in = 1 + args->out_nr_bvec;
 	const struct bio_vec *bv;
-	unsigned int i;
+	unsigned int i, n;
 
 	sg_init_table(sg, nr_out);
-	sg_set_buf(&sg[0], &req->hdr, sizeof(req->hdr) + args->in_len);
+	if (req->in_buf) {
+		sg_set_buf(&sg[0], &req->hdr, sizeof(req->hdr));
+		n = 1 + vbridge_sg_set_buf(&sg[1], req->in_buf, args->in_len);
+	} else {
+		sg_set_buf(&sg[0], &req->hdr, sizeof(req->hdr) + args->in_len);
+		n = 1;
+	}
 	for (i = 0; i < args->in_nr_bvec; i++) {
 		bv = &req->bvec[i];
-		sg_set_page(&sg[1 + i], bv->bv_page, bv->bv_len,
+		sg_set_page(&sg[n + i], bv->bv_page, bv->bv_len,
 			    bv->bv_offset);
 	}
 
 	sg_init_table(sg + nr_out, nr_in);
-	sg_set_buf(&sg[nr_out], req->resp, sizeof(*req->resp) + args->out_len);
+	n = vbridge_sg_set_buf(&sg[nr_out], req->resp,
+			       sizeof(*req->resp) + args->out_len);
 	for (i = 0; i < args->out_nr_bvec; i++) {
 		bv = &req->bvec[args->in_nr_bvec + i];
-		sg_set_page(&sg[nr_out + 1 + i], bv->bv_page, bv->bv_len,
+		sg_set_page(&sg[nr_out + n + i], bv->bv_page, bv->bv_len,
 			    bv->bv_offset);
 	}
 
@@ -693,6 +770,7 @@ int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args)
 	struct vbridge_req *req;
 	struct vbridge_vq *vbq;
 	u32 req_size, resp_size;
+	unsigned int nr_out, nr_in;
 	unsigned int seq = 0;
 	int err;
 
@@ -717,14 +795,19 @@ int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args)
 	req->hdr.len = cpu_to_le32(req_size);
 	req->hdr.unique = cpu_to_le64(req->unique);
 
-	if (2 + req->nr_bvec > ARRAY_SIZE(stack_sg)) {
-		sg = kmalloc_array(2 + req->nr_bvec, sizeof(*sg), GFP_KERNEL);
+	vbridge_req_segs(req, args, &nr_out, &nr_in);
+	if (nr_out + nr_in > READ_ONCE(vb->max_segs)) {
+		err = -EMSGSIZE;
+		goto out_put;
+	}
+	if (nr_out + nr_in > ARRAY_SIZE(stack_sg)) {
+		sg = kmalloc_array(nr_out + nr_in, sizeof(*sg), GFP_KERNEL);
 		if (!sg) {
 			err = -ENOMEM;
 			goto out_put;
 		}
 	}
-	vbridge_req_build_sgs(req, args, sg, sgs);
+	vbridge_req_build_sgs(req, args, sg, nr_out, nr_in, sgs);
 
 	vbq = &vb->vqs[raw_smp_processor_id() % vb->nr_queues];
 	for (;;) {

@@ -9,15 +9,21 @@
 # usage: data-test.sh --log FILE [--timeout SEC] [--seeds 1,2,3] [--ops N]
 #                     [--modes none,auto,always,writeback] [--stress SEC]
 #                     [--fio MIB] [--size KIB] [--hogs N] [--hog-nice N]
+#                     [--attr-timeout MS] [--entry-timeout MS]
 #   --stress  seconds per stress-ng stressor (0: skip stress-ng)
 #   --fio     MiB per fio job (0: skip fio)
 #   --size    largest file of the differential tester, KiB
 #   --hogs    busy loops on the host during the boot (default 2)
+#   --attr-timeout, --entry-timeout
+#             vbridged's cache timeouts (default 1000 ms): short ones make
+#             cache=auto and writeback fetch attributes and look names up
+#             again between most operations, which widens the windows
+#             between those replies and the writes in flight
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOG='' TIMEOUT=900 SEEDS=1,2,3 OPS=1000 MODES=none,auto,always,writeback
-STRESS=4 FIO=4 SIZE=256 HOGS=2 HOG_NICE=10
+STRESS=4 FIO=4 SIZE=256 HOGS=2 HOG_NICE=10 ATTR_TIMEOUT=1000 ENTRY_TIMEOUT=1000
 while [ $# -gt 0 ]; do
 	case $1 in
 	--log) LOG=$2; shift 2 ;;
@@ -30,6 +36,8 @@ while [ $# -gt 0 ]; do
 	--size) SIZE=$2; shift 2 ;;
 	--hogs) HOGS=$2; shift 2 ;;
 	--hog-nice) HOG_NICE=$2; shift 2 ;;
+	--attr-timeout) ATTR_TIMEOUT=$2; shift 2 ;;
+	--entry-timeout) ENTRY_TIMEOUT=$2; shift 2 ;;
 	*) echo "data-test: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -37,8 +45,9 @@ done
 for v in SEEDS MODES; do	# kernel command line words: no spaces
 	[[ ${!v} =~ ^[a-z0-9,]+$ ]] || { echo "data-test: bad --${v,,}" >&2; exit 2; }
 done
-for v in OPS STRESS FIO SIZE HOGS HOG_NICE TIMEOUT; do
-	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "data-test: bad --${v,,}" >&2; exit 2; }
+for v in OPS STRESS FIO SIZE HOGS HOG_NICE TIMEOUT ATTR_TIMEOUT ENTRY_TIMEOUT; do
+	o=${v,,}
+	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "data-test: bad --${o//_/-}" >&2; exit 2; }
 done
 # shellcheck source=/dev/null
 . "$ROOT/build/env"
@@ -75,7 +84,8 @@ status=0
 VM_EXTRA_APPEND="no_timer_check VB_DATA_SEEDS=$SEEDS VB_DATA_OPS=$OPS VB_DATA_MODES=$MODES VB_DATA_STRESS=$STRESS VB_DATA_FIO=$FIO VB_DATA_SIZE=$SIZE" \
 	"$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
 	--kernel "$KIMAGE" --initrd "$INITRD_DATA" --job data \
-	--timeout "$TIMEOUT" --log "$LOG" -- --shared-dir "share=$SHARE" ||
+	--timeout "$TIMEOUT" --log "$LOG" -- --shared-dir "share=$SHARE" \
+	--attr-timeout "$ATTR_TIMEOUT" --entry-timeout "$ENTRY_TIMEOUT" ||
 	status=$?
-echo "# data boot: $(($(date +%s) - start)) s wall, $HOGS host CPU hogs (nice $HOG_NICE)"
+echo "# data boot: $(($(date +%s) - start)) s wall, $HOGS host CPU hogs (nice $HOG_NICE), attribute timeout $ATTR_TIMEOUT ms, entry timeout $ENTRY_TIMEOUT ms"
 exit "$status"

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -35,6 +36,7 @@
 
 #define WB_MNT		"/mnt/vb-wb"
 #define NONE_MNT	"/mnt/vb-none"
+#define ALWAYS_MNT	"/mnt/vb-always"
 #define TIMEOUT_PARAM	"/sys/module/vbridge/parameters/request_timeout_ms"
 #define DATA_SIZE	(2u << 20)
 
@@ -147,14 +149,51 @@ static int have_agent(void)
 }
 
 /*
+ * After "stall": wait until the backend is stopped, seen as a lookup that
+ * stays unanswered for 300 ms (the agent stops it DELAY_MS after it
+ * answers, later on a loaded host).  Returns the waiting lookup's pid,
+ * to reap once the stall is over, or -1 if none waited within 20 s.
+ */
+static pid_t wait_stalled(void)
+{
+	char name[PATH_MAX];
+	double t0 = now_ms();
+	struct stat st;
+	pid_t pid;
+	int n;
+
+	for (n = 0; now_ms() - t0 < 20000; n++) {
+		pid = fork();
+		if (pid < 0)
+			return -1;
+		if (!pid) {
+			snprintf(name, sizeof(name), NONE_MNT "/probe-%d-%d",
+				 getppid(), n);
+			stat(name, &st);
+			_exit(0);
+		}
+		usleep(300 * 1000);
+		if (!waitpid(pid, NULL, WNOHANG))
+			return pid;
+	}
+	return -1;
+}
+
+/* The stalled-backend tests: time for a late stall (wait_stalled()). */
+FIXTURE(stall) {};
+FIXTURE_SETUP(stall) {}
+FIXTURE_TEARDOWN(stall) {}
+
+/*
  * A request interrupted by signals while the device owns it is not
  * given up: the PING waits for the stalled backend and succeeds.
  */
-TEST(signal_during_stalled_request)
+TEST_F_TIMEOUT(stall, signal_during_stalled_request, 120)
 {
 	long long before, after;
 	double t0, dt;
 	int fd, ret;
+	pid_t probe;
 
 	if (!have_agent())
 		SKIP(return, "needs the host agent");
@@ -166,7 +205,8 @@ TEST(signal_during_stalled_request)
 	ASSERT_LE(0, before);
 
 	ASSERT_EQ(0, agent_run("stall 200 4000"));
-	usleep(700 * 1000);	/* the backend is stopped now */
+	probe = wait_stalled();
+	ASSERT_LT(0, probe);
 	alarms = 0;
 	alarm_every(200);
 	t0 = now_ms();
@@ -180,6 +220,7 @@ TEST(signal_during_stalled_request)
 	EXPECT_LE(1, alarms);
 	after = debugfs_sum("queues", "interrupted");
 	EXPECT_LT(before, after);
+	EXPECT_EQ(probe, waitpid(probe, NULL, 0));
 	close(fd);
 }
 
@@ -187,12 +228,13 @@ TEST(signal_during_stalled_request)
  * fsync with dirty data while the backend is stalled, hit by signals:
  * it completes, and the data is on the host.
  */
-TEST(signal_during_stalled_fsync)
+TEST_F_TIMEOUT(stall, signal_during_stalled_fsync, 120)
 {
 	char path[PATH_MAX], host[PATH_MAX];
 	char *data = malloc(DATA_SIZE);
 	double t0, dt;
 	int fd, ret;
+	pid_t probe;
 
 	ASSERT_NE(NULL, data);
 	if (!have_agent())
@@ -205,7 +247,8 @@ TEST(signal_during_stalled_fsync)
 	ASSERT_EQ((ssize_t)DATA_SIZE, write(fd, data, DATA_SIZE));
 
 	ASSERT_EQ(0, agent_run("stall 200 4000"));
-	usleep(700 * 1000);
+	probe = wait_stalled();
+	ASSERT_LT(0, probe);
 	alarms = 0;
 	alarm_every(200);
 	t0 = now_ms();
@@ -216,6 +259,7 @@ TEST(signal_during_stalled_fsync)
 	EXPECT_EQ(0, ret) TH_LOG("fsync: %s", strerror(errno));
 	EXPECT_LT(1000, dt);
 	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(probe, waitpid(probe, NULL, 0));
 	EXPECT_EQ(0, check_host_copy(host, data, DATA_SIZE));
 	unlink(path);
 	free(data);
@@ -226,13 +270,13 @@ TEST(signal_during_stalled_fsync)
  * only dies once the request is answered (it is not abandoned), and the
  * device answers normally afterwards.
  */
-TEST(fatal_signal_waits_out)
+TEST_F_TIMEOUT(stall, fatal_signal_waits_out, 120)
 {
 	char path[PATH_MAX], host[PATH_MAX];
 	char *data = malloc(DATA_SIZE);
 	int ready[2], go[2], status, fd;
 	double t0, dt;
-	pid_t pid;
+	pid_t pid, probe;
 	char c;
 
 	ASSERT_NE(NULL, data);
@@ -246,6 +290,8 @@ TEST(fatal_signal_waits_out)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
+		close(ready[0]);
+		close(go[1]);
 		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0 || write(fd, data, DATA_SIZE) != DATA_SIZE)
 			_exit(1);
@@ -256,7 +302,8 @@ TEST(fatal_signal_waits_out)
 	}
 	ASSERT_EQ(1, read(ready[0], &c, 1));
 	ASSERT_EQ(0, agent_run("stall 200 4000"));
-	usleep(700 * 1000);
+	probe = wait_stalled();
+	ASSERT_LT(0, probe);
 	ASSERT_EQ(1, write(go[1], "g", 1));
 	usleep(300 * 1000);	/* the child waits in fsync */
 	t0 = now_ms();
@@ -266,6 +313,7 @@ TEST(fatal_signal_waits_out)
 	TH_LOG("the killed child exited %.0f ms after SIGKILL", dt);
 	EXPECT_TRUE(WIFSIGNALED(status));
 	EXPECT_LT(500, dt);	/* waited for the backend */
+	EXPECT_EQ(probe, waitpid(probe, NULL, 0));
 	close(ready[0]);
 	close(ready[1]);
 	close(go[0]);
@@ -277,6 +325,211 @@ TEST(fatal_signal_waits_out)
 	EXPECT_EQ(0, syncfs(fd));
 	close(fd);
 	EXPECT_EQ(0, check_host_copy(host, data, DATA_SIZE));
+	unlink(path);
+	free(data);
+}
+
+/*
+ * A CREATE whose reply comes late, after signals: the open neither fails
+ * with EINTR nor loses what the host created; the file and its handle
+ * work.  A killed creator: if the host made its file, the guest can
+ * open and remove it afterwards (the late reply was taken and its handle
+ * released, not left behind).
+ */
+TEST_F_TIMEOUT(stall, signal_during_stalled_create, 120)
+{
+	char path[PATH_MAX], killed[PATH_MAX];
+	int fd, status;
+	double t0, dt;
+	struct stat st;
+	pid_t pid, probe;
+
+	if (!have_agent())
+		SKIP(return, "needs the host agent");
+	snprintf(path, sizeof(path), NONE_MNT "/late-create-%d", getpid());
+	snprintf(killed, sizeof(killed), NONE_MNT "/late-killed-%d",
+		 getpid());
+	ASSERT_EQ(0, agent_run("stall 200 6000"));
+	probe = wait_stalled();
+	ASSERT_LT(0, probe);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		open(killed, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		_exit(1);
+	}
+	usleep(300 * 1000);	/* the child waits for its CREATE */
+	kill(pid, SIGKILL);
+	alarms = 0;
+	alarm_every(200);
+	t0 = now_ms();
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	dt = now_ms() - t0;
+	alarm_every(0);
+	TH_LOG("the create took %.0f ms, %d signals", dt, (int)alarms);
+	ASSERT_LE(0, fd) TH_LOG("open: %s", strerror(errno));
+	EXPECT_LT(1000, dt);	/* it did wait for the stalled backend */
+	EXPECT_EQ(3, write(fd, "abc", 3));
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, check_host_copy(path, "abc", 3));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	EXPECT_EQ(probe, waitpid(probe, &status, 0));
+	/* Whether the kill came before the CREATE went out is the VFS's. */
+	if (!stat(killed, &st)) {
+		fd = open(killed, O_RDWR | O_CLOEXEC);
+		EXPECT_LE(0, fd);
+		if (fd >= 0)
+			close(fd);
+		EXPECT_EQ(0, unlink(killed));
+	} else {
+		TH_LOG("the killed child's file was never created");
+	}
+	EXPECT_EQ(-1, stat(killed, &st));
+	EXPECT_EQ(0, unlink(path));
+}
+
+/*
+ * A writer killed while the WRITE of its dirty pages cannot even be
+ * queued: the backend is stalled and every request slot is taken (the
+ * job loads the module with max_inflight=2 for these), and the writer
+ * is in close() or fsync().  Writeback waits for a slot whatever the
+ * signal, so the data reaches the host; a WRITE that gave up on the
+ * fatal signal would leave the folios dirty with no handle left to
+ * write them with, and the host file short or zero.  In every cache
+ * mode: written with write() in writeback mode, through a shared
+ * mapping in each mode (the only way to dirty the page cache without
+ * writeback).
+ */
+#define KILL_SIZE	(256u << 10)
+#define KILL_BLOCKERS	8
+
+FIXTURE(killed_writer) {};
+FIXTURE_VARIANT(killed_writer) {
+	const char *mnt;	/* NULL: mnt() (cache=auto) */
+	bool use_mmap;
+	bool use_fsync;		/* killed in fsync(), else in close() */
+};
+FIXTURE_VARIANT_ADD(killed_writer, writeback_close) { .mnt = WB_MNT };
+FIXTURE_VARIANT_ADD(killed_writer, writeback_fsync) {
+	.mnt = WB_MNT, .use_fsync = true,
+};
+FIXTURE_VARIANT_ADD(killed_writer, writeback_mmap_close) {
+	.mnt = WB_MNT, .use_mmap = true,
+};
+FIXTURE_VARIANT_ADD(killed_writer, auto_mmap_close) { .use_mmap = true };
+FIXTURE_VARIANT_ADD(killed_writer, auto_mmap_fsync) {
+	.use_mmap = true, .use_fsync = true,
+};
+FIXTURE_VARIANT_ADD(killed_writer, always_mmap_close) {
+	.mnt = ALWAYS_MNT, .use_mmap = true,
+};
+FIXTURE_VARIANT_ADD(killed_writer, none_mmap_close) {
+	.mnt = NONE_MNT, .use_mmap = true,
+};
+FIXTURE_SETUP(killed_writer) {}
+FIXTURE_TEARDOWN(killed_writer) {}
+
+/* The writer: dirty @len bytes of @path, then fsync or close on "go". */
+static void killed_writer_child(const FIXTURE_VARIANT(killed_writer) *v,
+				const char *path, const char *data,
+				size_t len, int ready, int go)
+{
+	char *map;
+	char c;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		_exit(1);
+	if (v->use_mmap) {
+		if (ftruncate(fd, len))
+			_exit(1);
+		map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+			   0);
+		if (map == MAP_FAILED)
+			_exit(1);
+		memcpy(map, data, len);
+		munmap(map, len);	/* the folios stay dirty */
+	} else if (write(fd, data, len) != (ssize_t)len) {
+		_exit(1);
+	}
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 1)
+		_exit(1);
+	if (v->use_fsync)
+		fsync(fd);
+	close(fd);
+	_exit(2);
+}
+
+TEST_F_TIMEOUT(killed_writer, data_reaches_host, 120)
+{
+	const char *dir = variant->mnt ?: mnt();
+	char path[PATH_MAX], host[PATH_MAX], name[PATH_MAX];
+	char *data = malloc(KILL_SIZE);
+	pid_t pid, blockers[KILL_BLOCKERS];
+	int ready[2], go[2], status, fd, i;
+	struct stat st;
+	double t0, dt;
+	char c;
+
+	ASSERT_NE(NULL, data);
+	if (!have_agent())
+		SKIP(return, "needs the host agent");
+	if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+		SKIP(return, "%s is not mounted", dir);
+	snprintf(path, sizeof(path), "%s/killed-%d", dir, getpid());
+	snprintf(host, sizeof(host), NONE_MNT "/killed-%d", getpid());
+	fill(data, KILL_SIZE, 3 + variant->use_mmap + 2 * variant->use_fsync);
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* Alone with go's read end: a parent gone ends the wait. */
+		close(ready[0]);
+		close(go[1]);
+		killed_writer_child(variant, path, data, KILL_SIZE, ready[1],
+				    go[0]);
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+
+	ASSERT_EQ(0, agent_run("stall 200 6000"));
+	/* Take every request slot: lookups that wait for the backend. */
+	blockers[0] = wait_stalled();
+	ASSERT_LT(0, blockers[0]);
+	for (i = 1; i < KILL_BLOCKERS; i++) {
+		blockers[i] = fork();
+		ASSERT_LE(0, blockers[i]);
+		if (!blockers[i]) {
+			snprintf(name, sizeof(name), NONE_MNT "/blocker-%d-%d",
+				 getpid(), i);
+			stat(name, &st);
+			_exit(0);
+		}
+	}
+	usleep(300 * 1000);
+	ASSERT_EQ(1, write(go[1], "g", 1));
+	usleep(300 * 1000);	/* the writer waits for a slot */
+	t0 = now_ms();
+	kill(pid, SIGKILL);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	dt = now_ms() - t0;
+	TH_LOG("the killed writer exited %.0f ms after SIGKILL", dt);
+	EXPECT_TRUE(WIFSIGNALED(status));
+	for (i = 0; i < KILL_BLOCKERS; i++)
+		EXPECT_EQ(blockers[i], waitpid(blockers[i], &status, 0));
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+
+	/* Anything still dirty would have no handle to go out with now. */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	syncfs(fd);
+	close(fd);
+	EXPECT_EQ(0, check_host_copy(host, data, KILL_SIZE));
 	unlink(path);
 	free(data);
 }

@@ -313,11 +313,25 @@ TEST_F(vbfs, setattr)
 	EXPECT_EQ(7, st2.st_mtim.tv_nsec);
 }
 
+/* Long name @i of readdir_2000: 250 bytes, "e%05d-" then a pattern. */
+static void long_name(char *name, int i)
+{
+	int k, len = snprintf(name, 8, "e%05d-", i);
+
+	for (k = len; k < 250; k++)
+		name[k] = 'a' + (i + k) % 26;
+	name[250] = '\0';
+}
+
+/*
+ * 2000 names of 250 bytes: about 30 full 64 KiB READDIR replies, whose
+ * buffers are vmalloc()ed page by page (no high-order allocation).
+ */
 TEST_F_TIMEOUT(vbfs, readdir_2000, 600)
 {
 	const int n = 2000;
 	char *seen = calloc(n, 1);
-	char names[8][32];
+	char names[8][256], want[256];
 	struct dirent *de;
 	long pos = -1;
 	int i, count = 0, k;
@@ -325,11 +339,10 @@ TEST_F_TIMEOUT(vbfs, readdir_2000, 600)
 
 	ASSERT_NE(NULL, seen);
 	for (i = 0; i < n; i++) {
-		char name[32];
 		int fd;
 
-		snprintf(name, sizeof(name), "e%05d", i);
-		fd = open(pathf(self, name), O_CREAT | O_WRONLY, 0644);
+		long_name(want, i);
+		fd = open(pathf(self, want), O_CREAT | O_WRONLY, 0644);
 		ASSERT_LE(0, fd);
 		close(fd);
 	}
@@ -341,6 +354,8 @@ TEST_F_TIMEOUT(vbfs, readdir_2000, 600)
 		ASSERT_EQ(1, sscanf(de->d_name, "e%d", &i));
 		ASSERT_LE(0, i);
 		ASSERT_GT(n, i);
+		long_name(want, i);
+		EXPECT_STREQ(want, de->d_name);
 		EXPECT_EQ(0, seen[i]);
 		seen[i] = 1;
 		if (++count == n / 2)
@@ -503,6 +518,60 @@ TEST_F(vbfs, xattr_user)
 	EXPECT_EQ(ENODATA, errno);
 	EXPECT_EQ(-1, removexattr(f, "user.vb"));
 	EXPECT_EQ(ENODATA, errno);
+}
+
+/*
+ * Values up to VBRIDGE_FS_XATTR_SIZE_MAX (64 KiB) travel in vmalloc()ed
+ * request and reply buffers.  The host's filesystem decides how large a
+ * value it stores (ext4 without ea_inode: under 4 KiB): the largest it
+ * takes must come back byte for byte through a 64 KiB buffer, and a
+ * 64 KiB value must get the host's own answer, not a transport error.
+ */
+TEST_F(vbfs, xattr_large)
+{
+	const size_t max = 65536;
+	char *f = pathf(self, "x");
+	char *val = malloc(max), *buf = malloc(max);
+	size_t lo = 0, hi = max, i;
+	ssize_t n;
+	int err;
+
+	ASSERT_NE(NULL, val);
+	ASSERT_NE(NULL, buf);
+	for (i = 0; i < max; i++)
+		val[i] = (char)(i * 7 + (i >> 8));
+	ASSERT_EQ(0, write_file(f, "x", 1));
+	if (setxattr(f, "user.small", "v", 1, 0) && errno == EOPNOTSUPP)
+		SKIP(return, "the host filesystem has no user xattrs");
+	err = setxattr(f, "user.big", val, max, 0) ? errno : 0;
+	TH_LOG("a 64 KiB value: %s", err ? strerror(err) : "stored");
+	EXPECT_TRUE(!err || err == ENOSPC || err == E2BIG || err == ERANGE);
+	if (!err) {
+		lo = max;
+	} else {
+		/* The largest value the host stores, by bisection. */
+		while (hi - lo > 1) {
+			size_t mid = (lo + hi) / 2;
+
+			if (!setxattr(f, "user.big", val, mid, 0))
+				lo = mid;
+			else
+				hi = mid;
+		}
+		ASSERT_LT(0, lo);
+		ASSERT_EQ(0, setxattr(f, "user.big", val, lo, 0));
+	}
+	TH_LOG("largest value stored: %zu bytes", lo);
+	memset(buf, 0, max);
+	n = getxattr(f, "user.big", buf, max);
+	ASSERT_EQ((ssize_t)lo, n);
+	EXPECT_EQ(0, memcmp(buf, val, lo));
+	EXPECT_EQ((ssize_t)lo, getxattr(f, "user.big", NULL, 0));
+	n = listxattr(f, buf, max);
+	ASSERT_LT(0, n);
+	EXPECT_NE(NULL, memmem(buf, n, "user.big\0", 9));
+	free(val);
+	free(buf);
 }
 
 TEST_F(vbfs, fallocate_seek)

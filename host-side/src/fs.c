@@ -39,7 +39,6 @@ _Static_assert(sizeof(struct vbridge_event_fs_inval_entry) +
 	       VBRIDGE_FS_NAME_MAX <= VBRIDGE_EVENT_BUF_SIZE,
 	       "inval_entry layout");
 
-#define FS_DEFAULT_TIMEOUT_NS	1000000000ULL
 /* Host descriptors kept for stdio, the vhost-user layer, eventfds... */
 #define FS_RESERVED_FDS		64
 #define FS_DEFAULT_MAX_WATCHES	1024
@@ -250,6 +249,19 @@ static uint64_t first_id(void)
 	return (v & ((1ULL << 47) - 1)) | (1ULL << 47);
 }
 
+int vbd_fs_timeout_parse(const char *s, uint64_t *ns)
+{
+	unsigned long ms;
+	char *end;
+
+	errno = 0;
+	ms = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || errno || ms > VBD_FS_MAX_TIMEOUT_MS)
+		return -EINVAL;
+	*ns = (uint64_t)ms * 1000000;
+	return 0;
+}
+
 struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 			  const struct vbd_fs_opts *opts,
 			  vbd_fs_event_fn *post_event, void *opaque)
@@ -262,8 +274,10 @@ struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 	if (!fs)
 		return NULL;
 	fs->opts = *opts;
-	if (!fs->opts.timeout_ns)
-		fs->opts.timeout_ns = FS_DEFAULT_TIMEOUT_NS;
+	if (!fs->opts.timeouts_set) {
+		fs->opts.entry_timeout_ns = VBD_FS_DEFAULT_TIMEOUT_NS;
+		fs->opts.attr_timeout_ns = VBD_FS_DEFAULT_TIMEOUT_NS;
+	}
 	if (!fs->opts.max_watches)
 		fs->opts.max_watches = FS_DEFAULT_MAX_WATCHES;
 	if (!fs->opts.max_fds) {

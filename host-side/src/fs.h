@@ -30,7 +30,13 @@ struct vbd_fs_opts {
 	unsigned int nuid_maps;		/* 0: identity */
 	unsigned int ngid_maps;
 	unsigned int max_fds;		/* 0: from RLIMIT_NOFILE */
-	uint64_t timeout_ns;		/* entry and attribute validity */
+	/*
+	 * How long the guest may trust a name (entry) and attributes; with
+	 * timeouts_set false (zeroed options) both are the default.
+	 */
+	uint64_t entry_timeout_ns;
+	uint64_t attr_timeout_ns;
+	bool timeouts_set;
 	bool allow_devices;		/* MKNOD of device nodes */
 	unsigned int xattr_ns;		/* VBD_XATTR_*: beyond user.* */
 	unsigned int max_watches;	/* inotify watches; 0: default */
@@ -38,6 +44,12 @@ struct vbd_fs_opts {
 
 /* Parse GUEST:HOST:COUNT into m; -EINVAL if malformed or wrapping. */
 int vbd_id_map_parse(const char *s, struct vbd_id_map *m);
+
+#define VBD_FS_DEFAULT_TIMEOUT_NS	1000000000ULL
+#define VBD_FS_MAX_TIMEOUT_MS		3600000UL	/* an hour */
+
+/* Parse a cache timeout in milliseconds, 0 to VBD_FS_MAX_TIMEOUT_MS. */
+int vbd_fs_timeout_parse(const char *s, uint64_t *ns);
 
 /* Deliver an event to the guest, from any thread. */
 typedef void vbd_fs_event_fn(void *opaque, const void *ev, uint32_t len);

@@ -439,8 +439,8 @@ int node_add(struct vbd_fs *fs, unsigned int share, int fd,
 	e->nodeid = htole64(n->id);
 	pthread_mutex_unlock(&fs->lock);
 
-	e->entry_valid_ns = htole64(fs->opts.timeout_ns);
-	e->attr_valid_ns = htole64(fs->opts.timeout_ns);
+	e->entry_valid_ns = htole64(fs->opts.entry_timeout_ns);
+	e->attr_valid_ns = htole64(fs->opts.attr_timeout_ns);
 	fill_attr(fs, share, &st, &e->attr);
 	return 0;
 }

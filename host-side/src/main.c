@@ -97,6 +97,10 @@ static void usage(FILE *f)
 "                          none); only callers mapped to host root get the\n"
 "                          privileged ones\n"
 "  --max-watches=N         host files watched for changes (default 1024)\n"
+"  --attr-timeout=MS       how long the guest may cache attributes, 0 to %lu\n"
+"                          milliseconds (default 1000; cache=auto and\n"
+"                          writeback mounts; short values are for testing)\n"
+"  --entry-timeout=MS      the same for names looked up (default 1000)\n"
 "  --display=WIDTHxHEIGHT[,heads=N]\n"
 "                          offer N displays (1 to %d, default 1) with this\n"
 "                          preferred mode\n"
@@ -128,7 +132,8 @@ static void usage(FILE *f)
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n",
 		VBRIDGE_MAX_TAGS, VBRIDGE_MAX_REQUEST_QUEUES, VBD_MAX_ID_MAPS,
-		VBD_OVERFLOW_ID, 64, VBRIDGE_DISPLAY_MAX_SCANOUTS);
+		VBD_OVERFLOW_ID, 64, VBD_FS_MAX_TIMEOUT_MS,
+		VBRIDGE_DISPLAY_MAX_SCANOUTS);
 }
 
 static void print_capabilities(void)
@@ -206,6 +211,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		OPT_VNC_PASSWORD_FILE,
 		OPT_SANDBOX,
 		OPT_SECCOMP,
+		OPT_ATTR_TIMEOUT,
+		OPT_ENTRY_TIMEOUT,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -221,6 +228,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
 		{ "allow-xattr", required_argument, NULL, OPT_ALLOW_XATTR },
 		{ "max-watches", required_argument, NULL, OPT_MAX_WATCHES },
+		{ "attr-timeout", required_argument, NULL, OPT_ATTR_TIMEOUT },
+		{ "entry-timeout", required_argument, NULL, OPT_ENTRY_TIMEOUT },
 		{ "serial-socket", required_argument, NULL, OPT_SERIAL_SOCKET },
 		{ "inject", required_argument, NULL, OPT_INJECT },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
@@ -321,6 +330,25 @@ static void parse_args(int argc, char **argv, struct options *o)
 				bad_args("--max-watches: expected at least 1, not '%s'", optarg);
 			o->fs.max_watches = v;
 			break;
+		case OPT_ATTR_TIMEOUT:
+		case OPT_ENTRY_TIMEOUT: {
+			uint64_t ns;
+
+			if (vbd_fs_timeout_parse(optarg, &ns))
+				bad_args("--%s-timeout: expected 0 to %lu milliseconds, not '%s'",
+					 c == OPT_ATTR_TIMEOUT ? "attr" : "entry",
+					 VBD_FS_MAX_TIMEOUT_MS, optarg);
+			if (!o->fs.timeouts_set) {
+				o->fs.attr_timeout_ns = VBD_FS_DEFAULT_TIMEOUT_NS;
+				o->fs.entry_timeout_ns = VBD_FS_DEFAULT_TIMEOUT_NS;
+				o->fs.timeouts_set = true;
+			}
+			if (c == OPT_ATTR_TIMEOUT)
+				o->fs.attr_timeout_ns = ns;
+			else
+				o->fs.entry_timeout_ns = ns;
+			break;
+		}
 		case OPT_SERIAL_SOCKET:
 			o->serial_socket = optarg;
 			break;

@@ -65,6 +65,11 @@ expect 1 "error: --allow-xattr: expected a list of trusted, security, not 'trust
 	"--allow-xattr trailing comma" -- --socket-path "$tmp/s" --allow-xattr trusted,
 expect 1 "error: --max-watches: expected at least 1, not '0'" "--max-watches 0" -- \
 	--socket-path "$tmp/s" --max-watches 0
+expect 1 "error: --attr-timeout: expected 0 to 3600000 milliseconds, not '-1'" \
+	"--attr-timeout -1" -- --socket-path "$tmp/s" --attr-timeout -1
+expect 1 "error: --entry-timeout: expected 0 to 3600000 milliseconds, not '1s'" \
+	"--entry-timeout 1s" -- --socket-path "$tmp/s" --entry-timeout=1s
+expect 0 '--attr-timeout=MS' "--help lists --attr-timeout" -- --help
 expect 0 'allow-xattr=LIST' "--help lists --allow-xattr" -- --help
 expect 1 "error: --log-level: unknown level 'loud'" "bad --log-level" -- \
 	--socket-path "$tmp/s" --log-level loud

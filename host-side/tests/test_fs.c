@@ -340,7 +340,8 @@ static void test_lookup_getattr(void)
 	CHECK_EQ(le64toh(e1.attr.size), 5);
 	CHECK_EQ(le32toh(e1.attr.nlink), 2);
 	CHECK_EQ(le32toh(e1.attr.mode), st.st_mode);
-	CHECK(e1.attr_valid_ns && e1.entry_valid_ns);
+	CHECK_EQ(le64toh(e1.attr_valid_ns), VBD_FS_DEFAULT_TIMEOUT_NS);
+	CHECK_EQ(le64toh(e1.entry_valid_ns), VBD_FS_DEFAULT_TIMEOUT_NS);
 	CHECK_EQ(getattr(&t, le64toh(e1.nodeid), &a), 0);
 	CHECK_EQ(le64toh(a.size), 5);
 	/* Lookups through a file. */
@@ -1416,6 +1417,46 @@ static void test_id_map(void)
 	fs_teardown(&t);
 }
 
+/* --attr-timeout/--entry-timeout: parsed in ms, sent in every reply. */
+static void test_timeouts(void)
+{
+	struct vbd_fs_opts opts = { .timeouts_set = true };
+	struct vbridge_fs_entry_out e;
+	struct fe_resp r;
+	struct tfs t;
+	int32_t err;
+	uint64_t ns;
+
+	CHECK_EQ(vbd_fs_timeout_parse("0", &ns), 0);
+	CHECK_EQ(ns, 0);
+	CHECK_EQ(vbd_fs_timeout_parse("3", &ns), 0);
+	CHECK_EQ(ns, 3000000);
+	CHECK_EQ(vbd_fs_timeout_parse("3600000", &ns), 0);
+	CHECK_EQ(ns, 3600000000000ULL);
+	CHECK(vbd_fs_timeout_parse("3600001", &ns) < 0);
+	CHECK(vbd_fs_timeout_parse("", &ns) < 0);
+	CHECK(vbd_fs_timeout_parse("-1", &ns) < 0);
+	CHECK(vbd_fs_timeout_parse("+1", &ns) < 0);
+	CHECK(vbd_fs_timeout_parse(" 1", &ns) < 0);
+	CHECK(vbd_fs_timeout_parse("1ms", &ns) < 0);
+	CHECK(vbd_fs_timeout_parse("99999999999999999999999", &ns) < 0);
+
+	/* Zeroed options keep the 1 s default (test_lookup_getattr). */
+	opts.attr_timeout_ns = 0;
+	opts.entry_timeout_ns = 5000000;
+	fs_setup_opts(&t, &opts);
+	t.root = mount_tag(&t, "data", &err);
+	CHECK_EQ(err, 0);
+	write_file(path_in(t.dir, "f"), "x");
+	CHECK_EQ(lookup(&t, t.root, "f", &e), 0);
+	CHECK_EQ(le64toh(e.attr_valid_ns), 0);
+	CHECK_EQ(le64toh(e.entry_valid_ns), 5000000);
+	CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_GETATTR,
+		       &(struct freq){ .nodeid = le64toh(e.nodeid) }, &r), 0);
+	CHECK_EQ(le64toh(OUT(r, struct vbridge_fs_attr_out, 0).attr_valid_ns), 0);
+	fs_teardown(&t);
+}
+
 /* Descriptors the process holds now. */
 static unsigned int count_fds(void)
 {
@@ -2165,6 +2206,7 @@ static const struct tap_test tests[] = {
 	T(malformed),
 	T(access_denied),
 	T(id_map),
+	T(timeouts),
 	T(max_fds),
 	T(max_fds_lru),
 	T(inval_event),
