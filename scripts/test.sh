@@ -343,10 +343,13 @@ count_guest "$LOGDIR/bench-quick.log" || bench_status=1
 record "benchmark quick mode completed (see $LOGDIR/bench-quick.log, build/results/quick)" "$bench_status"
 # --- end of the benchmark quick mode
 
-# --- issue 12 (microvm): the minimal kernel booting with its root over
-# vbridge on q35 and microvm, "vbridge run", the example device tree.
-echo "==> root over vbridge, the minimal kernel, vbridge run (scripts/microvm-test.sh)"
-LOGDIR=$LOGDIR "$ROOT/scripts/microvm-test.sh" >"$LOGDIR/microvm.log" 2>&1
+# --- issue 12 (microvm): root over vbridge on q35 and microvm, "vbridge
+# run", the example device tree.  On Debian's kernel by default: building
+# the minimal kernel (VBRIDGE_TEST_KERNEL=minimal) costs a fresh 2-core
+# machine more than the time left under 30 minutes.
+echo "==> root over vbridge, vbridge run (scripts/microvm-test.sh)"
+VBRIDGE_TEST_KERNEL=${VBRIDGE_TEST_KERNEL:-debian} LOGDIR=$LOGDIR \
+	"$ROOT/scripts/microvm-test.sh" >"$LOGDIR/microvm.log" 2>&1
 mvm_status=$?
 tr -d '\r' <"$LOGDIR/microvm.log" | grep -a '^\(not \)\?ok - \|^# ' | grep -av '^# *\(RUN\|OK\|PASSED\|SKIP\|Starting\)'
 count_guest "$LOGDIR/microvm.log" || mvm_status=1
