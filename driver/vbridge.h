@@ -204,6 +204,8 @@ struct vbridge_evq {
  *	vbridge_fs_lock (vbridge_fs_super.c)
  * @kms: the display, NULL without one; set by vbridge_kms_probe() and
  *	cleared by vbridge_kms_remove(), read by the event work
+ * @op_requests: requests posted, by opcode (debugfs "opcodes"), so that
+ *	tests can count the round trips of an operation
  */
 struct vbridge_dev {
 	struct kref kref;
@@ -247,6 +249,8 @@ struct vbridge_dev {
 	struct list_head fs_entry;
 
 	struct vbridge_kms *kms;
+
+	atomic64_t op_requests[VBRIDGE_OP_LAST + 1];
 };
 
 /*
@@ -331,6 +335,13 @@ struct vbridge_evt_waiter {
 	u64 cookie;
 	bool fired;
 };
+
+/* A request with @opcode is on the ring. */
+static inline void vbridge_count_op(struct vbridge_dev *vb, u32 opcode)
+{
+	if (opcode <= VBRIDGE_OP_LAST)
+		atomic64_inc(&vb->op_requests[opcode]);
+}
 
 /* vbridge_main.c */
 extern unsigned int vbridge_request_timeout_ms;
