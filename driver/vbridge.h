@@ -408,6 +408,8 @@ enum vbridge_fs_cache {
  * @cache: enum vbridge_fs_cache
  * @writeback: dirty pages are written back lazily, not on every write
  * @max_pages: data pages per READ or WRITE request
+ * @neg_valid_ns: how long a name the device did not find stays negative:
+ *	the entry timeout of the root's MOUNT reply
  * @attr_version: bumped by every local change of an inode's size, so that
  *	attributes fetched before it do not overwrite it
  * @forget_lock: protects @forgets
@@ -427,6 +429,7 @@ struct vbridge_fs {
 	enum vbridge_fs_cache cache;
 	bool writeback;
 	unsigned int max_pages;
+	u64 neg_valid_ns;
 	atomic64_t attr_version;
 	spinlock_t forget_lock;		/* see the kernel-doc above */
 	struct list_head forgets;

@@ -6,8 +6,9 @@
  * A dentry is valid until dentry->d_time (get_jiffies_64(); 0 is
  * expired), set from the entry timeout of the reply that produced it: a
  * LOOKUP, a creation or a READDIR record.
- * Negative dentries are only kept with cache=always, where INVAL_ENTRY
- * events expire them.
+ * Negative dentries are kept for the device's entry timeout (the root's,
+ * from MOUNT: an ENOENT carries none), and INVAL_ENTRY events expire
+ * them early when a name appears on the host.
  */
 
 #include <linux/fs.h>
@@ -87,10 +88,7 @@ static struct dentry *vbridge_fs_lookup(struct inode *dir,
 	err = vbridge_fs_do_lookup(dir, &dentry->d_name, &e);
 	if (err == -ENOENT) {
 		res = d_splice_alias(NULL, dentry);
-		/* Only cache=always hears of creations (INVAL_ENTRY). */
-		vbridge_fs_set_entry_timeout(dentry,
-					     fs->cache == VBRIDGE_FS_CACHE_ALWAYS ?
-					     NSEC_PER_SEC : 0);
+		vbridge_fs_set_entry_timeout(dentry, fs->neg_valid_ns);
 		return res;
 	}
 	if (err)

@@ -669,6 +669,7 @@ static int vbridge_fs_fill_super(struct super_block *sb,
 		return invalfc(fc, "the export's root is not a directory");
 	}
 	fs->root = VBRIDGE_I(root)->nodeid;
+	fs->neg_valid_ns = le64_to_cpu(e.entry_valid_ns);
 	sb->s_root = d_make_root(root);
 	if (!sb->s_root)
 		return -ENOMEM;

@@ -157,9 +157,11 @@ FIXTURE_TEARDOWN(rtt)
 TEST_F(rtt, create_close)
 {
 	char path[PATH_MAX];
+	struct stat st;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/new", self->dir);
+	ASSERT_EQ(0, stat(self->dir, &st));
 	BEGIN();
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	ASSERT_LE(0, fd);
@@ -173,6 +175,7 @@ TEST_F(rtt, create_close)
 
 	/* Without O_EXCL (creat(2)) as well. */
 	snprintf(path, sizeof(path), "%s/new2", self->dir);
+	ASSERT_EQ(0, stat(self->dir, &st));
 	BEGIN();
 	fd = creat(path, 0644);
 	ASSERT_LE(0, fd);
