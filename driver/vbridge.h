@@ -456,6 +456,9 @@ struct vbridge_fs {
  *	0 for the export's own: its st_dev is the superblock's
  * @files: open regular files (struct vbridge_file), whose handles serve
  *	reads and writeback without a file of their own
+ * @link: symlinks: the cached target, NULL until read or created here;
+ *	written under @lock, read under RCU, dropped with the attributes
+ *	(vbridge_fs_inval_attr()) and freed after a grace period
  * @state: VBRIDGE_I_* bits, atomic bitops (no lock)
  */
 struct vbridge_inode {
@@ -468,7 +471,14 @@ struct vbridge_inode {
 	bool local_change;
 	u32 devidx;
 	struct list_head files;
+	struct vbridge_fs_link __rcu *link;
 	unsigned long state;
+};
+
+/* A symlink's target, cached (vbridge_inode.link). */
+struct vbridge_fs_link {
+	struct rcu_head rcu;
+	char target[];
 };
 
 /*
@@ -533,6 +543,8 @@ void vbridge_fs_update_attr(struct inode *inode,
 			    const struct vbridge_fs_attr *attr, u64 valid_ns,
 			    u64 attr_version);
 void vbridge_fs_inval_attr(struct inode *inode);
+void vbridge_fs_set_link(struct inode *inode, const char *target,
+			 size_t len);
 int vbridge_fs_refresh_attr(struct inode *inode, bool force);
 void vbridge_fs_local_change(struct inode *inode, loff_t size);
 void vbridge_fs_make_stale(struct inode *inode);

@@ -259,7 +259,12 @@ static int vbridge_fs_symlink(struct mnt_idmap *idmap, struct inode *dir,
 	err = vbridge_fs_simple(VBRIDGE_FS(dir->i_sb), VBRIDGE_OP_FS_SYMLINK,
 				msg, len, &e, sizeof(e));
 	kfree(msg);
-	return err ?: vbridge_fs_instantiate(dir, dentry, &e);
+	if (!err)
+		err = vbridge_fs_instantiate(dir, dentry, &e);
+	/* Known: the next readlink needs no READLINK. */
+	if (!err && d_really_is_positive(dentry))
+		vbridge_fs_set_link(d_inode(dentry), target, tlen);
+	return err;
 }
 
 static int vbridge_fs_link(struct dentry *old, struct inode *dir,

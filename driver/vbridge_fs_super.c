@@ -486,6 +486,7 @@ static struct inode *vbridge_fs_alloc_inode(struct super_block *sb)
 	vi->attr_expires = 0;
 	vi->attr_version = 0;
 	vi->state = 0;
+	RCU_INIT_POINTER(vi->link, NULL);
 	spin_lock_init(&vi->lock);
 	INIT_LIST_HEAD(&vi->files);
 	return &vi->vfs;
@@ -493,6 +494,8 @@ static struct inode *vbridge_fs_alloc_inode(struct super_block *sb)
 
 static void vbridge_fs_free_inode(struct inode *inode)
 {
+	/* After a grace period already: no RCU walk sees the target. */
+	kfree(rcu_dereference_protected(VBRIDGE_I(inode)->link, true));
 	kmem_cache_free(vbridge_inode_cachep, VBRIDGE_I(inode));
 }
 
