@@ -140,9 +140,13 @@ static int vbridge_fs_open(struct inode *inode, struct file *file)
 	/*
 	 * cache=auto: close-to-open consistency with the host.  Fresh
 	 * attributes invalidate the page cache if the size or mtime moved
-	 * (vbridge_fs_update_attr()); after a change of our own that test
-	 * cannot tell a host change from ours, so the cache goes, as FUSE's
-	 * does on every open without FOPEN_KEEP_CACHE.
+	 * (vbridge_fs_update_attr()).  Attributes still valid (from the
+	 * LOOKUP of this walk, say) are fresh enough: a change on the host
+	 * meanwhile expires them (INVAL_INODE) and drops the pages, so the
+	 * cache stays without a GETATTR, as FUSE's with FOPEN_KEEP_CACHE;
+	 * expired ones are fetched again.  After a change of our own the
+	 * size and mtime cannot tell a host change from ours, so the cache
+	 * goes, as FUSE's does on every open without FOPEN_KEEP_CACHE.
 	 */
 	if (fs->cache == VBRIDGE_FS_CACHE_AUTO &&
 	    !(oflags & VBRIDGE_FS_OPEN_KEEP_CACHE)) {
@@ -152,7 +156,7 @@ static int vbridge_fs_open(struct inode *inode, struct file *file)
 		spin_lock(&vi->lock);
 		ours = vi->local_change;
 		spin_unlock(&vi->lock);
-		if (!vbridge_fs_refresh_attr(inode, true) && ours)
+		if (!vbridge_fs_refresh_attr(inode, ours) && ours)
 			invalidate_inode_pages2(inode->i_mapping);
 	}
 	return 0;
