@@ -487,6 +487,11 @@ struct vbridge_fs_link {
  * leaves the inode hash, so that a new lookup makes a new inode.
  */
 #define VBRIDGE_I_STALE		0
+/*
+ * A POSIX lock was asked of the device for the inode: a close must send
+ * FLUSH, which drops the closing owner's locks there.  Never cleared.
+ */
+#define VBRIDGE_I_POSIX_LOCKS	1
 
 /**
  * struct vbridge_file - an open vbridgefs file or directory
@@ -498,6 +503,9 @@ struct vbridge_fs_link {
  * @entry: on vbridge_inode.files (regular files only)
  * @mode: FMODE_READ and FMODE_WRITE of the handle on the device
  * @direct: read and write bypass the page cache
+ * @locks: a flock or OFD lock was asked of the device through the
+ *	handle, which RELEASE drops: RELEASE is then waited for, so that
+ *	the lock is free once close() returns
  */
 struct vbridge_file {
 	refcount_t ref;
@@ -505,6 +513,7 @@ struct vbridge_file {
 	struct list_head entry;
 	fmode_t mode;
 	bool direct;
+	bool locks;
 };
 
 static inline struct vbridge_inode *VBRIDGE_I(struct inode *inode)
@@ -529,6 +538,8 @@ int vbridge_fs_call(struct vbridge_fs *fs, struct vbridge_args *args,
 		    u32 min_out);
 int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
 		      u32 in_len, void *out, u32 out_len);
+void vbridge_fs_release_fh(struct vbridge_fs *fs, u32 opcode, u64 nodeid,
+			   u64 fh, bool wait);
 void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
 bool vbridge_fs_mounted(struct vbridge_dev *vb);
 u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);

@@ -560,11 +560,10 @@ static int vbridge_fs_opendir(struct inode *inode, struct file *file)
 static int vbridge_fs_releasedir(struct inode *inode, struct file *file)
 {
 	struct vbridge_file *vf = file->private_data;
-	struct vbridge_fs_in in;
 
-	vbridge_fs_in_init(&in, VBRIDGE_I(inode)->nodeid, vf->fh);
-	vbridge_fs_simple(VBRIDGE_FS(inode->i_sb), VBRIDGE_OP_FS_RELEASEDIR,
-			  &in, sizeof(in), NULL, 0);
+	vbridge_fs_release_fh(VBRIDGE_FS(inode->i_sb),
+			      VBRIDGE_OP_FS_RELEASEDIR,
+			      VBRIDGE_I(inode)->nodeid, vf->fh, false);
 	kfree(vf);
 	return 0;
 }

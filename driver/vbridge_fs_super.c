@@ -207,6 +207,27 @@ u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns)
 	return get_jiffies_64() + nsecs_to_jiffies64(min(valid_ns, 1ULL << 62));
 }
 
+/*
+ * RELEASE or RELEASEDIR @fh of @nodeid.  Unless @wait, in the background:
+ * close() and munmap() need not wait for the device, which only frees
+ * its descriptor.  If the request cannot even be queued, the device was
+ * reset or removed and forgot the handle anyway.
+ */
+void vbridge_fs_release_fh(struct vbridge_fs *fs, u32 opcode, u64 nodeid,
+			   u64 fh, bool wait)
+{
+	struct vbridge_fs_in in;
+	struct vbridge_args args = {
+		.opcode = opcode,
+		.flags = wait ? VBRIDGE_REQ_KILLABLE : VBRIDGE_REQ_BACKGROUND,
+		.in = &in,
+		.in_len = sizeof(in),
+	};
+
+	vbridge_fs_in_init(&in, nodeid, fh);
+	vbridge_fs_call(fs, &args, 0);
+}
+
 /* Forgets */
 
 static void vbridge_fs_send_forget(struct vbridge_fs *fs, u64 nodeid,
