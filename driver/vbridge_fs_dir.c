@@ -388,7 +388,10 @@ static int vbridge_fs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	return 0;
 }
 
-/* CREATE @dentry and open it into @file. */
+/*
+ * CREATE @dentry and open it into @file.  @dentry may still be in lookup
+ * (no LOOKUP was sent): then @flags has O_EXCL, and it is spliced in.
+ */
 static int vbridge_fs_create_open(struct inode *dir, struct dentry *dentry,
 				  struct file *file, unsigned int flags,
 				  umode_t mode)
@@ -435,7 +438,22 @@ static int vbridge_fs_create_open(struct inode *dir, struct dentry *dentry,
 		err = PTR_ERR(inode);
 		goto err_release;
 	}
-	d_instantiate(dentry, inode);
+	if (d_in_lookup(dentry)) {
+		/* A regular file has no alias to splice instead. */
+		struct dentry *alias = d_splice_alias(inode, dentry);
+
+		if (IS_ERR(alias)) {
+			err = PTR_ERR(alias);
+			goto err_release;
+		}
+		if (alias) {
+			dput(alias);
+			err = -EIO;
+			goto err_release;
+		}
+	} else {
+		d_instantiate(dentry, inode);
+	}
 	vbridge_fs_set_entry_timeout(dentry, le64_to_cpu(out.e.entry_valid_ns));
 	file->f_mode |= FMODE_CREATED;
 	err = finish_open(file, dentry, generic_file_open);
@@ -459,6 +477,21 @@ static int vbridge_fs_atomic_open(struct inode *dir, struct dentry *dentry,
 	struct dentry *res = NULL;
 	int err;
 
+	/*
+	 * A name not in the dentry cache is most likely new: CREATE it
+	 * exclusively right away instead of a LOOKUP first.  If it exists
+	 * (a file, a directory, a dangling symlink to follow...), look it
+	 * up and let the VFS open what it is, unless O_EXCL said fail.  A
+	 * refusal (read-only export, permissions) may hide an existing name
+	 * as well, which the VFS opens or answers EEXIST for.
+	 */
+	if (d_in_lookup(dentry) && (flags & O_CREAT)) {
+		err = vbridge_fs_create_open(dir, dentry, file, flags | O_EXCL,
+					     mode);
+		if (err == -EEXIST ? (flags & O_EXCL) :
+		    err != -EROFS && err != -EACCES && err != -EPERM)
+			return err;
+	}
 	if (d_in_lookup(dentry)) {
 		res = vbridge_fs_lookup(dir, dentry, 0);
 		if (IS_ERR(res))
