@@ -10,8 +10,8 @@
  * The mount is VBRIDGE_MNT (default /mnt/vb) with cache=auto; nothing
  * else may use the device meanwhile.  Entries and attributes stay valid
  * for the device's timeout (1 s by default): each measured operation
- * follows a stat() that revalidates what it uses, and takes a few
- * system calls.
+ * waits for the change events of its set-up (settle()), follows a
+ * stat() that revalidates what it uses, and takes a few system calls.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -121,6 +121,49 @@ static void log_delta(struct __test_metadata *_metadata, const char *what,
 	       line);
 }
 
+/* INVAL events received so far, summed over every device. */
+static long long events_read(void)
+{
+	long long n, sum = 0;
+	char line[128];
+	glob_t g;
+	size_t i;
+
+	if (glob("/sys/kernel/debug/vbridge/*/events", 0, NULL, &g))
+		return -1;
+	for (i = 0; i < g.gl_pathc; i++) {
+		FILE *f = fopen(g.gl_pathv[i], "r");
+
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "events: %lld", &n) == 1)
+				sum += n;
+		if (f)
+			fclose(f);
+	}
+	globfree(&g);
+	return sum;
+}
+
+/*
+ * Wait for the host's change events about what the test just did (our
+ * own creations come back as INVAL events, which expire entries and
+ * attributes): until none came for 300 ms, at most 5 s.  Then the stat
+ * that follows revalidates for good, and the measured operation sees a
+ * settled cache.
+ */
+static void settle(void)
+{
+	long long prev = events_read(), now;
+	int quiet = 0, i;
+
+	for (i = 0; i < 50 && quiet < 3; i++) {
+		usleep(100000);
+		now = events_read();
+		quiet = now == prev ? quiet + 1 : 0;
+		prev = now;
+	}
+}
+
 FIXTURE(rtt) {
 	char dir[256];
 	struct counts a, b;
@@ -161,6 +204,7 @@ TEST_F(rtt, create_close)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/new", self->dir);
+	settle();
 	ASSERT_EQ(0, stat(self->dir, &st));
 	BEGIN();
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
@@ -175,6 +219,7 @@ TEST_F(rtt, create_close)
 
 	/* Without O_EXCL (creat(2)) as well. */
 	snprintf(path, sizeof(path), "%s/new2", self->dir);
+	settle();
 	ASSERT_EQ(0, stat(self->dir, &st));
 	BEGIN();
 	fd = creat(path, 0644);
@@ -237,6 +282,7 @@ TEST_F(rtt, open_read_close_unchanged)
 	ASSERT_EQ(sizeof(buf), write(fd, buf, sizeof(buf)));
 	ASSERT_EQ(0, close(fd));
 	for (i = 0; i < 2; i++) {
+		settle();
 		ASSERT_EQ(0, stat(path, &st));
 		BEGIN();
 		fd = open(path, O_RDONLY);
@@ -261,6 +307,8 @@ TEST_F(rtt, stat_missing_twice)
 	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/missing", self->dir);
+	settle();
+	ASSERT_EQ(0, stat(self->dir, &st));
 	BEGIN();
 	EXPECT_EQ(-1, stat(path, &st));
 	EXPECT_EQ(ENOENT, errno);
@@ -288,6 +336,7 @@ TEST_F(rtt, readlink_twice)
 	for (i = 0; i < 2; i++) {
 		struct stat st;
 
+		settle();
 		ASSERT_EQ(0, lstat(path, &st));
 		BEGIN();
 		memset(buf, 0, sizeof(buf));
@@ -333,6 +382,7 @@ TEST_F(rtt, ls_l_symlinks)
 		ASSERT_EQ(0, symlink(buf, path));
 	}
 	for (pass = 0; pass < 2; pass++) {
+		settle();
 		ASSERT_EQ(0, stat(self->dir, &st));
 		BEGIN();
 		d = opendir(self->dir);
