@@ -414,7 +414,8 @@ enum vbridge_fs_cache {
  *	attributes fetched before it do not overwrite it
  * @forget_lock: protects @forgets
  * @forgets: struct vbridge_fs_forget waiting for @forget_work
- * @forget_work: sends FORGET requests for evicted inodes
+ * @forget_work: sends FORGET requests for evicted inodes, batched
+ *	(BATCH_FORGET) where the device speaks protocol 2.1
  * @dev_lock: serializes allocating @devs
  * @devs: st_dev of the host filesystems mounted below the export, by
  *	device index - 1 (vbridge_fs_attr.devidx); 0 until first needed,

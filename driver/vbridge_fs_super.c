@@ -254,16 +254,66 @@ static void vbridge_fs_send_forget(struct vbridge_fs *fs, u64 nodeid,
 	vbridge_request_args(fs->vb, &args);
 }
 
+/*
+ * Send the forgets on @list as BATCH_FORGETs of up to a page of entries
+ * each, freeing them.  The request names the export's root, which the
+ * device never evicts; entries that do not fit in a batch stay on @list.
+ */
+static void vbridge_fs_send_batch(struct vbridge_fs *fs,
+				  struct list_head *list, void *buf,
+				  unsigned int max)
+{
+	struct vbridge_fs_batch_forget_in *batch = buf + sizeof(struct vbridge_fs_in);
+	struct vbridge_fs_forget_one *one = (void *)(batch + 1);
+	struct vbridge_fs_forget *f, *tmp;
+	struct vbridge_args args = {
+		.opcode = VBRIDGE_OP_FS_BATCH_FORGET,
+		.flags = VBRIDGE_REQ_BACKGROUND,
+		.in = buf,
+	};
+	unsigned int n = 0;
+
+	list_for_each_entry_safe(f, tmp, list, node) {
+		one[n].nodeid = cpu_to_le64(f->nodeid);
+		one[n].nlookup = cpu_to_le64(f->nlookup);
+		list_del(&f->node);
+		kfree(f);
+		if (++n == max)
+			break;
+	}
+	vbridge_fs_in_init(buf, fs->root, 0);
+	batch->count = cpu_to_le32(n);
+	batch->padding = 0;
+	args.in_len = (void *)&one[n] - buf;
+	/* As for FORGET: a reset device forgot every node anyway. */
+	vbridge_request_args(fs->vb, &args);
+}
+
 static void vbridge_fs_forget_work(struct work_struct *work)
 {
 	struct vbridge_fs *fs = container_of(work, struct vbridge_fs,
 					     forget_work);
 	struct vbridge_fs_forget *f, *tmp;
+	unsigned int max = 0;
+	void *buf = NULL;
 	LIST_HEAD(list);
 
 	spin_lock(&fs->forget_lock);
 	list_splice_init(&fs->forgets, &list);
 	spin_unlock(&fs->forget_lock);
+
+	/* BATCH_FORGET came with protocol 2.1. */
+	if (READ_ONCE(fs->vb->minor) >= 1 && fs->root &&
+	    !list_is_singular(&list)) {
+		max = (min_t(u32, vbridge_max_in_payload(fs->vb), PAGE_SIZE) -
+		       sizeof(struct vbridge_fs_in) -
+		       sizeof(struct vbridge_fs_batch_forget_in)) /
+		      sizeof(struct vbridge_fs_forget_one);
+		buf = kmalloc(PAGE_SIZE, GFP_NOFS);
+	}
+	while (buf && max && !list_empty(&list))
+		vbridge_fs_send_batch(fs, &list, buf, max);
+	kfree(buf);
 	list_for_each_entry_safe(f, tmp, &list, node) {
 		vbridge_fs_send_forget(fs, f->nodeid, f->nlookup);
 		kfree(f);

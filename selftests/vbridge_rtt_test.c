@@ -408,4 +408,37 @@ TEST_F(rtt, ls_l_symlinks)
 	EXPECT_EQ(0, delta(&self->a, &self->b, VBRIDGE_OP_FS_LOOKUP));
 }
 
+/*
+ * Evicting many inodes gives their lookups back in a few requests
+ * (BATCH_FORGET), not one FORGET each.
+ */
+TEST_F(rtt, forget_batched)
+{
+	long long sent = -1, prev;
+	char path[PATH_MAX];
+	struct stat st;
+	int i, fd;
+
+	for (i = 0; i < 64; i++) {
+		snprintf(path, sizeof(path), "%s/f%02d", self->dir, i);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, close(fd));
+		ASSERT_EQ(0, lstat(path, &st));
+	}
+	BEGIN();
+	ASSERT_EQ(0, system("echo 2 > /proc/sys/vm/drop_caches"));
+	/* FORGETs go out from a work item: wait until they stop. */
+	do {
+		prev = sent;
+		usleep(200000);
+		END();
+		sent = delta(&self->a, &self->b, VBRIDGE_OP_FS_FORGET) +
+		       delta(&self->a, &self->b, VBRIDGE_OP_FS_BATCH_FORGET);
+	} while (sent != prev);
+	log_delta(_metadata, "evicting 64+ inodes", &self->a, &self->b);
+	EXPECT_LE(1, sent);
+	EXPECT_GE(16, sent);
+}
+
 TEST_HARNESS_MAIN
