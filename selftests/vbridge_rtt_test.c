@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/vbridge.h>
 
@@ -119,6 +120,14 @@ static void log_delta(struct __test_metadata *_metadata, const char *what,
 					" %#x:%lld", op, b->n[op] - a->n[op]);
 	TH_LOG("%s: %lld requests (opcode:count%s)", what, delta(a, b, 0),
 	       line);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* INVAL events received so far, summed over every device. */
@@ -281,8 +290,15 @@ TEST_F(rtt, open_read_close_unchanged)
 	memset(buf, 'x', sizeof(buf));
 	ASSERT_EQ(sizeof(buf), write(fd, buf, sizeof(buf)));
 	ASSERT_EQ(0, close(fd));
-	for (i = 0; i < 2; i++) {
+	/*
+	 * The cached case again while a stall of the loaded machine let
+	 * the entries expire inside it (the 1 s timeout), a few times.
+	 */
+	for (i = 0; i < 6; i++) {
+		double t0;
+
 		settle();
+		t0 = now_ms();
 		ASSERT_EQ(0, stat(path, &st));
 		BEGIN();
 		fd = open(path, O_RDONLY);
@@ -292,6 +308,8 @@ TEST_F(rtt, open_read_close_unchanged)
 		END();
 		log_delta(_metadata, i ? "open+read+close (cached)" :
 			  "open+read+close (first)", &self->a, &self->b);
+		if (i && now_ms() - t0 < 500)
+			break;
 	}
 	EXPECT_EQ(1, delta(&self->a, &self->b, VBRIDGE_OP_FS_OPEN));
 	EXPECT_EQ(0, delta(&self->a, &self->b, VBRIDGE_OP_FS_GETATTR));
