@@ -205,6 +205,8 @@ struct vbridge_evq {
  * @display: the display's auxiliary device, NULL without one; set by
  *	vbridge_aux_add() and cleared by vbridge_aux_remove() (probe and
  *	remove), read by the event work
+ * @op_requests: requests posted, by opcode (debugfs "opcodes"), so that
+ *	tests can count the round trips of an operation
  */
 struct vbridge_dev {
 	struct kref kref;
@@ -251,6 +253,8 @@ struct vbridge_dev {
 	struct list_head fs_entry;
 
 	struct vbridge_adev *display;
+
+	atomic64_t op_requests[VBRIDGE_OP_LAST + 1];
 };
 
 /*
@@ -344,6 +348,13 @@ struct vbridge_evt_waiter {
 	bool fired;
 };
 
+/* A request with @opcode is on the ring. */
+static inline void vbridge_count_op(struct vbridge_dev *vb, u32 opcode)
+{
+	if (opcode <= VBRIDGE_OP_LAST)
+		atomic64_inc(&vb->op_requests[opcode]);
+}
+
 /* vbridge_main.c */
 extern unsigned int vbridge_request_timeout_ms;
 void vbridge_dev_get(struct vbridge_dev *vb);
@@ -413,11 +424,14 @@ enum vbridge_fs_cache {
  * @cache: enum vbridge_fs_cache
  * @writeback: dirty pages are written back lazily, not on every write
  * @max_pages: data pages per READ or WRITE request
+ * @neg_valid_ns: how long a name the device did not find stays negative:
+ *	the entry timeout of the root's MOUNT reply
  * @attr_version: bumped by every local change of an inode's size, so that
  *	attributes fetched before it do not overwrite it
  * @forget_lock: protects @forgets
  * @forgets: struct vbridge_fs_forget waiting for @forget_work
- * @forget_work: sends FORGET requests for evicted inodes
+ * @forget_work: sends FORGET requests for evicted inodes, batched
+ *	(BATCH_FORGET) where the device speaks protocol 2.1
  * @dev_lock: serializes allocating @devs
  * @devs: st_dev of the host filesystems mounted below the export, by
  *	device index - 1 (vbridge_fs_attr.devidx); 0 until first needed,
@@ -434,6 +448,7 @@ struct vbridge_fs {
 	enum vbridge_fs_cache cache;
 	bool writeback;
 	unsigned int max_pages;
+	u64 neg_valid_ns;
 	atomic64_t attr_version;
 	spinlock_t forget_lock;		/* see the kernel-doc above */
 	struct list_head forgets;
@@ -460,6 +475,9 @@ struct vbridge_fs {
  *	0 for the export's own: its st_dev is the superblock's
  * @files: open regular files (struct vbridge_file), whose handles serve
  *	reads and writeback without a file of their own
+ * @link: symlinks: the cached target, NULL until read or created here;
+ *	written under @lock, read under RCU, dropped with the attributes
+ *	(vbridge_fs_inval_attr()) and freed after a grace period
  * @state: VBRIDGE_I_* bits, atomic bitops (no lock)
  */
 struct vbridge_inode {
@@ -472,7 +490,14 @@ struct vbridge_inode {
 	bool local_change;
 	u32 devidx;
 	struct list_head files;
+	struct vbridge_fs_link __rcu *link;
 	unsigned long state;
+};
+
+/* A symlink's target, cached (vbridge_inode.link). */
+struct vbridge_fs_link {
+	struct rcu_head rcu;
+	char target[];
 };
 
 /*
@@ -483,6 +508,11 @@ struct vbridge_inode {
 #define VBRIDGE_I_STALE		0
 /* Not yet found again on a new backend (vbridge_fs_recover()). */
 #define VBRIDGE_I_RECOVERING	1
+/*
+ * A POSIX lock was asked of the device for the inode: a close must send
+ * FLUSH, which drops the closing owner's locks there.  Never cleared.
+ */
+#define VBRIDGE_I_POSIX_LOCKS	2
 
 /**
  * struct vbridge_file - an open vbridgefs file or directory
@@ -494,6 +524,9 @@ struct vbridge_inode {
  * @entry: on vbridge_inode.files (regular files only)
  * @mode: FMODE_READ and FMODE_WRITE of the handle on the device
  * @direct: read and write bypass the page cache
+ * @locks: a flock or OFD lock was asked of the device through the
+ *	handle, which RELEASE drops: RELEASE is then waited for, so that
+ *	the lock is free once close() returns
  */
 struct vbridge_file {
 	refcount_t ref;
@@ -501,6 +534,7 @@ struct vbridge_file {
 	struct list_head entry;
 	fmode_t mode;
 	bool direct;
+	bool locks;
 };
 
 static inline struct vbridge_inode *VBRIDGE_I(struct inode *inode)
@@ -531,6 +565,8 @@ int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
 		      u32 in_len, void *out, u32 out_len);
 int vbridge_fs_simple_flags(struct vbridge_fs *fs, u32 opcode, u32 flags,
 			    const void *in, u32 in_len, void *out, u32 out_len);
+void vbridge_fs_release_fh(struct vbridge_fs *fs, u32 opcode, u64 nodeid,
+			   u64 fh, bool wait);
 void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
 bool vbridge_fs_mounted(struct vbridge_dev *vb);
 u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);
@@ -545,6 +581,8 @@ void vbridge_fs_update_attr(struct inode *inode,
 			    const struct vbridge_fs_attr *attr, u64 valid_ns,
 			    u64 attr_version);
 void vbridge_fs_inval_attr(struct inode *inode);
+void vbridge_fs_set_link(struct inode *inode, const char *target,
+			 size_t len);
 int vbridge_fs_refresh_attr(struct inode *inode, bool force);
 void vbridge_fs_local_change(struct inode *inode, loff_t size);
 void vbridge_fs_make_stale(struct inode *inode);

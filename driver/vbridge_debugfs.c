@@ -6,6 +6,7 @@
  *            configuration
  *   queues   per request queue counters
  *   events   event queue counters
+ *   opcodes  requests posted per opcode ("opcode count", nonzero only)
  */
 
 #include <linux/debugfs.h>
@@ -114,6 +115,21 @@ static int vbridge_events_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(vbridge_events);
 
+static int vbridge_opcodes_show(struct seq_file *m, void *unused)
+{
+	struct vbridge_dev *vb = m->private;
+	unsigned int op;
+	s64 n;
+
+	for (op = 0; op < ARRAY_SIZE(vb->op_requests); op++) {
+		n = atomic64_read(&vb->op_requests[op]);
+		if (n)
+			seq_printf(m, "%#06x %lld\n", op, (long long)n);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(vbridge_opcodes);
+
 void vbridge_debugfs_add(struct vbridge_dev *vb)
 {
 	vb->debugfs = debugfs_create_dir(dev_name(&vb->vdev->dev),
@@ -123,6 +139,8 @@ void vbridge_debugfs_add(struct vbridge_dev *vb)
 			    &vbridge_queues_fops);
 	debugfs_create_file("events", 0444, vb->debugfs, vb,
 			    &vbridge_events_fops);
+	debugfs_create_file("opcodes", 0444, vb->debugfs, vb,
+			    &vbridge_opcodes_fops);
 }
 
 void vbridge_debugfs_remove(struct vbridge_dev *vb)

@@ -6,8 +6,9 @@
  * A dentry is valid until dentry->d_time (get_jiffies_64(); 0 is
  * expired), set from the entry timeout of the reply that produced it: a
  * LOOKUP, a creation or a READDIR record.
- * Negative dentries are only kept with cache=always, where INVAL_ENTRY
- * events expire them.
+ * Negative dentries are kept for the device's entry timeout (the root's,
+ * from MOUNT: an ENOENT carries none), and INVAL_ENTRY events expire
+ * them early when a name appears on the host.
  */
 
 #include <linux/fs.h>
@@ -87,10 +88,7 @@ static struct dentry *vbridge_fs_lookup(struct inode *dir,
 	err = vbridge_fs_do_lookup(dir, &dentry->d_name, &e);
 	if (err == -ENOENT) {
 		res = d_splice_alias(NULL, dentry);
-		/* Only cache=always hears of creations (INVAL_ENTRY). */
-		vbridge_fs_set_entry_timeout(dentry,
-					     fs->cache == VBRIDGE_FS_CACHE_ALWAYS ?
-					     NSEC_PER_SEC : 0);
+		vbridge_fs_set_entry_timeout(dentry, fs->neg_valid_ns);
 		return res;
 	}
 	if (err)
@@ -261,7 +259,12 @@ static int vbridge_fs_symlink(struct mnt_idmap *idmap, struct inode *dir,
 	err = vbridge_fs_simple(VBRIDGE_FS(dir->i_sb), VBRIDGE_OP_FS_SYMLINK,
 				msg, len, &e, sizeof(e));
 	kfree(msg);
-	return err ?: vbridge_fs_instantiate(dir, dentry, &e);
+	if (!err)
+		err = vbridge_fs_instantiate(dir, dentry, &e);
+	/* Known: the next readlink needs no READLINK. */
+	if (!err && d_really_is_positive(dentry))
+		vbridge_fs_set_link(d_inode(dentry), target, tlen);
+	return err;
 }
 
 static int vbridge_fs_link(struct dentry *old, struct inode *dir,
@@ -385,7 +388,10 @@ static int vbridge_fs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 	return 0;
 }
 
-/* CREATE @dentry and open it into @file. */
+/*
+ * CREATE @dentry and open it into @file.  @dentry may still be in lookup
+ * (no LOOKUP was sent): then @flags has O_EXCL, and it is spliced in.
+ */
 static int vbridge_fs_create_open(struct inode *dir, struct dentry *dentry,
 				  struct file *file, unsigned int flags,
 				  umode_t mode)
@@ -432,7 +438,22 @@ static int vbridge_fs_create_open(struct inode *dir, struct dentry *dentry,
 		err = PTR_ERR(inode);
 		goto err_release;
 	}
-	d_instantiate(dentry, inode);
+	if (d_in_lookup(dentry)) {
+		/* A regular file has no alias to splice instead. */
+		struct dentry *alias = d_splice_alias(inode, dentry);
+
+		if (IS_ERR(alias)) {
+			err = PTR_ERR(alias);
+			goto err_release;
+		}
+		if (alias) {
+			dput(alias);
+			err = -EIO;
+			goto err_release;
+		}
+	} else {
+		d_instantiate(dentry, inode);
+	}
 	vbridge_fs_set_entry_timeout(dentry, le64_to_cpu(out.e.entry_valid_ns));
 	file->f_mode |= FMODE_CREATED;
 	err = finish_open(file, dentry, generic_file_open);
@@ -456,6 +477,21 @@ static int vbridge_fs_atomic_open(struct inode *dir, struct dentry *dentry,
 	struct dentry *res = NULL;
 	int err;
 
+	/*
+	 * A name not in the dentry cache is most likely new: CREATE it
+	 * exclusively right away instead of a LOOKUP first.  If it exists
+	 * (a file, a directory, a dangling symlink to follow...), look it
+	 * up and let the VFS open what it is, unless O_EXCL said fail.  A
+	 * refusal (read-only export, permissions) may hide an existing name
+	 * as well, which the VFS opens or answers EEXIST for.
+	 */
+	if (d_in_lookup(dentry) && (flags & O_CREAT)) {
+		err = vbridge_fs_create_open(dir, dentry, file, flags | O_EXCL,
+					     mode);
+		if (err == -EEXIST ? (flags & O_EXCL) :
+		    err != -EROFS && err != -EACCES && err != -EPERM)
+			return err;
+	}
 	if (d_in_lookup(dentry)) {
 		res = vbridge_fs_lookup(dir, dentry, 0);
 		if (IS_ERR(res))
@@ -557,11 +593,10 @@ static int vbridge_fs_opendir(struct inode *inode, struct file *file)
 static int vbridge_fs_releasedir(struct inode *inode, struct file *file)
 {
 	struct vbridge_file *vf = file->private_data;
-	struct vbridge_fs_in in;
 
-	vbridge_fs_in_init(&in, VBRIDGE_I(inode)->nodeid, vf->fh);
-	vbridge_fs_simple(VBRIDGE_FS(inode->i_sb), VBRIDGE_OP_FS_RELEASEDIR,
-			  &in, sizeof(in), NULL, 0);
+	vbridge_fs_release_fh(VBRIDGE_FS(inode->i_sb),
+			      VBRIDGE_OP_FS_RELEASEDIR,
+			      VBRIDGE_I(inode)->nodeid, vf->fh, false);
 	kfree(vf);
 	return 0;
 }

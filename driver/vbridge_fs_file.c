@@ -143,9 +143,13 @@ static int vbridge_fs_open(struct inode *inode, struct file *file)
 	/*
 	 * cache=auto: close-to-open consistency with the host.  Fresh
 	 * attributes invalidate the page cache if the size or mtime moved
-	 * (vbridge_fs_update_attr()); after a change of our own that test
-	 * cannot tell a host change from ours, so the cache goes, as FUSE's
-	 * does on every open without FOPEN_KEEP_CACHE.
+	 * (vbridge_fs_update_attr()).  Attributes still valid (from the
+	 * LOOKUP of this walk, say) are fresh enough: a change on the host
+	 * meanwhile expires them (INVAL_INODE) and drops the pages, so the
+	 * cache stays without a GETATTR, as FUSE's with FOPEN_KEEP_CACHE;
+	 * expired ones are fetched again.  After a change of our own the
+	 * size and mtime cannot tell a host change from ours, so the cache
+	 * goes, as FUSE's does on every open without FOPEN_KEEP_CACHE.
 	 */
 	if (fs->cache == VBRIDGE_FS_CACHE_AUTO &&
 	    !(oflags & VBRIDGE_FS_OPEN_KEEP_CACHE)) {
@@ -155,7 +159,7 @@ static int vbridge_fs_open(struct inode *inode, struct file *file)
 		spin_lock(&vi->lock);
 		ours = vi->local_change;
 		spin_unlock(&vi->lock);
-		if (!vbridge_fs_refresh_attr(inode, true) && ours)
+		if (!vbridge_fs_refresh_attr(inode, ours) && ours)
 			invalidate_inode_pages2(inode->i_mapping);
 	}
 	return 0;
@@ -172,7 +176,6 @@ static int vbridge_fs_release(struct inode *inode, struct file *file)
 {
 	struct vbridge_file *vf = file->private_data;
 	struct vbridge_inode *vi = VBRIDGE_I(inode);
-	struct vbridge_fs_in in;
 
 	/*
 	 * vbridge_fs_open_common() failed after finish_open() (create,
@@ -189,9 +192,8 @@ static int vbridge_fs_release(struct inode *inode, struct file *file)
 	/* Writeback or a read of another file may still use the handle. */
 	vbridge_fs_put_file(vf);
 	wait_var_event(&vf->ref, !refcount_read(&vf->ref));
-	vbridge_fs_in_init(&in, vi->nodeid, vf->fh);
-	vbridge_fs_simple(VBRIDGE_FS(inode->i_sb), VBRIDGE_OP_FS_RELEASE, &in,
-			  sizeof(in), NULL, 0);
+	vbridge_fs_release_fh(VBRIDGE_FS(inode->i_sb), VBRIDGE_OP_FS_RELEASE,
+			      vi->nodeid, vf->fh, READ_ONCE(vf->locks));
 	kfree(vf);
 	return 0;
 }
@@ -217,7 +219,12 @@ static int vbridge_fs_flush(struct file *file, fl_owner_t id)
 
 	if (vf->mode & FMODE_WRITE)
 		err = filemap_write_and_wait(inode->i_mapping);
-	/* Releases the owner's POSIX locks on the host. */
+	/*
+	 * FLUSH only drops the owner's POSIX locks on the device: none to
+	 * drop if none was ever asked for on this inode.
+	 */
+	if (!test_bit(VBRIDGE_I_POSIX_LOCKS, &VBRIDGE_I(inode)->state))
+		return err;
 	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, vf->fh);
 	in.flush.lock_owner = cpu_to_le64(vbridge_fs_owner_id(id));
 	return vbridge_fs_simple(VBRIDGE_FS(inode->i_sb), VBRIDGE_OP_FS_FLUSH,
@@ -1154,6 +1161,14 @@ static int vbridge_fs_setlk(struct file *file, bool wait, u32 kind,
 	return err;
 }
 
+/* The handle may hold a lock that RELEASE drops: wait for RELEASE. */
+static void vbridge_fs_note_lock(struct file *file)
+{
+	struct vbridge_file *vf = file->private_data;
+
+	WRITE_ONCE(vf->locks, true);
+}
+
 static int vbridge_fs_posix_lock(struct file *file, int cmd, struct file_lock *fl)
 {
 	u32 kind = (fl->c.flc_flags & FL_OFDLCK) ? VBRIDGE_FS_LK_OFD :
@@ -1186,6 +1201,12 @@ static int vbridge_fs_posix_lock(struct file *file, int cmd, struct file_lock *f
 	/* At close FLUSH (POSIX) or RELEASE (OFD) frees them on the device. */
 	if (fl->c.flc_flags & FL_CLOSE)
 		return locks_lock_file_wait(file, fl);
+	/* Before the device may hold it: see vbridge_fs_flush(). */
+	if (kind == VBRIDGE_FS_LK_POSIX)
+		set_bit(VBRIDGE_I_POSIX_LOCKS,
+			&VBRIDGE_I(file_inode(file))->state);
+	else
+		vbridge_fs_note_lock(file);
 	return vbridge_fs_setlk(file, IS_SETLKW(cmd), kind, fl->c.flc_owner,
 				fl);
 }
@@ -1195,6 +1216,7 @@ static int vbridge_fs_flock(struct file *file, int cmd, struct file_lock *fl)
 	/* RELEASE drops it on the device. */
 	if (fl->c.flc_flags & FL_CLOSE)
 		return locks_lock_file_wait(file, fl);
+	vbridge_fs_note_lock(file);
 	return vbridge_fs_setlk(file, IS_SETLKW(cmd), VBRIDGE_FS_LK_FLOCK,
 				file, fl);
 }

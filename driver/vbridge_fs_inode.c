@@ -48,10 +48,40 @@ int vbridge_fs_check_entry(const struct vbridge_fs_entry_out *e)
 void vbridge_fs_inval_attr(struct inode *inode)
 {
 	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	struct vbridge_fs_link *link;
 
 	spin_lock(&vi->lock);
 	vi->attr_expires = 0;
+	link = rcu_replace_pointer(vi->link, NULL, lockdep_is_held(&vi->lock));
 	spin_unlock(&vi->lock);
+	if (link)
+		kfree_rcu(link, rcu);
+}
+
+/*
+ * Cache the target of symlink @inode (@len bytes, no NUL), unless the
+ * mount caches nothing or a target is cached already.
+ */
+void vbridge_fs_set_link(struct inode *inode, const char *target, size_t len)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	struct vbridge_fs_link *link;
+
+	if (!S_ISLNK(inode->i_mode) ||
+	    VBRIDGE_FS(inode->i_sb)->cache == VBRIDGE_FS_CACHE_NONE)
+		return;
+	link = kmalloc(struct_size(link, target, len + 1), GFP_KERNEL);
+	if (!link)
+		return;
+	memcpy(link->target, target, len);
+	link->target[len] = '\0';
+	spin_lock(&vi->lock);
+	if (!rcu_access_pointer(vi->link)) {
+		rcu_assign_pointer(vi->link, link);
+		link = NULL;
+	}
+	spin_unlock(&vi->lock);
+	kfree(link);
 }
 
 static struct timespec64 vbridge_fs_ts(__le64 sec, __le32 nsec)
@@ -544,26 +574,36 @@ static const char *vbridge_fs_get_link(struct dentry *dentry,
 		.in_len = sizeof(in),
 		.out_len = VBRIDGE_FS_PATH_MAX - 1,
 	};
+	struct vbridge_fs_link *link;
 	char *buf;
 	int err;
 
-	if (!dentry)
-		return ERR_PTR(-ECHILD);
+	if (!dentry) {
+		/* RCU walk: the caller is in an RCU read-side section. */
+		link = rcu_dereference(VBRIDGE_I(inode)->link);
+		return link ? link->target : ERR_PTR(-ECHILD);
+	}
 	buf = kmalloc(VBRIDGE_FS_PATH_MAX, GFP_KERNEL);
 	if (!buf)
 		return ERR_PTR(-ENOMEM);
+	set_delayed_call(done, vbridge_fs_free_link, buf);
+	rcu_read_lock();
+	link = rcu_dereference(VBRIDGE_I(inode)->link);
+	if (link)
+		strscpy(buf, link->target, VBRIDGE_FS_PATH_MAX);
+	rcu_read_unlock();
+	if (link)
+		return buf;
 	args.out = buf;
 	vbridge_fs_in_init(&in, VBRIDGE_I(inode)->nodeid, 0);
 	err = vbridge_fs_call(fs, &args, 1);
 	if (!err && (args.out_actual > args.out_len ||
 		     memchr(buf, '\0', args.out_actual)))
 		err = -EIO;
-	if (err) {
-		kfree(buf);
+	if (err)
 		return ERR_PTR(err);
-	}
 	buf[args.out_actual] = '\0';
-	set_delayed_call(done, vbridge_fs_free_link, buf);
+	vbridge_fs_set_link(inode, buf, args.out_actual);
 	return buf;
 }
 

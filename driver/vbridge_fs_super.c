@@ -216,6 +216,27 @@ u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns)
 	return get_jiffies_64() + nsecs_to_jiffies64(min(valid_ns, 1ULL << 62));
 }
 
+/*
+ * RELEASE or RELEASEDIR @fh of @nodeid.  Unless @wait, in the background:
+ * close() and munmap() need not wait for the device, which only frees
+ * its descriptor.  If the request cannot even be queued, the device was
+ * reset or removed and forgot the handle anyway.
+ */
+void vbridge_fs_release_fh(struct vbridge_fs *fs, u32 opcode, u64 nodeid,
+			   u64 fh, bool wait)
+{
+	struct vbridge_fs_in in;
+	struct vbridge_args args = {
+		.opcode = opcode,
+		.flags = wait ? VBRIDGE_REQ_KILLABLE : VBRIDGE_REQ_BACKGROUND,
+		.in = &in,
+		.in_len = sizeof(in),
+	};
+
+	vbridge_fs_in_init(&in, nodeid, fh);
+	vbridge_fs_call(fs, &args, 0);
+}
+
 /* Forgets */
 
 static void vbridge_fs_send_forget(struct vbridge_fs *fs, u64 nodeid,
@@ -242,20 +263,76 @@ static void vbridge_fs_send_forget(struct vbridge_fs *fs, u64 nodeid,
 	vbridge_request_args(fs->vb, &args);
 }
 
+/*
+ * Send the forgets on @list as BATCH_FORGETs of up to a page of entries
+ * each, freeing them.  The request names the export's root, which the
+ * device never evicts; entries that do not fit in a batch stay on @list.
+ */
+static void vbridge_fs_send_batch(struct vbridge_fs *fs,
+				  struct list_head *list, void *buf,
+				  unsigned int max)
+{
+	struct vbridge_fs_batch_forget_in *batch = buf + sizeof(struct vbridge_fs_in);
+	struct vbridge_fs_forget_one *one = (void *)(batch + 1);
+	struct vbridge_fs_forget *f, *tmp;
+	struct vbridge_args args = {
+		.opcode = VBRIDGE_OP_FS_BATCH_FORGET,
+		.flags = VBRIDGE_REQ_BACKGROUND,
+		.in = buf,
+	};
+	unsigned int n = 0;
+
+	list_for_each_entry_safe(f, tmp, list, node) {
+		one[n].nodeid = cpu_to_le64(f->nodeid);
+		one[n].nlookup = cpu_to_le64(f->nlookup);
+		list_del(&f->node);
+		kfree(f);
+		if (++n == max)
+			break;
+	}
+	vbridge_fs_in_init(buf, fs->root, 0);
+	batch->count = cpu_to_le32(n);
+	batch->padding = 0;
+	args.in_len = (void *)&one[n] - buf;
+	/* As for FORGET: a reset device forgot every node anyway. */
+	vbridge_request_args(fs->vb, &args);
+}
+
 static void vbridge_fs_forget_work(struct work_struct *work)
 {
 	struct vbridge_fs *fs = container_of(work, struct vbridge_fs,
 					     forget_work);
 	struct vbridge_fs_forget *f, *tmp;
+	unsigned int max = 0;
+	void *buf = NULL;
 	LIST_HEAD(list);
 
 	spin_lock(&fs->forget_lock);
 	list_splice_init(&fs->forgets, &list);
 	spin_unlock(&fs->forget_lock);
+
+	/* A node of a backend that is gone: never send it to another. */
 	list_for_each_entry_safe(f, tmp, &list, node) {
-		/* A node of a backend that is gone: never send it to another. */
-		if (f->epoch == atomic_read(&fs->epoch))
-			vbridge_fs_send_forget(fs, f->nodeid, f->nlookup);
+		if (f->epoch != atomic_read(&fs->epoch)) {
+			list_del(&f->node);
+			kfree(f);
+		}
+	}
+
+	/* BATCH_FORGET came with protocol 2.1. */
+	if (READ_ONCE(fs->vb->minor) >= 1 && fs->root &&
+	    !list_is_singular(&list)) {
+		max = (min_t(u32, vbridge_max_in_payload(fs->vb), PAGE_SIZE) -
+		       sizeof(struct vbridge_fs_in) -
+		       sizeof(struct vbridge_fs_batch_forget_in)) /
+		      sizeof(struct vbridge_fs_forget_one);
+		buf = kmalloc(PAGE_SIZE, GFP_NOFS);
+	}
+	while (buf && max && !list_empty(&list))
+		vbridge_fs_send_batch(fs, &list, buf, max);
+	kfree(buf);
+	list_for_each_entry_safe(f, tmp, &list, node) {
+		vbridge_fs_send_forget(fs, f->nodeid, f->nlookup);
 		kfree(f);
 	}
 }
@@ -493,6 +570,7 @@ static struct inode *vbridge_fs_alloc_inode(struct super_block *sb)
 	vi->attr_expires = 0;
 	vi->attr_version = 0;
 	vi->state = 0;
+	RCU_INIT_POINTER(vi->link, NULL);
 	spin_lock_init(&vi->lock);
 	INIT_LIST_HEAD(&vi->files);
 	return &vi->vfs;
@@ -500,6 +578,8 @@ static struct inode *vbridge_fs_alloc_inode(struct super_block *sb)
 
 static void vbridge_fs_free_inode(struct inode *inode)
 {
+	/* After a grace period already: no RCU walk sees the target. */
+	kfree(rcu_dereference_protected(VBRIDGE_I(inode)->link, true));
 	kmem_cache_free(vbridge_inode_cachep, VBRIDGE_I(inode));
 }
 
@@ -676,6 +756,7 @@ static int vbridge_fs_fill_super(struct super_block *sb,
 		return invalfc(fc, "the export's root is not a directory");
 	}
 	fs->root = VBRIDGE_I(root)->nodeid;
+	fs->neg_valid_ns = le64_to_cpu(e.entry_valid_ns);
 	sb->s_root = d_make_root(root);
 	if (!sb->s_root)
 		return -ENOMEM;

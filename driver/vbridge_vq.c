@@ -831,6 +831,7 @@ int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args)
 		kfree(sg);
 	if (err)
 		goto out_put;
+	vbridge_count_op(vb, args->opcode);
 
 	if (args->flags & VBRIDGE_REQ_BACKGROUND)
 		goto out_put;

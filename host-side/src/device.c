@@ -366,7 +366,7 @@ static const struct vbd_op debug_ops[] = {
 
 /* vbd_fs_handle() checks the sizes of each. */
 static const struct vbd_op fs_ops[] = {
-	[0 ... VBRIDGE_OP_FS_SETLKW - VBRIDGE_OP_FS_FIRST] = {
+	[0 ... VBRIDGE_OP_FS_BATCH_FORGET - VBRIDGE_OP_FS_FIRST] = {
 		op_fs, sizeof(struct vbridge_fs_in), 0, F(VBRIDGE_F_FS) },
 };
 

@@ -167,6 +167,8 @@ static const struct fs_op fs_ops[] = {
 	   sizeof(struct vbridge_fs_lock_out), 0),
 	OP(SETLK, op_setlk, sizeof(struct vbridge_fs_lock_in), 0, 0),
 	OP(SETLKW, op_setlkw, sizeof(struct vbridge_fs_lock_in), 0, 0),
+	OP(BATCH_FORGET, op_batch_forget,
+	   sizeof(struct vbridge_fs_batch_forget_in), 0, 0),
 };
 
 int vbd_fs_handle(struct vbd_fs *fs, struct vbd_fs_req *r)

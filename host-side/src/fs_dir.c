@@ -74,6 +74,29 @@ int op_forget(struct fs_ctx *x)
 	return 0;
 }
 
+/*
+ * Many FORGETs: the nodes are looked up by id only, never reopened, and
+ * go as soon as nothing holds them; an unknown id is one the driver
+ * cannot hold lookups of, so it is skipped.
+ */
+int op_batch_forget(struct fs_ctx *x)
+{
+	struct vbridge_fs_batch_forget_in in;
+	struct vbridge_fs_forget_one one;
+	uint32_t i, count;
+
+	pull(x, &in, sizeof(in));
+	count = le32toh(in.count);
+	if (in.padding ||
+	    count > (x->r->in_len - x->pos) / sizeof(one))
+		return -EINVAL;
+	for (i = 0; i < count; i++) {
+		pull(x, &one, sizeof(one));
+		node_forget(x->fs, le64toh(one.nodeid), le64toh(one.nlookup));
+	}
+	return 0;
+}
+
 int op_readlink(struct fs_ctx *x)
 {
 	char buf[VBRIDGE_FS_PATH_MAX];

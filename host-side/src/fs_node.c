@@ -190,6 +190,21 @@ void node_put(struct vbd_fs *fs, struct fs_node *n)
 	pthread_mutex_unlock(&fs->lock);
 }
 
+/* Drop cnt lookups of node id, if it exists; it goes once unused. */
+void node_forget(struct vbd_fs *fs, uint64_t id, uint64_t cnt)
+{
+	struct fs_node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = node_find_locked(fs, id);
+	if (n) {
+		n->nlookup -= cnt < n->nlookup ? cnt : n->nlookup;
+		if (!n->nlookup && !n->refs)
+			node_free_locked(fs, n);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
 static int anchor_find_locked(struct vbd_fs *fs, int mount_id)
 {
 	unsigned int i;

@@ -202,6 +202,7 @@ void fd_close_locked(struct vbd_fs *fs, int fd);
 void fd_close(struct vbd_fs *fs, int fd);
 void node_put_locked(struct vbd_fs *fs, struct fs_node *n);
 void node_put(struct vbd_fs *fs, struct fs_node *n);
+void node_forget(struct vbd_fs *fs, uint64_t id, uint64_t cnt);
 struct fs_node *node_get_err(struct vbd_fs *fs, uint64_t id, int *err);
 struct fs_node *node_get(struct vbd_fs *fs, uint64_t id);
 void fill_attr(struct vbd_fs *fs, unsigned int share, const struct stat *st,
@@ -230,6 +231,7 @@ void owner_drop_locked(struct vbd_fs *fs, struct fs_node *n, uint64_t owner);
 int op_mount(struct fs_ctx *x);
 int op_lookup(struct fs_ctx *x);
 int op_forget(struct fs_ctx *x);
+int op_batch_forget(struct fs_ctx *x);
 int op_readlink(struct fs_ctx *x);
 int op_symlink(struct fs_ctx *x);
 int op_mknod(struct fs_ctx *x);

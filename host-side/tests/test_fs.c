@@ -400,6 +400,60 @@ static void test_ids_per_instance(void)
 	fs_teardown(&t);
 }
 
+static void test_batch_forget(void)
+{
+	struct {
+		struct vbridge_fs_batch_forget_in in;
+		struct vbridge_fs_forget_one one[3];
+	} b = { .in.count = htole32(3) };
+	struct vbridge_fs_attr a;
+	uint64_t f, g, h;
+	struct fe_resp r;
+	struct tfs t;
+
+	fs_setup(&t);
+	write_file(path_in(t.dir, "f"), "x");
+	write_file(path_in(t.dir, "g"), "y");
+	write_file(path_in(t.dir, "h"), "z");
+	f = lookup_id(&t, t.root, "f");
+	CHECK_EQ(lookup_id(&t, t.root, "f"), f);
+	g = lookup_id(&t, t.root, "g");
+	h = lookup_id(&t, t.root, "h");
+	CHECK_EQ(lookup_id(&t, t.root, "h"), h);
+	/* f's two lookups, g's one, one of h's two, and an unknown id. */
+	b.one[0] = (struct vbridge_fs_forget_one){ htole64(f), htole64(2) };
+	b.one[1] = (struct vbridge_fs_forget_one){ htole64(g), htole64(1) };
+	b.one[2] = (struct vbridge_fs_forget_one){ htole64(h), htole64(1) };
+	/* More entries than the payload holds, or padding set: refused. */
+	b.in.count = htole32(4);
+	CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_BATCH_FORGET, &(struct freq){
+		.nodeid = t.root, .arg = &b, .arg_len = sizeof(b) }, &r),
+		 -EINVAL);
+	b.in.count = htole32(3);
+	b.in.padding = htole32(1);
+	CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_BATCH_FORGET, &(struct freq){
+		.nodeid = t.root, .arg = &b, .arg_len = sizeof(b) }, &r),
+		 -EINVAL);
+	b.in.padding = 0;
+	CHECK_EQ(getattr(&t, f, &a), 0);
+	CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_BATCH_FORGET, &(struct freq){
+		.nodeid = t.root, .arg = &b, .arg_len = sizeof(b) }, &r), 0);
+	CHECK_EQ(getattr(&t, f, &a), -ESTALE);
+	CHECK_EQ(getattr(&t, g, &a), -ESTALE);
+	CHECK_EQ(getattr(&t, h, &a), 0);
+	/* Ids gone meanwhile are skipped. */
+	b.one[0].nlookup = htole64(1);
+	b.in.count = htole32(1);
+	b.one[0].nodeid = htole64(g);
+	CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_BATCH_FORGET, &(struct freq){
+		.nodeid = t.root, .arg = &b,
+		.arg_len = sizeof(b.in) + sizeof(b.one[0]) }, &r), 0);
+	CHECK_EQ(getattr(&t, h, &a), 0);
+	/* A new lookup of a forgotten name gets a new id. */
+	CHECK(lookup_id(&t, t.root, "f") != f);
+	fs_teardown(&t);
+}
+
 static void test_create_excl(void)
 {
 	uint64_t id, fh;
@@ -2184,6 +2238,7 @@ static const struct tap_test tests[] = {
 	T(lookup_getattr),
 	T(forget),
 	T(ids_per_instance),
+	T(batch_forget),
 	T(create_excl),
 	T(mkdir_rmdir),
 	T(unlink),

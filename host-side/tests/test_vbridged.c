@@ -757,7 +757,7 @@ static void test_unknown_opcode(void)
 
 	setup_init(&f);
 	CHECK_EQ(request(&f, 1, 0x7f, NULL, 0), -EOPNOTSUPP);
-	CHECK_EQ(request(&f, 1, VBRIDGE_OP_FS_SETLKW + 1, NULL, 0), -EOPNOTSUPP);
+	CHECK_EQ(request(&f, 1, VBRIDGE_OP_FS_BATCH_FORGET + 1, NULL, 0), -EOPNOTSUPP);
 	/* A known filesystem request without its payload. */
 	CHECK_EQ(request(&f, 1, VBRIDGE_OP_FS_FIRST, NULL, 0), -EINVAL);
 	CHECK_EQ(request(&f, 1, VBRIDGE_OP_DISPLAY_FIRST, NULL, 0), -EOPNOTSUPP);

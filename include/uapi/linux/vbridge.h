@@ -41,6 +41,9 @@
  *   2.0  (compatible) config.generation, formerly padding: the device
  *        tells when a new backend took over, so that the driver can
  *        reset it and recover its mounts.
+ *   2.1  VBRIDGE_OP_FS_BATCH_FORGET: the lookups of many nodes given
+ *        back in one request.  Drivers use it only with a device that
+ *        negotiated minor 1 or later.
  */
 #ifndef _UAPI_LINUX_VBRIDGE_H
 #define _UAPI_LINUX_VBRIDGE_H
@@ -55,7 +58,7 @@
 #define VBRIDGE_VIRTIO_ID		63
 
 #define VBRIDGE_PROTO_MAJOR		2
-#define VBRIDGE_PROTO_MINOR		0
+#define VBRIDGE_PROTO_MINOR		1
 #define VBRIDGE_PROTO_VERSION(major, minor)	(((major) << 16) | (minor))
 
 /*
@@ -149,6 +152,7 @@ enum vbridge_opcode {
 	VBRIDGE_OP_FS_GETLK		= 0x0122,
 	VBRIDGE_OP_FS_SETLK		= 0x0123,
 	VBRIDGE_OP_FS_SETLKW		= 0x0124,
+	VBRIDGE_OP_FS_BATCH_FORGET	= 0x0125,	/* 2.1 */
 	/* 0x0200 - 0x02ff: display (VBRIDGE_F_DISPLAY) */
 	VBRIDGE_OP_DISPLAY_GET_INFO	= 0x0200,
 	VBRIDGE_OP_DISPLAY_RESOURCE_CREATE = 0x0201,
@@ -336,6 +340,22 @@ struct vbridge_fs_name_in {
 
 /* VBRIDGE_OP_FS_FORGET: drop nlookup lookups of fs_in.nodeid; no reply payload. */
 struct vbridge_fs_forget_in {
+	__le64 nlookup;
+};
+
+/*
+ * VBRIDGE_OP_FS_BATCH_FORGET: count struct vbridge_fs_forget_one follow,
+ * each a FORGET of its own; fs_in.nodeid names any node the driver
+ * holds a lookup of (the export's root).  Unknown node ids are skipped.
+ * No reply payload.
+ */
+struct vbridge_fs_batch_forget_in {
+	__le32 count;
+	__le32 padding;
+};
+
+struct vbridge_fs_forget_one {
+	__le64 nodeid;
 	__le64 nlookup;
 };
 
