@@ -430,7 +430,8 @@ enum vbridge_fs_cache {
  *	attributes fetched before it do not overwrite it
  * @forget_lock: protects @forgets
  * @forgets: struct vbridge_fs_forget waiting for @forget_work
- * @forget_work: sends FORGET requests for evicted inodes, batched
+ * @forget_work: sends FORGET requests for evicted inodes, batched: it
+ *	runs VBRIDGE_FS_FORGET_DELAY after the first eviction it serves
  *	(BATCH_FORGET) where the device speaks protocol 2.1
  * @dev_lock: serializes allocating @devs
  * @devs: st_dev of the host filesystems mounted below the export, by
@@ -452,7 +453,7 @@ struct vbridge_fs {
 	atomic64_t attr_version;
 	spinlock_t forget_lock;		/* see the kernel-doc above */
 	struct list_head forgets;
-	struct work_struct forget_work;
+	struct delayed_work forget_work;
 	struct mutex dev_lock;		/* see the kernel-doc above */
 	dev_t devs[VBRIDGE_FS_DEVIDX_MAX];
 };

@@ -239,6 +239,13 @@ void vbridge_fs_release_fh(struct vbridge_fs *fs, u32 opcode, u64 nodeid,
 
 /* Forgets */
 
+/*
+ * How long evicted inodes wait for company before their FORGETs go out:
+ * a shrinker pass evicts one inode at a time, and nothing waits for a
+ * FORGET, so a short delay turns a pass into a few BATCH_FORGETs.
+ */
+#define VBRIDGE_FS_FORGET_DELAY		msecs_to_jiffies(10)
+
 static void vbridge_fs_send_forget(struct vbridge_fs *fs, u64 nodeid,
 				   u64 nlookup)
 {
@@ -300,8 +307,8 @@ static void vbridge_fs_send_batch(struct vbridge_fs *fs,
 
 static void vbridge_fs_forget_work(struct work_struct *work)
 {
-	struct vbridge_fs *fs = container_of(work, struct vbridge_fs,
-					     forget_work);
+	struct vbridge_fs *fs = container_of(to_delayed_work(work),
+					     struct vbridge_fs, forget_work);
 	struct vbridge_fs_forget *f, *tmp;
 	unsigned int max = 0;
 	void *buf = NULL;
@@ -359,7 +366,8 @@ void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup)
 	spin_lock(&fs->forget_lock);
 	list_add_tail(&f->node, &fs->forgets);
 	spin_unlock(&fs->forget_lock);
-	schedule_work(&fs->forget_work);
+	/* Not re-armed while pending: evictions meanwhile share a batch. */
+	schedule_delayed_work(&fs->forget_work, VBRIDGE_FS_FORGET_DELAY);
 }
 
 /* INVAL events */
@@ -792,7 +800,7 @@ static int vbridge_fs_get_tree(struct fs_context *fc)
 	atomic64_set(&fs->attr_version, 1);
 	spin_lock_init(&fs->forget_lock);
 	INIT_LIST_HEAD(&fs->forgets);
-	INIT_WORK(&fs->forget_work, vbridge_fs_forget_work);
+	INIT_DELAYED_WORK(&fs->forget_work, vbridge_fs_forget_work);
 	mutex_init(&fs->dev_lock);
 	fc->s_fs_info = fs;
 	return get_tree_nodev(fc, vbridge_fs_fill_super);
@@ -805,7 +813,7 @@ static void vbridge_fs_free_fs(struct vbridge_fs *fs)
 	for (i = 0; i < ARRAY_SIZE(fs->devs); i++)
 		if (fs->devs[i])
 			free_anon_bdev(fs->devs[i]);
-	flush_work(&fs->forget_work);
+	flush_delayed_work(&fs->forget_work);
 	vbridge_dev_put(fs->vb);
 	kfree(fs);
 }
