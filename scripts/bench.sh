@@ -87,7 +87,7 @@ cp "$ROOT/image/guest/vb-bench" "$WORK/bin/"
 gcc -static -O2 -Wall -Wextra -Werror "$ROOT/bench/vbridge_fs_bench.c" \
 	-o "$WORK/bin/vbridge_fs_bench"
 "$ROOT/image/build-initramfs.sh" --kroot "$KROOT" --kver "$KVER" \
-	--module "$ROOT/vbridge.ko" --bin "$WORK/bin" \
+	--module "$ROOT/vbridge.ko" --module "$ROOT/vbridge_drm.ko" --bin "$WORK/bin" \
 	--extra-module 9p --extra-module 9pnet_virtio --extra-module virtio-gpu \
 	--host-bin "$ROOT/build/ubridge" --host-bin /usr/bin/fio \
 	--host-bin /usr/bin/git --host-bin /usr/bin/tar \
