@@ -31,36 +31,10 @@
 #include <linux/falloc.h>
 
 #include "kselftest_harness.h"
+#include "vbridge_mount.h"
 #include "vbridge_agent.h"
 
 #define PG 4096
-
-static const char *mnt(void)
-{
-	const char *m = getenv("VBRIDGE_MNT");
-
-	return m && *m ? m : "/mnt/vb";
-}
-
-/* The mount's options, from /proc/mounts; "" if not vbridgefs. */
-static const char *mnt_opts(void)
-{
-	static char opts[512];
-	char line[1024], dev[256], dir[PATH_MAX], type[64];
-	FILE *f = fopen("/proc/mounts", "r");
-
-	opts[0] = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%255s %4095s %63s %511s", dev, dir, type,
-			   opts) == 4 && !strcmp(dir, mnt()) &&
-		    !strcmp(type, "vbridgefs"))
-			break;
-		else
-			opts[0] = 0;
-	if (f)
-		fclose(f);
-	return opts;
-}
 
 static bool writeback_mode(void)
 {

@@ -31,18 +31,12 @@
 #include <sys/xattr.h>
 
 #include "kselftest_harness.h"
+#include "vbridge_mount.h"
 #include "vbridge_agent.h"
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
 #define VBRIDGE_FS_MAGIC	0x76627266
-
-static const char *mnt(void)
-{
-	const char *m = getenv("VBRIDGE_MNT");
-
-	return m && *m ? m : "/mnt/vb";
-}
 
 static const char *path(const char *name)
 {

@@ -34,6 +34,7 @@
 #include <linux/falloc.h>
 
 #include "kselftest_harness.h"
+#include "vbridge_mount.h"
 #include "vbridge_agent.h"
 
 /* Paths here are short; truncation would only make a test fail. */
@@ -44,13 +45,6 @@
 #define RO_MNT			"/mnt/vb-ro"
 #define ALWAYS_MNT		"/mnt/vb-always"
 #define MiB			(1024 * 1024)
-
-static const char *mnt(void)
-{
-	const char *m = getenv("VBRIDGE_MNT");
-
-	return m && *m ? m : "/mnt/vb";
-}
 
 /* With $VBRIDGE_FUSE set the mount may be ubridge's, a FUSE filesystem. */
 static bool is_vbridgefs(const char *path)

@@ -36,6 +36,7 @@
 #include <drm/drm_mode.h>
 
 #include "kselftest_harness.h"
+#include "vbridge_mount.h"
 #include "vbridge_agent.h"
 
 /* From drm_fourcc.h, which the uapi headers at hand may lack. */
@@ -51,13 +52,6 @@
 
 /* How long the host may take to show an update. */
 #define SETTLE_MS	5000
-
-static const char *mnt(void)
-{
-	const char *m = getenv("VBRIDGE_MNT");
-
-	return m && *m ? m : "/mnt/vb";
-}
 
 /* DRM ioctl, restarted like libdrm does. */
 static int xioctl(int fd, unsigned long req, void *arg)
