@@ -585,8 +585,8 @@ void vbridge_fs_release_fh(struct vbridge_fs *fs, u32 opcode, u64 nodeid,
 void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
 bool vbridge_fs_mounted(struct vbridge_dev *vb);
 u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);
-int vbridge_fs_for_each_inode(struct super_block *sb,
-			      int (*fn)(struct inode *inode, void *arg),
+typedef int (*vbridge_fs_inode_fn)(struct inode *inode, void *arg);
+int vbridge_fs_iterate_inodes(struct super_block *sb, vbridge_fs_inode_fn fn,
 			      void *arg);
 
 /* vbridge_fs_inode.c */

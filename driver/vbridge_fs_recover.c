@@ -569,7 +569,7 @@ static int vbridge_fs_recover_sb(struct vbridge_fs *fs,
 
 	/* FORGETs still queued name the old backend's nodes. */
 	atomic_inc(&fs->epoch);
-	err = vbridge_fs_for_each_inode(fs->sb, vbridge_fs_rec_hold, &list);
+	err = vbridge_fs_iterate_inodes(fs->sb, vbridge_fs_rec_hold, &list);
 	if (!err)
 		err = vbridge_fs_rec_root(fs);
 

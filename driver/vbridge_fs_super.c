@@ -424,10 +424,10 @@ static void vbridge_fs_inval_entry(struct vbridge_fs *fs,
 /*
  * Call @fn on every live inode of @sb, with a reference held and no lock,
  * until it returns non-zero, which is returned.  @fn may sleep: the
- * reference keeps our place in the list meanwhile.
+ * reference keeps our place in the list meanwhile.  (Not "for_each":
+ * checkpatch takes such names for loop macros.)
  */
-int vbridge_fs_for_each_inode(struct super_block *sb,
-			      int (*fn)(struct inode *inode, void *arg),
+int vbridge_fs_iterate_inodes(struct super_block *sb, vbridge_fs_inode_fn fn,
 			      void *arg)
 {
 	struct inode *inode, *prev = NULL;
@@ -480,7 +480,7 @@ static int vbridge_fs_inval_one(struct inode *inode, void *arg)
 static void vbridge_fs_inval_all(struct vbridge_fs *fs)
 {
 	shrink_dcache_sb(fs->sb);
-	vbridge_fs_for_each_inode(fs->sb, vbridge_fs_inval_one, NULL);
+	vbridge_fs_iterate_inodes(fs->sb, vbridge_fs_inval_one, NULL);
 }
 
 static void vbridge_fs_inval_work_fn(struct work_struct *work)
