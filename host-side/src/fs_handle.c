@@ -238,7 +238,7 @@ int op_resolve(struct fs_ctx *x)
 	struct creds_saved sv;
 	struct seal_hdr h;
 	uint32_t len;
-	int fd, err;
+	int fd, err, i;
 
 	pull(x, &in, sizeof(in));
 	len = le32toh(in.len);
@@ -260,14 +260,17 @@ int op_resolve(struct fs_ctx *x)
 	    le16toh(h.bytes) > MAX_HANDLE_SZ)
 		return -ESTALE;
 
-	/* The node's descriptor, and the mount fd or walk while we look. */
-	err = fd_reserve(x->fs);
-	if (err)
-		return err;
-	err = fd_reserve(x->fs);
-	if (err) {
-		fd_unreserve(x->fs);
-		return err;
+	/*
+	 * The node's descriptor, and two while we look: the mount fd, then
+	 * the two ends of a step up, or the directory read.
+	 */
+	for (i = 0; i < 3; i++) {
+		err = fd_reserve(x->fs);
+		if (err) {
+			while (i--)
+				fd_unreserve(x->fs);
+			return err;
+		}
 	}
 	/*
 	 * As ourselves: open_by_handle_at() needs CAP_DAC_READ_SEARCH, and
@@ -277,6 +280,7 @@ int op_resolve(struct fs_ctx *x)
 	fd = seal_open(x->fs, x->node->share, x->node->fd, &h,
 		       in.data + sizeof(h));
 	creds_pop(&sv);
+	fd_unreserve(x->fs);
 	fd_unreserve(x->fs);
 	if (fd < 0) {
 		fd_unreserve(x->fs);
