@@ -109,7 +109,24 @@ static void vbridge_fs_rec_adopt(struct inode *inode,
 	clear_bit(VBRIDGE_I_RECOVERING, &vi->state);
 }
 
-/* Not found again: stale, with no lookup of any backend's node. */
+/* Whether the guest holds POSIX, OFD or flock locks on @inode. */
+static bool vbridge_fs_rec_has_locks(struct inode *inode)
+{
+	struct file_lock_context *ctx = locks_inode_context(inode);
+	bool any;
+
+	if (!ctx)
+		return false;
+	spin_lock(&ctx->flc_lock);
+	any = !list_empty(&ctx->flc_posix) || !list_empty(&ctx->flc_flock);
+	spin_unlock(&ctx->flc_lock);
+	return any;
+}
+
+/*
+ * Not found again: stale, with no lookup of any backend's node.  Its
+ * locks are lost with it: said, never silent.
+ */
 static void vbridge_fs_rec_abandon(struct inode *inode)
 {
 	struct vbridge_inode *vi = VBRIDGE_I(inode);
@@ -117,6 +134,11 @@ static void vbridge_fs_rec_abandon(struct inode *inode)
 	spin_lock(&vi->lock);
 	vi->nlookup = 0;
 	spin_unlock(&vi->lock);
+	if (vbridge_fs_rec_has_locks(inode)) {
+		set_bit(VBRIDGE_I_LOCKS_LOST, &vi->state);
+		pr_warn("vbridgefs: inode %lu: not found on the new backend: its locks are lost\n",
+			inode->i_ino);
+	}
 	set_bit(VBRIDGE_I_STALE, &vi->state);
 	clear_bit(VBRIDGE_I_RECOVERING, &vi->state);
 }
