@@ -41,7 +41,10 @@
 #                         $VBRIDGED_PIDFILE.restart; vm-run.sh with
 #                         VM_BACKEND_RESTART=1).  The guest cannot ask for
 #                         the restart itself: its export is dead then.
-#                         Each OLD is renamed NEW while vbridged is down.
+#                         Each OLD is renamed NEW while vbridged is down;
+#                         a pair ":lock PATH" instead takes a host POSIX
+#                         lock on PATH then (tools/host-locker.c), held
+#                         until PATH.unlock appears.
 # and through vbridged's VNC server at $VBRIDGE_VNC (HOST:PORT), with
 # host-side/build/vnc-capture:
 #   vnc NAME              what a VNC client sees, as raw XRGB8888 rows in
@@ -145,7 +148,8 @@ run() {
 		local -a rest=($text)
 		local restart=${rest[0]:-} i renames_ok=1
 		for ((i = 1; i < ${#rest[@]}; i++)); do
-			safe_path "${rest[i]}" || renames_ok=
+			[ "${rest[i]}" = :lock ] && [ $((i % 2)) = 1 ] ||
+				safe_path "${rest[i]}" || renames_ok=
 		done
 		[ $(( ${#rest[@]} % 2 )) = 1 ] || [ ${#rest[@]} = 0 ] ||
 			renames_ok=
@@ -159,8 +163,19 @@ run() {
 			 [ -z "$restart" ] && exit 0
 			 # While no backend runs: the guest finds them by handle.
 			 for ((i = 1; i + 1 < ${#rest[@]}; i += 2)); do
-				mv -T "$DIR/${rest[i]}" "$DIR/${rest[i + 1]}" ||
-					echo "host-agent: cannot rename ${rest[i]}" >&2
+				if [ "${rest[i]}" = :lock ]; then
+					# Until the killed one's locks are gone.
+					(n=0
+					 until "$LOCKER" "$DIR/${rest[i + 1]}" \
+						"$DIR/${rest[i + 1]}.unlock" >/dev/null 2>&1; do
+						n=$((n + 1))
+						[ $n -lt 50 ] || exit 1
+						sleep 0.1
+					 done) &
+				else
+					mv -T "$DIR/${rest[i]}" "$DIR/${rest[i + 1]}" ||
+						echo "host-agent: cannot rename ${rest[i]}" >&2
+				fi
 			 done
 			 sleep "$(awk "BEGIN { print $restart / 1000 }")"
 			 : >"$VBRIDGED_PIDFILE.restart") &

@@ -11,6 +11,12 @@
  *	written at its end, DIR listed through the old descriptor must
  *	hold every name of the comma-separated NAMES; TAP lines on stdout.
  *	Then create SYNC.done and keep the lock until SYNC.exit exists.
+ *   vbridge_restart_fds lost FILE SYNC
+ *	Open FILE read-write and take a POSIX write lock on all of it;
+ *	create SYNC.ready.  The host takes the same lock while vbridged is
+ *	down, so that the new one cannot give it back to us: once SYNC.go
+ *	exists, I/O and lock calls on FILE must fail with EIO (TAP lines).
+ *	Then create SYNC.done and close FILE once SYNC.exit exists.
  *   vbridge_restart_fds trylock FILE
  *	Try to take a POSIX write lock on FILE from a second process:
  *	exit 0 if taken, 1 if someone holds it (EAGAIN, EACCES), 2 on
@@ -146,6 +152,42 @@ static int hold(char **argv)
 	return status;
 }
 
+static int lost(const char *file, const char *sync)
+{
+	struct flock fl = {
+		.l_type = F_RDLCK,
+		.l_whence = SEEK_SET,
+		.l_start = 1,
+		.l_len = 1,
+	};
+	char c;
+	int fd;
+
+	fd = open(file, O_RDWR);
+	if (fd < 0 || write_lock(fd)) {
+		perror(file);
+		return 2;
+	}
+	touch(sync, "ready");
+	if (wait_for(sync, "go"))
+		return 2;
+	errno = 0;
+	result(pread(fd, &c, 1, 0) < 0 && errno == EIO,
+	       "lock taken by the host while vbridged was down: reads fail with EIO");
+	errno = 0;
+	result(pwrite(fd, "x", 1, 0) < 0 && errno == EIO,
+	       "lock taken by the host while vbridged was down: writes fail with EIO");
+	errno = 0;
+	result(fcntl(fd, F_SETLK, &fl) < 0 && errno == EIO,
+	       "lock taken by the host while vbridged was down: lock calls fail with EIO");
+	fflush(stdout);
+	touch(sync, "done");
+	if (wait_for(sync, "exit"))
+		return 2;
+	close(fd);
+	return status;
+}
+
 static int trylock(const char *file)
 {
 	int fd = open(file, O_RDWR);
@@ -166,9 +208,11 @@ int main(int argc, char **argv)
 {
 	if (argc == 8 && !strcmp(argv[1], "hold"))
 		return hold(argv + 2);
+	if (argc == 4 && !strcmp(argv[1], "lost"))
+		return lost(argv[2], argv[3]);
 	if (argc == 3 && !strcmp(argv[1], "trylock"))
 		return trylock(argv[2]);
-	fprintf(stderr, "usage: %s hold FILE DIR TEXT NAMES APPEND SYNC | trylock FILE\n",
+	fprintf(stderr, "usage: %s hold FILE DIR TEXT NAMES APPEND SYNC | lost FILE SYNC | trylock FILE\n",
 		argv[0]);
 	return 2;
 }
