@@ -527,6 +527,8 @@ struct vbridge_fs_link {
  * than let its holder believe it still excludes others.  Never cleared.
  */
 #define VBRIDGE_I_LOCKS_LOST	3
+/* The device has no sealed handle of the node: do not ask again. */
+#define VBRIDGE_I_NO_HANDLE	4
 
 /**
  * struct vbridge_file - an open vbridgefs file or directory

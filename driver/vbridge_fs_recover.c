@@ -198,12 +198,18 @@ void vbridge_fs_fetch_handle(struct inode *inode)
 	struct vbridge_fs_in in;
 	u8 *h;
 	u32 len;
+	int err;
 
-	if (!vbridge_fs_has_handles(fs) || READ_ONCE(vi->handle))
+	if (!vbridge_fs_has_handles(fs) || READ_ONCE(vi->handle) ||
+	    test_bit(VBRIDGE_I_NO_HANDLE, &vi->state))
 		return;
 	vbridge_fs_in_init(&in, vi->nodeid, 0);
-	if (vbridge_fs_simple(fs, VBRIDGE_OP_FS_GET_HANDLE, &in, sizeof(in),
-			      &out, sizeof(out)))
+	err = vbridge_fs_simple(fs, VBRIDGE_OP_FS_GET_HANDLE, &in, sizeof(in),
+				&out, sizeof(out));
+	/* Another host filesystem, say: every open would ask in vain. */
+	if (err == -EOPNOTSUPP)
+		set_bit(VBRIDGE_I_NO_HANDLE, &vi->state);
+	if (err)
 		return;
 	len = le32_to_cpu(out.len);
 	if (!len || len > VBRIDGE_FS_HANDLE_MAX || out.padding) {
