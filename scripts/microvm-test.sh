@@ -73,10 +73,11 @@ rm -rf "$CWD"
 
 # No command: an interactive shell on the terminal.  A pty stands in
 # for the person (scripts/lib/pty-session.py types once the prompt is
-# there); "$$" is expanded by the guest's shell, so "hello-" followed by
-# digits is its output, not the echo of what was typed.
+# there; busybox follows it with a cursor-position query, ESC [ 6 n);
+# "$$" is expanded by the guest's shell, so "hello-" followed by digits
+# is its output, not the echo of what was typed.
 out=$(VBRIDGE_QUIET=1 timeout 320 python3 "$ROOT/scripts/lib/pty-session.py" 300 \
-	'[#$] $' 'echo hello-$$; exit 7' -- "$VBRIDGE" run --kernel "$KERNEL" --no-cwd)
+	'[#$] (\x1b\[6n)?$' 'echo hello-$$; exit 7' -- "$VBRIDGE" run --kernel "$KERNEL" --no-cwd)
 st=$?
 tr -d '\r' <<<"$out" | sed 's/^/# pty: /'
 [ "$st" = 7 ] && tr -d '\r' <<<"$out" | grep -q '^hello-[0-9][0-9]*$'
