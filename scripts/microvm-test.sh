@@ -79,7 +79,9 @@ rm -rf "$CWD"
 out=$(VBRIDGE_QUIET=1 timeout 320 python3 "$ROOT/scripts/lib/pty-session.py" 300 \
 	'[#$] (\x1b\[6n)?$' 'echo hello-$$; exit 7' -- "$VBRIDGE" run --kernel "$KERNEL" --no-cwd)
 st=$?
-tr -d '\r' <<<"$out" | sed 's/^/# pty: /'
+# Its last two lines (the typed line and the answer), without the
+# terminal's control sequences.
+tr -d '\r' <<<"$out" | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' | tail -n 2 | sed 's/^/# pty: /'
 [ "$st" = 7 ] && tr -d '\r' <<<"$out" | grep -q '^hello-[0-9][0-9]*$'
 ok "interactive vbridge run on a pty: typed 'echo hello-\$\$; exit 7', got hello-PID and exit 7 (exit $st)" $?
 
