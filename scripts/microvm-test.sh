@@ -71,6 +71,20 @@ out=$(cd "$CWD" && VBRIDGE_QUIET=1 timeout 300 "$VBRIDGE" run --kernel "$KERNEL"
 ok "vbridge run shares the current directory both ways, --share :ro read-only" $?
 rm -rf "$CWD"
 
+# No command: an interactive shell on the terminal.  A pty stands in
+# for the person (scripts/lib/pty-session.py types once the prompt is
+# there; busybox follows it with a cursor-position query, ESC [ 6 n);
+# "$$" is expanded by the guest's shell, so "hello-" followed by digits
+# is its output, not the echo of what was typed.
+out=$(VBRIDGE_QUIET=1 timeout 320 python3 "$ROOT/scripts/lib/pty-session.py" 300 \
+	'[#$] (\x1b\[6n)?$' 'echo hello-$$; exit 7' -- "$VBRIDGE" run --kernel "$KERNEL" --no-cwd)
+st=$?
+# Its last two lines (the typed line and the answer), without the
+# terminal's control sequences.
+tr -d '\r' <<<"$out" | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' | tail -n 2 | sed 's/^/# pty: /'
+[ "$st" = 7 ] && tr -d '\r' <<<"$out" | grep -q '^hello-[0-9][0-9]*$'
+ok "interactive vbridge run on a pty: typed 'echo hello-\$\$; exit 7', got hello-PID and exit 7 (exit $st)" $?
+
 # The Debian root: debootstrap once (cached), then a command on it.
 t0=$(date +%s)
 "$ROOT/image/minimal/rootfs.sh" debian >/dev/null 2>"$LOGDIR/debootstrap-time.log"
