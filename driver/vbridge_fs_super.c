@@ -747,7 +747,7 @@ static int vbridge_fs_fill_super(struct super_block *sb,
 	sb->s_flags |= SB_NOSEC;
 	sb->s_op = &vbridge_fs_sops;
 	sb->s_d_op = &vbridge_fs_dentry_ops;
-	sb->s_xattr = vbridge_fs_xattr_handlers;
+	sb->s_xattr = vbridge_sb_xattr(vbridge_fs_xattr_handlers);
 	err = super_setup_bdi(sb);
 	if (err) {
 		vbridge_fs_forget(fs, le64_to_cpu(e.nodeid), 1);
