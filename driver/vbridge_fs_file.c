@@ -81,13 +81,11 @@ int vbridge_fs_open_common(struct inode *inode, struct file *file,
 	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
 	struct vbridge_inode *vi = VBRIDGE_I(inode);
 	struct vbridge_file *vf;
-	struct vbridge_fs_in in;
 
 	vf = kzalloc(sizeof(*vf), GFP_KERNEL);
 	if (!vf) {
-		vbridge_fs_in_init(&in, vi->nodeid, fh);
-		vbridge_fs_simple(fs, VBRIDGE_OP_FS_RELEASE, &in, sizeof(in),
-				  NULL, 0);
+		vbridge_fs_release_fh(fs, VBRIDGE_OP_FS_RELEASE, vi->nodeid, fh,
+				      true);
 		return -ENOMEM;
 	}
 	refcount_set(&vf->ref, 1);

@@ -44,20 +44,7 @@ static int vbridge_fs_rec_call(struct vbridge_fs *fs, u32 opcode,
 /* Give back a lookup of a node that is not ours after all. */
 static void vbridge_fs_rec_forget(struct vbridge_fs *fs, u64 nodeid)
 {
-	struct {
-		struct vbridge_fs_in fs;
-		struct vbridge_fs_forget_in forget;
-	} in;
-	struct vbridge_args args = {
-		.opcode = VBRIDGE_OP_FS_FORGET,
-		.flags = VBRIDGE_REQ_INIT | VBRIDGE_REQ_BACKGROUND,
-		.in = &in,
-		.in_len = sizeof(in),
-	};
-
-	vbridge_fs_in_init(&in.fs, nodeid, 0);
-	in.forget.nlookup = cpu_to_le64(1);
-	vbridge_request_args(fs->vb, &args);
+	vbridge_fs_send_forget(fs, nodeid, 1, VBRIDGE_REQ_INIT);
 }
 
 /* Errors that say the device, not the file, is in trouble. */
@@ -144,11 +131,7 @@ static int vbridge_fs_rec_root(struct vbridge_fs *fs)
 static int vbridge_fs_rec_lookup(struct vbridge_fs *fs, struct inode *inode)
 {
 	struct vbridge_fs_entry_out e;
-	struct {
-		struct vbridge_fs_in fs;
-		struct vbridge_fs_name_in name;
-		char data[NAME_MAX];
-	} in;
+	struct vbridge_fs_name_msg in;
 	struct dentry *alias, *parent;
 	struct inode *dir;
 	struct name_snapshot name;
@@ -172,19 +155,16 @@ static int vbridge_fs_rec_lookup(struct vbridge_fs *fs, struct inode *inode)
 
 	take_dentry_name_snapshot(&name, alias);
 	len = name.name.len;
-	if (len > NAME_MAX) {
+	if (len > VBRIDGE_FS_NAME_MAX) {
 		release_dentry_name_snapshot(&name);
 		err = -ENAMETOOLONG;
 		goto out;
 	}
-	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, 0);
-	in.name.namelen = cpu_to_le32(len);
-	in.name.padding = 0;
-	memcpy(in.data, name.name.name, len);
+	len = vbridge_fs_name_msg_init(&in, VBRIDGE_I(dir)->nodeid,
+				       name.name.name, len);
 	release_dentry_name_snapshot(&name);
 
-	err = vbridge_fs_rec_call(fs, VBRIDGE_OP_FS_LOOKUP, &in,
-				  offsetof(typeof(in), data) + len,
+	err = vbridge_fs_rec_call(fs, VBRIDGE_OP_FS_LOOKUP, &in, len,
 				  &e, sizeof(e));
 	if (err)
 		goto out;
