@@ -204,7 +204,11 @@ static inline int vbridge_find_vqs(struct virtio_device *vdev,
 #define virtio_find_vqs			vbridge_find_vqs
 #endif
 
-/* 6.7: super_block.s_xattr points at a const array of handlers. */
+/*
+ * 6.7: super_block.s_xattr points at a const array of handlers.  Before,
+ * the pointers were not const, but the VFS never wrote through them: the
+ * cast only drops the qualifier.
+ */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 7, 0)
 #define vbridge_sb_xattr(handlers) \
 	((const struct xattr_handler **)(handlers))
