@@ -479,8 +479,13 @@ struct vbridge_fs {
  *	invalidate the page cache
  * @devidx: the host filesystem of the node (vbridge_fs_attr.devidx),
  *	0 for the export's own: its st_dev is the superblock's
- * @files: open regular files (struct vbridge_file), whose handles serve
- *	reads and writeback without a file of their own
+ * @files: open regular files and directories (struct vbridge_file);
+ *	those of regular files serve reads and writeback without a file of
+ *	their own
+ * @handle: the device's sealed handle of the node (VBRIDGE_F_FS_HANDLES),
+ *	@handle_len bytes, to find it again on a new backend; NULL until
+ *	the first open fetches it; set once under @lock, freed with the
+ *	inode
  * @link: symlinks: the cached target, NULL until read or created here;
  *	written under @lock, read under RCU, dropped with the attributes
  *	(vbridge_fs_inval_attr()) and freed after a grace period
@@ -497,6 +502,8 @@ struct vbridge_inode {
 	u32 devidx;
 	struct list_head files;
 	struct vbridge_fs_link __rcu *link;
+	u8 *handle;
+	u32 handle_len;
 	unsigned long state;
 };
 
@@ -519,6 +526,14 @@ struct vbridge_fs_link {
  * FLUSH, which drops the closing owner's locks there.  Never cleared.
  */
 #define VBRIDGE_I_POSIX_LOCKS	2
+/*
+ * A lock held here could not be taken again on a new backend: the
+ * file's lock operations and I/O fail with -EIO from then on, rather
+ * than let its holder believe it still excludes others.  Never cleared.
+ */
+#define VBRIDGE_I_LOCKS_LOST	3
+/* The device has no sealed handle of the node: do not ask again. */
+#define VBRIDGE_I_NO_HANDLE	4
 
 /**
  * struct vbridge_file - an open vbridgefs file or directory
@@ -555,6 +570,7 @@ static inline struct vbridge_fs *VBRIDGE_FS(struct super_block *sb)
 
 /* vbridge_fs_recover.c */
 int vbridge_fs_recover(struct vbridge_dev *vb);
+void vbridge_fs_fetch_handle(struct inode *inode);
 
 /* vbridge_fs_super.c */
 extern struct mutex vbridge_fs_lock;
@@ -567,6 +583,9 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len);
 void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
 bool vbridge_fs_mounted(struct vbridge_dev *vb);
 u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);
+typedef int (*vbridge_fs_inode_fn)(struct inode *inode, void *arg);
+int vbridge_fs_iterate_inodes(struct super_block *sb, vbridge_fs_inode_fn fn,
+			      void *arg);
 
 /* vbridge_fs_req.c */
 
@@ -651,6 +670,14 @@ void vbridge_fs_set_entry_timeout(struct dentry *dentry, u64 valid_ns);
 extern const struct file_operations vbridge_fs_file_fops;
 extern const struct address_space_operations vbridge_fs_aops;
 u32 vbridge_fs_wire_flags(struct vbridge_fs *fs, unsigned int flags);
+u64 vbridge_fs_owner_id(const void *owner);
+
+/* A lock of the file's was lost in a backend restart (VBRIDGE_I_LOCKS_LOST). */
+static inline bool vbridge_fs_locks_lost(struct inode *inode)
+{
+	return test_bit(VBRIDGE_I_LOCKS_LOST, &VBRIDGE_I(inode)->state);
+}
+
 int vbridge_fs_open_common(struct inode *inode, struct file *file,
 			   u64 fh, u32 open_flags);
 int vbridge_fs_drop_range(struct inode *inode, loff_t start, loff_t end);

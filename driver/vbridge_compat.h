@@ -219,7 +219,8 @@ static inline int vbridge_find_vqs(struct virtio_device *vdev,
 /*
  * 6.9: the fields POSIX locks, flock and leases share moved into struct
  * file_lock_core (fl->c.flc_type; before, fl->fl_type), with
- * lock_is_unlock() and co. to test the type.
+ * lock_is_unlock() and co. to test the type and for_each_file_lock() to
+ * walk a list of them.
  */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 9, 0)
 #define vbridge_flc(fl, field)		((fl)->fl_##field)
@@ -228,6 +229,9 @@ static inline bool lock_is_unlock(const struct file_lock *fl)
 {
 	return fl->fl_type == F_UNLCK;
 }
+
+#define for_each_file_lock(fl, head) \
+	list_for_each_entry(fl, head, fl_list)
 #else
 #define vbridge_flc(fl, field)		((fl)->c.flc_##field)
 #endif

@@ -530,6 +530,7 @@ err_release:
 
 static int vbridge_fs_opendir(struct inode *inode, struct file *file)
 {
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
 	struct vbridge_fs_open_out out;
 	struct {
 		struct vbridge_fs_in fs;
@@ -549,16 +550,29 @@ static int vbridge_fs_opendir(struct inode *inode, struct file *file)
 		kfree(vf);
 		return err;
 	}
+	refcount_set(&vf->ref, 1);
 	vf->fh = le64_to_cpu(out.fh);
-	INIT_LIST_HEAD(&vf->entry);
+	vf->mode = FMODE_READ;
 	file->private_data = vf;
+	/* On the list so that a new backend opens it again (recover.c). */
+	spin_lock(&vi->lock);
+	list_add(&vf->entry, &vi->files);
+	spin_unlock(&vi->lock);
+	vbridge_fs_fetch_handle(inode);
 	return 0;
 }
 
 static int vbridge_fs_releasedir(struct inode *inode, struct file *file)
 {
 	struct vbridge_file *vf = file->private_data;
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
 
+	spin_lock(&vi->lock);
+	list_del(&vf->entry);
+	spin_unlock(&vi->lock);
+	/* The recovery may be opening it again: wait for it. */
+	if (!refcount_dec_and_test(&vf->ref))
+		wait_var_event(&vf->ref, !refcount_read(&vf->ref));
 	vbridge_fs_release_fh(VBRIDGE_FS(inode->i_sb),
 			      VBRIDGE_OP_FS_RELEASEDIR,
 			      VBRIDGE_I(inode)->nodeid, vf->fh, false);

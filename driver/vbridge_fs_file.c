@@ -98,6 +98,7 @@ int vbridge_fs_open_common(struct inode *inode, struct file *file,
 	spin_lock(&vi->lock);
 	list_add(&vf->entry, &vi->files);
 	spin_unlock(&vi->lock);
+	vbridge_fs_fetch_handle(inode);
 	return 0;
 }
 
@@ -196,7 +197,7 @@ static int vbridge_fs_release(struct inode *inode, struct file *file)
 }
 
 /* Lock owners on the wire: hashed, the host has no business with pointers. */
-static u64 vbridge_fs_owner_id(const void *owner)
+u64 vbridge_fs_owner_id(const void *owner)
 {
 	static siphash_key_t key;
 
@@ -840,6 +841,8 @@ static ssize_t vbridge_fs_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	struct inode *inode = file_inode(iocb->ki_filp);
 	int err;
 
+	if (vbridge_fs_locks_lost(inode))
+		return -EIO;
 	if (vbridge_fs_is_direct(iocb))
 		return vbridge_fs_direct_rw(iocb, to, false, 0);
 	/* The size bounds what the page cache reads. */
@@ -858,6 +861,8 @@ static ssize_t vbridge_fs_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	u32 wflags = 0;
 	ssize_t ret;
 
+	if (vbridge_fs_locks_lost(inode))
+		return -EIO;
 	/*
 	 * O_APPEND: unless the guest owns the size (writeback), only the
 	 * device knows its end of file, which the host may move at any
@@ -1191,6 +1196,10 @@ static int vbridge_fs_posix_lock(struct file *file, int cmd, struct file_lock *f
 	u32 type;
 	int err;
 
+	/* Unlocks at close still go: the local records must be dropped. */
+	if (vbridge_fs_locks_lost(file_inode(file)) &&
+	    !(vbridge_flc(fl, flags) & FL_CLOSE))
+		return -EIO;
 	if (IS_GETLK(cmd)) {
 		err = vbridge_fs_lock_req(file, VBRIDGE_OP_FS_GETLK, kind,
 					  vbridge_flc(fl, owner), fl, &res);
@@ -1229,6 +1238,8 @@ static int vbridge_fs_flock(struct file *file, int cmd, struct file_lock *fl)
 	/* RELEASE drops it on the device. */
 	if (vbridge_flc(fl, flags) & FL_CLOSE)
 		return locks_lock_file_wait(file, fl);
+	if (vbridge_fs_locks_lost(file_inode(file)))
+		return -EIO;
 	vbridge_fs_note_lock(file);
 	return vbridge_fs_setlk(file, IS_SETLKW(cmd), VBRIDGE_FS_LK_FLOCK,
 				file, fl);

@@ -5,15 +5,22 @@
  * The new backend knows none of the node ids and handles the driver
  * holds.  Once the device is up again (vbridge_recover_work()), each
  * mount of the device is mounted again, and each live inode is found
- * again by name from its parent, top down, and accepted only if it is
- * the same file: same host inode number, file type and host filesystem.
- * Open regular files are opened again with their access mode, so that
- * their descriptors keep working.
+ * again, top down: first by the sealed handle the device gave us when
+ * it was first opened (VBRIDGE_F_FS_HANDLES, RESOLVE), which finds it
+ * wherever the host renamed it within its directory (directories:
+ * anywhere in the export), then by name from its parent.  Either way it
+ * is accepted only if it is the same file: same host inode number, file
+ * type and host filesystem.  Open regular files and directories are
+ * opened again with their access mode, so that their descriptors keep
+ * working, and the POSIX, OFD and flock locks the guest holds are taken
+ * again; one that cannot be (another holder took it meanwhile) makes
+ * its file's lock operations and I/O fail with -EIO, logged, rather
+ * than lose the lock silently.
  *
- * What cannot be found again (unlinked, renamed or replaced while the
- * backend was away, or with no dentry left) goes stale: its operations
- * fail with -ESTALE.  Handles of open directories, POSIX locks and
- * requests that were in flight are not recovered.
+ * What cannot be found again (unlinked, moved out of reach or replaced
+ * while the backend was away, or with no dentry and no handle) goes
+ * stale: its operations fail with -ESTALE.  Requests that were in flight
+ * are not recovered.
  *
  * Everything here runs with vbridge_dev.state_lock held and the device
  * still BROKEN: only these requests (VBRIDGE_REQ_INIT) reach the backend,
@@ -21,8 +28,10 @@
  */
 
 #include <linux/dcache.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/slab.h>
+#include <linux/virtio_config.h>
 
 #include "vbridge.h"
 
@@ -86,7 +95,24 @@ static void vbridge_fs_rec_adopt(struct inode *inode,
 	clear_bit(VBRIDGE_I_RECOVERING, &vi->state);
 }
 
-/* Not found again: stale, with no lookup of any backend's node. */
+/* Whether the guest holds POSIX, OFD or flock locks on @inode. */
+static bool vbridge_fs_rec_has_locks(struct inode *inode)
+{
+	struct file_lock_context *ctx = locks_inode_context(inode);
+	bool any;
+
+	if (!ctx)
+		return false;
+	spin_lock(&ctx->flc_lock);
+	any = !list_empty(&ctx->flc_posix) || !list_empty(&ctx->flc_flock);
+	spin_unlock(&ctx->flc_lock);
+	return any;
+}
+
+/*
+ * Not found again: stale, with no lookup of any backend's node.  Its
+ * locks are lost with it: said, never silent.
+ */
 static void vbridge_fs_rec_abandon(struct inode *inode)
 {
 	struct vbridge_inode *vi = VBRIDGE_I(inode);
@@ -94,8 +120,26 @@ static void vbridge_fs_rec_abandon(struct inode *inode)
 	spin_lock(&vi->lock);
 	vi->nlookup = 0;
 	spin_unlock(&vi->lock);
+	if (vbridge_fs_rec_has_locks(inode)) {
+		set_bit(VBRIDGE_I_LOCKS_LOST, &vi->state);
+		pr_warn("vbridgefs: inode %lu: not found on the new backend: its locks are lost\n",
+			inode->i_ino);
+	}
 	set_bit(VBRIDGE_I_STALE, &vi->state);
 	clear_bit(VBRIDGE_I_RECOVERING, &vi->state);
+}
+
+/* Take @e for @inode if it is the same file, or give its lookup back. */
+static int vbridge_fs_rec_accept(struct vbridge_fs *fs, struct inode *inode,
+				 const struct vbridge_fs_entry_out *e)
+{
+	if (!vbridge_fs_rec_same(inode, e)) {
+		if (e->nodeid)
+			vbridge_fs_rec_forget(fs, le64_to_cpu(e->nodeid));
+		return -ESTALE;
+	}
+	vbridge_fs_rec_adopt(inode, e);
+	return 0;
 }
 
 static int vbridge_fs_rec_root(struct vbridge_fs *fs)
@@ -114,19 +158,106 @@ static int vbridge_fs_rec_root(struct vbridge_fs *fs)
 				  &e, sizeof(e));
 	if (err)
 		return err;
-	if (!vbridge_fs_rec_same(root, &e)) {
-		if (e.nodeid)
-			vbridge_fs_rec_forget(fs, le64_to_cpu(e.nodeid));
-		return -ESTALE;
-	}
-	vbridge_fs_rec_adopt(root, &e);
+	err = vbridge_fs_rec_accept(fs, root, &e);
+	if (err)
+		return err;
 	fs->root = le64_to_cpu(e.nodeid);
 	return 0;
 }
 
+/* Whether the device can find nodes again by sealed handle. */
+static bool vbridge_fs_has_handles(struct vbridge_fs *fs)
+{
+	return virtio_has_feature(fs->vb->vdev, VBRIDGE_F_FS_HANDLES);
+}
+
 /*
- * Find @inode again under its parent.  Returns 1 when found, 0 when its
- * parent is not found yet, or a negative errno.
+ * Keep the device's sealed handle of @inode, once, for a later backend.
+ * Without one (no VBRIDGE_F_FS_HANDLES, another host filesystem, an
+ * error) the inode is found again by name only.
+ */
+void vbridge_fs_fetch_handle(struct inode *inode)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	struct vbridge_fs_handle out;
+	struct vbridge_fs_in in;
+	u8 *h;
+	u32 len;
+	int err;
+
+	if (!vbridge_fs_has_handles(fs) || READ_ONCE(vi->handle) ||
+	    test_bit(VBRIDGE_I_NO_HANDLE, &vi->state))
+		return;
+	vbridge_fs_in_init(&in, vi->nodeid, 0);
+	err = vbridge_fs_simple(fs, VBRIDGE_OP_FS_GET_HANDLE, &in, sizeof(in),
+				&out, sizeof(out));
+	/* Another host filesystem, say: every open would ask in vain. */
+	if (err == -EOPNOTSUPP)
+		set_bit(VBRIDGE_I_NO_HANDLE, &vi->state);
+	if (err)
+		return;
+	len = le32_to_cpu(out.len);
+	if (!len || len > VBRIDGE_FS_HANDLE_MAX || out.padding) {
+		pr_warn_ratelimited("vbridgefs: inode %lu: malformed handle of %u bytes\n",
+				    inode->i_ino, len);
+		return;
+	}
+	h = kmemdup(out.data, len, GFP_KERNEL);
+	if (!h)
+		return;
+	spin_lock(&vi->lock);
+	if (!vi->handle) {
+		vi->handle_len = len;
+		WRITE_ONCE(vi->handle, h);
+		h = NULL;
+	}
+	spin_unlock(&vi->lock);
+	kfree(h);
+}
+
+/*
+ * Find @inode again by its sealed handle, @hint the directory it was
+ * last seen in.  Returns 1 when found, or a negative errno
+ * (-EOPNOTSUPP: no handle to try).
+ */
+static int vbridge_fs_rec_resolve(struct vbridge_fs *fs, struct inode *inode,
+				  u64 hint)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	struct vbridge_fs_entry_out e;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_handle handle;
+	} in = {};
+	u32 len = 0;
+	int err;
+
+	if (!vbridge_fs_has_handles(fs))
+		return -EOPNOTSUPP;
+	spin_lock(&vi->lock);
+	if (vi->handle) {
+		len = vi->handle_len;
+		memcpy(in.handle.data, vi->handle, len);
+	}
+	spin_unlock(&vi->lock);
+	if (!len)
+		return -EOPNOTSUPP;
+	vbridge_fs_in_init(&in.fs, hint, 0);
+	in.handle.len = cpu_to_le32(len);
+	err = vbridge_fs_rec_call(fs, VBRIDGE_OP_FS_RESOLVE, &in, sizeof(in),
+				  &e, sizeof(e));
+	if (err)
+		return err;
+	err = vbridge_fs_rec_accept(fs, inode, &e);
+	if (err)
+		return err;
+	return 1;
+}
+
+/*
+ * Find @inode again: by handle, then by name under its parent.  Returns
+ * 1 when found, 0 when its parent is not found yet, or a negative errno.
  */
 static int vbridge_fs_rec_lookup(struct vbridge_fs *fs, struct inode *inode)
 {
@@ -138,19 +269,25 @@ static int vbridge_fs_rec_lookup(struct vbridge_fs *fs, struct inode *inode)
 	u32 len;
 	int err;
 
+	/* No name to go by (a file handle's export, say): the handle only. */
 	alias = d_find_any_alias(inode);
 	if (!alias)
-		return -ENOENT;
+		return vbridge_fs_rec_resolve(fs, inode, fs->root);
 	parent = dget_parent(alias);
 	dir = d_inode(parent);
 	err = -ENOENT;
 	if (parent == alias || d_unlinked(alias))
 		goto out;
-	err = -ESTALE;
-	if (vbridge_fs_is_stale(dir))
+	/* A directory the handle finds anywhere; other files must be in it. */
+	if (vbridge_fs_is_stale(dir)) {
+		err = vbridge_fs_rec_resolve(fs, inode, fs->root);
 		goto out;
+	}
 	err = 0;
 	if (test_bit(VBRIDGE_I_RECOVERING, &VBRIDGE_I(dir)->state))
+		goto out;
+	err = vbridge_fs_rec_resolve(fs, inode, VBRIDGE_I(dir)->nodeid);
+	if (err > 0 || (err < 0 && vbridge_fs_rec_fatal(err)))
 		goto out;
 
 	take_dentry_name_snapshot(&name, alias);
@@ -168,13 +305,9 @@ static int vbridge_fs_rec_lookup(struct vbridge_fs *fs, struct inode *inode)
 				  &e, sizeof(e));
 	if (err)
 		goto out;
-	if (!vbridge_fs_rec_same(inode, &e)) {
-		if (e.nodeid)
-			vbridge_fs_rec_forget(fs, le64_to_cpu(e.nodeid));
-		err = -ESTALE;
+	err = vbridge_fs_rec_accept(fs, inode, &e);
+	if (err)
 		goto out;
-	}
-	vbridge_fs_rec_adopt(inode, &e);
 	err = 1;
 out:
 	dput(parent);
@@ -182,7 +315,7 @@ out:
 	return err;
 }
 
-/* Open @vf's file again with its access mode, on the new backend. */
+/* Open @vf's file or directory again with its access mode, on the new backend. */
 static int vbridge_fs_rec_open(struct vbridge_fs *fs, struct inode *inode,
 			       struct vbridge_file *vf)
 {
@@ -201,10 +334,13 @@ static int vbridge_fs_rec_open(struct vbridge_fs *fs, struct inode *inode,
 		flags = O_WRONLY;
 	else
 		flags = O_RDONLY;
+	if (S_ISDIR(inode->i_mode))
+		flags = O_RDONLY | O_DIRECTORY;
 	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, 0);
 	in.open.flags = cpu_to_le32(flags);
-	err = vbridge_fs_rec_call(fs, VBRIDGE_OP_FS_OPEN, &in, sizeof(in),
-				  &out, sizeof(out));
+	err = vbridge_fs_rec_call(fs, S_ISDIR(inode->i_mode) ?
+				  VBRIDGE_OP_FS_OPENDIR : VBRIDGE_OP_FS_OPEN,
+				  &in, sizeof(in), &out, sizeof(out));
 	if (err)
 		return err;
 	/* No user can send a request with it before the device runs. */
@@ -260,43 +396,172 @@ static int vbridge_fs_rec_files(struct vbridge_fs *fs, struct inode *inode)
 	return err;
 }
 
+/* A lock the guest holds, to take again on the new backend. */
+struct vbridge_fs_rec_lock {
+	struct file *file;		/* referenced */
+	fl_owner_t owner;
+	u64 start, end;
+	u32 type, kind;
+};
+
 /*
- * Hold every live inode of @sb on @list, out of the inode hash: no node
- * id of the old backend may match a new one.  The reference taken on
- * each also keeps our place in @sb's list while we sleep.
+ * Note @fl (under flc_lock) in @l, with a reference on its file; false
+ * if the file is being freed, which drops its locks anyway.
  */
-static int vbridge_fs_rec_collect(struct super_block *sb,
-				  struct list_head *list)
+static bool vbridge_fs_rec_note_lock(struct vbridge_fs_rec_lock *l,
+				     struct file_lock *fl, u32 kind)
 {
-	struct vbridge_fs_rec *r;
-	struct inode *inode;
+	struct file *file = vbridge_flc(fl, file);
 
-	spin_lock(&sb->s_inode_list_lock);
-	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
-		spin_lock(&inode->i_lock);
-		if (inode->i_state & (I_FREEING | I_WILL_FREE | I_NEW)) {
-			spin_unlock(&inode->i_lock);
-			continue;
-		}
-		__iget(inode);
-		spin_unlock(&inode->i_lock);
-		spin_unlock(&sb->s_inode_list_lock);
-
-		r = kmalloc(sizeof(*r), GFP_KERNEL);
-		if (!r) {
-			iput(inode);
-			return -ENOMEM;
-		}
-		r->inode = inode;
-		list_add_tail(&r->node, list);
-		if (!vbridge_fs_is_stale(inode)) {
-			set_bit(VBRIDGE_I_RECOVERING, &VBRIDGE_I(inode)->state);
-			remove_inode_hash(inode);
-		}
-		cond_resched();
-		spin_lock(&sb->s_inode_list_lock);
+	if (!file || !atomic_long_inc_not_zero(&file->f_count))
+		return false;
+	l->file = file;
+	l->kind = kind;
+	l->type = vbridge_flc(fl, type);
+	if (kind == VBRIDGE_FS_LK_FLOCK) {
+		/* As vbridge_fs_flock(): the open file owns it. */
+		l->owner = file;
+		l->start = 0;
+		l->end = ~0ULL;
+	} else {
+		l->owner = vbridge_flc(fl, owner);
+		l->start = fl->fl_start;
+		l->end = fl->fl_end == OFFSET_MAX ? ~0ULL : fl->fl_end;
 	}
-	spin_unlock(&sb->s_inode_list_lock);
+	return true;
+}
+
+/*
+ * Every lock on @inode's POSIX and flock lists in @locks (*@nr of them,
+ * kfree()d and fput() by the caller).  Returns -EAGAIN if the lists grew
+ * since they were counted: none may be missed.
+ */
+static int vbridge_fs_rec_snap_locks(struct file_lock_context *ctx,
+				     struct vbridge_fs_rec_lock **locks,
+				     unsigned int *nr)
+{
+	struct vbridge_fs_rec_lock *l;
+	unsigned int n = 0, i = 0;
+	struct file_lock *fl;
+
+	*locks = NULL;
+	*nr = 0;
+	spin_lock(&ctx->flc_lock);
+	for_each_file_lock(fl, &ctx->flc_posix)
+		n++;
+	for_each_file_lock(fl, &ctx->flc_flock)
+		n++;
+	spin_unlock(&ctx->flc_lock);
+	if (!n)
+		return 0;
+	l = kcalloc(n, sizeof(*l), GFP_KERNEL);
+	if (!l)
+		return -ENOMEM;
+	spin_lock(&ctx->flc_lock);
+	for_each_file_lock(fl, &ctx->flc_posix) {
+		if (i == n)
+			goto grew;
+		if (vbridge_fs_rec_note_lock(&l[i], fl,
+					     (vbridge_flc(fl, flags) & FL_OFDLCK) ?
+					     VBRIDGE_FS_LK_OFD :
+					     VBRIDGE_FS_LK_POSIX))
+			i++;
+	}
+	for_each_file_lock(fl, &ctx->flc_flock) {
+		if (i == n)
+			goto grew;
+		if (vbridge_fs_rec_note_lock(&l[i], fl, VBRIDGE_FS_LK_FLOCK))
+			i++;
+	}
+	spin_unlock(&ctx->flc_lock);
+	*locks = l;
+	*nr = i;
+	return 0;
+grew:
+	spin_unlock(&ctx->flc_lock);
+	while (i)
+		fput(l[--i].file);
+	kfree(l);
+	return -EAGAIN;
+}
+
+static int vbridge_fs_rec_lock_one(struct vbridge_fs *fs, struct inode *inode,
+				   const struct vbridge_fs_rec_lock *l)
+{
+	struct vbridge_file *vf = l->file->private_data;
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_lock_in lock;
+	} in = {};
+
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, READ_ONCE(vf->fh));
+	in.lock.owner = cpu_to_le64(vbridge_fs_owner_id(l->owner));
+	in.lock.lk.start = cpu_to_le64(l->start);
+	in.lock.lk.end = cpu_to_le64(l->end);
+	in.lock.lk.type = cpu_to_le32(l->type);
+	in.lock.kind = cpu_to_le32(l->kind);
+	/* Never wait: whoever took it meanwhile holds it now. */
+	return vbridge_fs_rec_call(fs, VBRIDGE_OP_FS_SETLK, &in, sizeof(in),
+				   NULL, 0);
+}
+
+/*
+ * Take the locks the guest holds on @inode again, after its files were
+ * opened again.  One that cannot be taken marks the inode
+ * VBRIDGE_I_LOCKS_LOST.  Returns 0 or a fatal errno.
+ */
+static int vbridge_fs_rec_locks(struct vbridge_fs *fs, struct inode *inode)
+{
+	struct file_lock_context *ctx = locks_inode_context(inode);
+	struct vbridge_fs_rec_lock *locks;
+	unsigned int nr, i, lost = 0;
+	int err, ret;
+
+	if (!ctx)
+		return 0;
+	do {
+		err = vbridge_fs_rec_snap_locks(ctx, &locks, &nr);
+	} while (err == -EAGAIN);
+	if (err)
+		return err;
+	for (i = 0; i < nr; i++) {
+		if (!err) {
+			ret = vbridge_fs_rec_lock_one(fs, inode, &locks[i]);
+			if (ret && vbridge_fs_rec_fatal(ret))
+				err = ret;
+			else if (ret)
+				lost++;
+		}
+		fput(locks[i].file);
+	}
+	kfree(locks);
+	if (lost) {
+		set_bit(VBRIDGE_I_LOCKS_LOST, &VBRIDGE_I(inode)->state);
+		pr_warn("vbridgefs: inode %lu: %u lock(s) not taken again on the new backend: its locks and I/O fail with EIO\n",
+			inode->i_ino, lost);
+	}
+	return err;
+}
+
+/*
+ * Hold @inode on the list @arg, out of the inode hash: no node id of the
+ * old backend may match a new one.
+ */
+static int vbridge_fs_rec_hold(struct inode *inode, void *arg)
+{
+	struct list_head *list = arg;
+	struct vbridge_fs_rec *r;
+
+	r = kmalloc(sizeof(*r), GFP_KERNEL);
+	if (!r)
+		return -ENOMEM;
+	ihold(inode);
+	r->inode = inode;
+	list_add_tail(&r->node, list);
+	if (!vbridge_fs_is_stale(inode)) {
+		set_bit(VBRIDGE_I_RECOVERING, &VBRIDGE_I(inode)->state);
+		remove_inode_hash(inode);
+	}
 	return 0;
 }
 
@@ -311,7 +576,7 @@ static int vbridge_fs_recover_sb(struct vbridge_fs *fs,
 
 	/* FORGETs still queued name the old backend's nodes. */
 	atomic_inc(&fs->epoch);
-	err = vbridge_fs_rec_collect(fs->sb, &list);
+	err = vbridge_fs_iterate_inodes(fs->sb, vbridge_fs_rec_hold, &list);
 	if (!err)
 		err = vbridge_fs_rec_root(fs);
 
@@ -344,8 +609,10 @@ static int vbridge_fs_recover_sb(struct vbridge_fs *fs,
 			(*lost)++;
 		} else if (!err && !vbridge_fs_is_stale(inode)) {
 			(*found)++;
-			if (S_ISREG(inode->i_mode))
+			if (S_ISREG(inode->i_mode) || S_ISDIR(inode->i_mode))
 				err = vbridge_fs_rec_files(fs, inode);
+			if (!err && S_ISREG(inode->i_mode))
+				err = vbridge_fs_rec_locks(fs, inode);
 		}
 		/* No FORGET goes out: the device is not running yet. */
 		iput(inode);

@@ -300,17 +300,17 @@ static void vbridge_fs_inval_entry(struct vbridge_fs *fs,
 }
 
 /*
- * INVAL_ALL: the device lost changes.  Unused dentries go; every other
- * dentry and every inode's attributes expire, and clean pages are
- * dropped, so that the next use asks the device again.
+ * Call @fn on every live inode of @sb, with a reference held and no lock,
+ * until it returns non-zero, which is returned.  @fn may sleep: the
+ * reference keeps our place in the list meanwhile.  (Not "for_each":
+ * checkpatch takes such names for loop macros.)
  */
-static void vbridge_fs_inval_all(struct vbridge_fs *fs)
+int vbridge_fs_iterate_inodes(struct super_block *sb, vbridge_fs_inode_fn fn,
+			      void *arg)
 {
-	struct super_block *sb = fs->sb;
 	struct inode *inode, *prev = NULL;
-	struct dentry *alias;
+	int err = 0;
 
-	shrink_dcache_sb(sb);
 	spin_lock(&sb->s_inode_list_lock);
 	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
 		spin_lock(&inode->i_lock);
@@ -319,22 +319,46 @@ static void vbridge_fs_inval_all(struct vbridge_fs *fs)
 			continue;
 		}
 		__iget(inode);
-		hlist_for_each_entry(alias, &inode->i_dentry, d_u.d_alias)
-			vbridge_fs_set_entry_timeout(alias, 0);
 		spin_unlock(&inode->i_lock);
 		spin_unlock(&sb->s_inode_list_lock);
 
-		vbridge_fs_inval_attr(inode);
-		if (S_ISREG(inode->i_mode))
-			invalidate_inode_pages2(inode->i_mapping);
 		/* Not under s_inode_list_lock: the last iput() evicts. */
 		iput(prev);
 		prev = inode;
+		err = fn(inode, arg);
 		cond_resched();
 		spin_lock(&sb->s_inode_list_lock);
+		if (err)
+			break;
 	}
 	spin_unlock(&sb->s_inode_list_lock);
 	iput(prev);
+	return err;
+}
+
+static int vbridge_fs_inval_one(struct inode *inode, void *arg)
+{
+	struct dentry *alias;
+
+	spin_lock(&inode->i_lock);
+	hlist_for_each_entry(alias, &inode->i_dentry, d_u.d_alias)
+		vbridge_fs_set_entry_timeout(alias, 0);
+	spin_unlock(&inode->i_lock);
+	vbridge_fs_inval_attr(inode);
+	if (S_ISREG(inode->i_mode))
+		invalidate_inode_pages2(inode->i_mapping);
+	return 0;
+}
+
+/*
+ * INVAL_ALL: the device lost changes.  Unused dentries go; every other
+ * dentry and every inode's attributes expire, and clean pages are
+ * dropped, so that the next use asks the device again.
+ */
+static void vbridge_fs_inval_all(struct vbridge_fs *fs)
+{
+	shrink_dcache_sb(fs->sb);
+	vbridge_fs_iterate_inodes(fs->sb, vbridge_fs_inval_one, NULL);
 }
 
 static void vbridge_fs_inval_work_fn(struct work_struct *work)
@@ -457,6 +481,8 @@ static struct inode *vbridge_fs_alloc_inode(struct super_block *sb)
 	vi->attr_version = 0;
 	vi->state = 0;
 	RCU_INIT_POINTER(vi->link, NULL);
+	vi->handle = NULL;
+	vi->handle_len = 0;
 	spin_lock_init(&vi->lock);
 	INIT_LIST_HEAD(&vi->files);
 	return &vi->vfs;
@@ -466,6 +492,7 @@ static void vbridge_fs_free_inode(struct inode *inode)
 {
 	/* After a grace period already: no RCU walk sees the target. */
 	kfree(rcu_dereference_protected(VBRIDGE_I(inode)->link, true));
+	kfree(VBRIDGE_I(inode)->handle);
 	kmem_cache_free(vbridge_inode_cachep, VBRIDGE_I(inode));
 }
 

@@ -797,6 +797,7 @@ static const unsigned int vbridge_features[] = {
 	VBRIDGE_F_MQ,
 	VBRIDGE_F_EVENT_QUEUE,
 	VBRIDGE_F_DEBUG,
+	VBRIDGE_F_FS_HANDLES,
 };
 
 static struct virtio_driver vbridge_driver = {

@@ -34,12 +34,17 @@
 #   stall DELAY_MS DURATION_MS  done at once; DELAY_MS later SIGSTOP
 #                         vbridged, DURATION_MS after that SIGCONT it
 #                         (the guest cannot ask while vbridged is stopped)
-#   kill DELAY_MS [RESTART_MS]  done at once; DELAY_MS later SIGKILL
-#                         vbridged; with RESTART_MS, that much later ask
-#                         vm-run.sh to start it again on the same socket
-#                         (the file $VBRIDGED_PIDFILE.restart; vm-run.sh
-#                         with VM_BACKEND_RESTART=1).  The guest cannot ask
-#                         for the restart itself: its export is dead then.
+#   kill DELAY_MS [RESTART_MS [OLD NEW]...]  done at once; DELAY_MS
+#                         later SIGKILL vbridged; with RESTART_MS, that
+#                         much later ask vm-run.sh to start it again on
+#                         the same socket (the file
+#                         $VBRIDGED_PIDFILE.restart; vm-run.sh with
+#                         VM_BACKEND_RESTART=1).  The guest cannot ask for
+#                         the restart itself: its export is dead then.
+#                         Each OLD is renamed NEW while vbridged is down;
+#                         a pair ":lock PATH" instead takes a host POSIX
+#                         lock on PATH then (tools/host-locker.c), held
+#                         until PATH.unlock appears.
 # and through vbridged's VNC server at $VBRIDGE_VNC (HOST:PORT), with
 # host-side/build/vnc-capture:
 #   vnc NAME              what a VNC client sees, as raw XRGB8888 rows in
@@ -139,14 +144,40 @@ run() {
 		fi
 	elif [ "$verb" = kill ]; then
 		# DELAY_MS: answer first, the guest cannot read it afterwards.
-		if [[ $path =~ ^[0-9]+$ ]] && [[ $text =~ ^[0-9]*$ ]] &&
+		# shellcheck disable=SC2206 # RESTART_MS and OLD NEW pairs: words
+		local -a rest=($text)
+		local restart=${rest[0]:-} i renames_ok=1
+		for ((i = 1; i < ${#rest[@]}; i++)); do
+			[ "${rest[i]}" = :lock ] && [ $((i % 2)) = 1 ] ||
+				safe_path "${rest[i]}" || renames_ok=
+		done
+		[ $(( ${#rest[@]} % 2 )) = 1 ] || [ ${#rest[@]} = 0 ] ||
+			renames_ok=
+		if [[ $path =~ ^[0-9]+$ ]] && [[ $restart =~ ^[0-9]*$ ]] &&
+		   [ -n "$renames_ok" ] &&
 		   [ -n "${VBRIDGED_PIDFILE:-}" ] &&
 		   kpid=$(cat "$VBRIDGED_PIDFILE" 2>/dev/null) &&
 		   [[ $kpid =~ ^[0-9]+$ ]]; then
 			(sleep "$(awk "BEGIN { print $path / 1000 }")"
 			 signal_backend KILL "$kpid"
-			 [ -z "$text" ] && exit 0
-			 sleep "$(awk "BEGIN { print $text / 1000 }")"
+			 [ -z "$restart" ] && exit 0
+			 # While no backend runs: the guest finds them by handle.
+			 for ((i = 1; i + 1 < ${#rest[@]}; i += 2)); do
+				if [ "${rest[i]}" = :lock ]; then
+					# Until the killed one's locks are gone.
+					(n=0
+					 until "$LOCKER" "$DIR/${rest[i + 1]}" \
+						"$DIR/${rest[i + 1]}.unlock" >/dev/null 2>&1; do
+						n=$((n + 1))
+						[ $n -lt 50 ] || exit 1
+						sleep 0.1
+					 done) &
+				else
+					mv -T "$DIR/${rest[i]}" "$DIR/${rest[i + 1]}" ||
+						echo "host-agent: cannot rename ${rest[i]}" >&2
+				fi
+			 done
+			 sleep "$(awk "BEGIN { print $restart / 1000 }")"
 			 : >"$VBRIDGED_PIDFILE.restart") &
 			PIDS+=("$!")
 			reply=ok

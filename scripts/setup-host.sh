@@ -38,7 +38,7 @@ PKGS=(
 	pkg-config git sparse busybox-static dwarves
 	libpng-dev libvncserver-dev
 	ninja-build python3-venv libglib2.0-dev libpixman-1-dev libslirp-dev
-	libfdt-dev libattr1-dev libcap-ng-dev libseccomp-dev
+	libfdt-dev libattr1-dev libcap-ng-dev libseccomp-dev libssl-dev
 	clang libclang-rt-14-dev
 	seabios qemu-system-data ipxe-qemu libdrm-tests
 	stress-ng fio libfuse3-dev fuse3 gnuplot-nox

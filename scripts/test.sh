@@ -207,6 +207,9 @@ echo "==> backend killed and restarted (a boot of its own)"
 # and wrote after the restart must be on the host.
 RSHARE=$(mktemp -d /tmp/vbridge-rshare.XXXXXX)
 RPIDFILE=$(mktemp /tmp/vbridge-rpid.XXXXXX)
+# The key the restarted vbridged needs to accept the first one's handles
+# (made by the first, mode 0600).
+RKEYDIR=$(mktemp -d /tmp/vbridge-rkey.XXXXXX)
 mkdir "$RSHARE/.agent"
 VBRIDGED_PIDFILE=$RPIDFILE "$ROOT/scripts/host-agent.sh" "$RSHARE" &
 RAGENT_PID=$!
@@ -215,7 +218,7 @@ VM_BACKEND_KILLED=1 VM_BACKEND_RESTART=1 VBRIDGED_PIDFILE=$RPIDFILE \
 	--qemu "$QEMU" --vbridged "$VBRIDGED" --kernel "$KIMAGE" \
 	--initrd "$INITRD" --job restart --timeout 300 \
 	--log "$LOGDIR/restart.log" -- --shared-dir "share=$RSHARE" \
-	>/dev/null 2>"$LOGDIR/restart-host.log"
+	--handle-key "$RKEYDIR/key" >/dev/null 2>"$LOGDIR/restart-host.log"
 rvm_status=$?
 kill "$RAGENT_PID" 2>/dev/null
 wait "$RAGENT_PID" 2>/dev/null
@@ -226,7 +229,7 @@ record "vbridged was restarted on the same socket" $?
 [ -f "$RSHARE/before" ] && [ -f "$RSHARE/after" ]
 record "files from before the kill and after the restart are on the host" $?
 record "backend-restart boot completed (see $LOGDIR/restart.log)" "$rvm_status"
-rm -rf "$RSHARE" "$RPIDFILE" "$RPIDFILE.restart"
+rm -rf "$RSHARE" "$RPIDFILE" "$RPIDFILE.restart" "$RKEYDIR"
 
 echo "==> escape suite (QEMU, vbridged with guest ids mapped to 100000..)"
 # The export and, beside it on the host, a canary the guest must neither

@@ -18,6 +18,7 @@ static const char *const feature_names[] = {
 	[VBRIDGE_F_MQ] = "mq",
 	[VBRIDGE_F_EVENT_QUEUE] = "event-queue",
 	[VBRIDGE_F_DEBUG] = "debug",
+	[VBRIDGE_F_FS_HANDLES] = "fs-handles",
 };
 
 int main(int argc, char **argv)

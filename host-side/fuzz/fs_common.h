@@ -43,7 +43,8 @@ static int fs_init(void)
 {
 	static char spec[64];
 	char *specs[1] = { spec };
-	struct vbd_fs_opts opts = { .max_fds = 256 };
+	/* A key: GET_HANDLE and RESOLVE (MAC checks) are reached too. */
+	struct vbd_fs_opts opts = { .max_fds = 256, .handle_key_set = true };
 
 	vbd_log_level = VBD_LOG_ERROR;
 	if (!mkdtemp(fs_dir))
@@ -73,7 +74,7 @@ static void fs_run(struct fz *z)
 
 	while (z->left >= 3) {
 		uint32_t op = VBRIDGE_OP_FS_FIRST +
-			      fz_uint(z, 1) % (VBRIDGE_OP_FS_SETLKW - VBRIDGE_OP_FS_FIRST + 2);
+			      fz_uint(z, 1) % (VBRIDGE_OP_FS_RESOLVE - VBRIDGE_OP_FS_FIRST + 2);
 		size_t len = fz_uint(z, 2) % 8192, split = fz_uint(z, 1);
 		const uint8_t *payload;
 		struct virtq_chain *c = malloc(sizeof(*c));

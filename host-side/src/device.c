@@ -368,6 +368,10 @@ static const struct vbd_op debug_ops[] = {
 static const struct vbd_op fs_ops[] = {
 	[0 ... VBRIDGE_OP_FS_BATCH_FORGET - VBRIDGE_OP_FS_FIRST] = {
 		op_fs, sizeof(struct vbridge_fs_in), 0, F(VBRIDGE_F_FS) },
+	[VBRIDGE_OP_FS_GET_HANDLE - VBRIDGE_OP_FS_FIRST ...
+	 VBRIDGE_OP_FS_RESOLVE - VBRIDGE_OP_FS_FIRST] = {
+		op_fs, sizeof(struct vbridge_fs_in), 0,
+		F(VBRIDGE_F_FS) | F(VBRIDGE_F_FS_HANDLES) },
 };
 
 /* vbd_display_handle() checks the sizes of each. */
@@ -618,6 +622,9 @@ struct vbd_device *vbd_device_new(const struct vbd_store *store,
 		       F(VIRTIO_RING_F_EVENT_IDX) | F(VBRIDGE_F_MQ) |
 		       F(VBRIDGE_F_EVENT_QUEUE) | F(VBRIDGE_F_DEBUG) |
 		       (ntags ? F(VBRIDGE_F_FS) : 0);
+	/* Handles that outlive us need a key that does (--handle-key). */
+	if (ntags && fs_opts && fs_opts->handle_key_set)
+		dev->offered |= F(VBRIDGE_F_FS_HANDLES);
 	pthread_mutex_init(&dev->lock, NULL);
 	if (ntags) {
 		dev->fs = vbd_fs_new(store, fs_opts ?: &default_opts,

@@ -169,6 +169,8 @@ static const struct fs_op fs_ops[] = {
 	OP(SETLKW, op_setlkw, sizeof(struct vbridge_fs_lock_in), 0, 0),
 	OP(BATCH_FORGET, op_batch_forget,
 	   sizeof(struct vbridge_fs_batch_forget_in), 0, 0),
+	OP(GET_HANDLE, op_get_handle, 0, sizeof(struct vbridge_fs_handle), 0),
+	OP(RESOLVE, op_resolve, sizeof(struct vbridge_fs_handle), ENTRY, 0),
 };
 
 int vbd_fs_handle(struct vbd_fs *fs, struct vbd_fs_req *r)

@@ -40,7 +40,15 @@ struct vbd_fs_opts {
 	bool allow_devices;		/* MKNOD of device nodes */
 	unsigned int xattr_ns;		/* VBD_XATTR_*: beyond user.* */
 	unsigned int max_watches;	/* inotify watches; 0: default */
+	/* --handle-key: sealed node handles (VBRIDGE_F_FS_HANDLES) */
+	bool handle_key_set;
+	uint8_t handle_key[32];
 };
+
+#define VBD_HANDLE_KEY_LEN	32
+
+/* Read the key of FILE into key, or make FILE with a new one; logs why not. */
+int vbd_fs_handle_key_load(const char *path, uint8_t key[VBD_HANDLE_KEY_LEN]);
 
 /* Parse GUEST:HOST:COUNT into m; -EINVAL if malformed or wrapping. */
 int vbd_id_map_parse(const char *s, struct vbd_id_map *m);

@@ -266,6 +266,9 @@ int op_listxattr(struct fs_ctx *x);
 int op_setxattr(struct fs_ctx *x);
 int op_removexattr(struct fs_ctx *x);
 
+int op_get_handle(struct fs_ctx *x);
+int op_resolve(struct fs_ctx *x);
+
 int op_getlk(struct fs_ctx *x);
 int op_setlk(struct fs_ctx *x);
 int op_setlkw(struct fs_ctx *x);

@@ -53,6 +53,7 @@ struct options {
 	struct vbd_display_opts display;	/* num_scanouts 0: none */
 	int vnc_display;			/* -1: no VNC server */
 	const char *vnc_password_file;
+	const char *handle_key_file;		/* --handle-key */
 	char *vnc_password;			/* read from it */
 	const char *control_socket;
 	bool socket_group_set;
@@ -96,6 +97,10 @@ static void usage(FILE *f)
 "                          user.*: trusted, security (comma-separated; default\n"
 "                          none); only callers mapped to host root get the\n"
 "                          privileged ones\n"
+"  --handle-key=FILE       let the guest keep its files across a restart of\n"
+"                          vbridged by host file handle, sealed with the\n"
+"                          key in FILE (made, mode 0600, if missing; keep it\n"
+"                          private and give every restart the same one)\n"
 "  --max-watches=N         host files watched for changes (default 1024)\n"
 "  --attr-timeout=MS       how long the guest may cache attributes, 0 to %lu\n"
 "                          milliseconds (default 1000; cache=auto and\n"
@@ -209,6 +214,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		OPT_INJECT,
 		OPT_SOCKET_GROUP,
 		OPT_VNC_PASSWORD_FILE,
+		OPT_HANDLE_KEY,
 		OPT_SANDBOX,
 		OPT_SECCOMP,
 		OPT_ATTR_TIMEOUT,
@@ -234,6 +240,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "inject", required_argument, NULL, OPT_INJECT },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "vnc-password-file", required_argument, NULL, OPT_VNC_PASSWORD_FILE },
+		{ "handle-key", required_argument, NULL, OPT_HANDLE_KEY },
 		{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 		{ "seccomp", required_argument, NULL, OPT_SECCOMP },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
@@ -319,6 +326,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 			break;
 		case OPT_VNC_PASSWORD_FILE:
 			o->vnc_password_file = optarg;
+			break;
+		case OPT_HANDLE_KEY:
+			o->handle_key_file = optarg;
 			break;
 		case OPT_ALLOW_XATTR:
 			if (vbd_xattr_parse(optarg, &o->fs.xattr_ns))
@@ -412,6 +422,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 	if ((o->socket_path && o->fd >= 0) ||
 	    (!o->socket_path && o->fd < 0 && !o->serial_socket))
 		bad_args("exactly one of --socket-path and --fd is required (or --serial-socket alone)");
+	if (o->handle_key_file && !o->nshares)
+		bad_args("--handle-key needs --shared-dir");
 	if (o->vnc_password_file && o->vnc_display < 0)
 		bad_args("--vnc-password-file needs --vnc");
 	if (o->socket_group_set && !o->socket_path)
@@ -696,6 +708,12 @@ int main(int argc, char **argv)
 		o.vnc_password = read_password(o.vnc_password_file);
 		if (!o.vnc_password)
 			return 1;
+	}
+	/* Before the sandbox: the key file is outside it. */
+	if (o.handle_key_file) {
+		if (vbd_fs_handle_key_load(o.handle_key_file, o.fs.handle_key))
+			return 1;
+		o.fs.handle_key_set = true;
 	}
 	if (vbd_sandbox_fork(&o.sandbox) < 0)
 		return 1;

@@ -182,7 +182,12 @@ static int enter_chroot(void)
 
 /* Capabilities */
 
-/* What serving files needs (the fs code changes fsuid/fsgid per request). */
+/*
+ * What serving files needs (the fs code changes fsuid/fsgid per request).
+ * CAP_DAC_READ_SEARCH is also what open_by_handle_at() needs: evicted
+ * nodes are reopened by handle, and RESOLVE (--handle-key) finds a
+ * guest's nodes again by their sealed handles after a restart.
+ */
 static const int file_caps[] = {
 	CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
 	CAP_FSETID, CAP_SETGID, CAP_SETUID,
@@ -251,7 +256,11 @@ static const int allowed_syscalls[] = {
 	SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(sendto),
 	SCMP_SYS(sendmsg), SCMP_SYS(shutdown), SCMP_SYS(getsockopt),
 	SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
-	/* files */
+	/*
+	 * files; open_by_handle_at: evicted nodes and RESOLVE (see
+	 * fs_handle.c, which also walks ".." and reads directories with
+	 * the calls below to check a resolved file is inside its export)
+	 */
 	SCMP_SYS(openat), SCMP_SYS(openat2), SCMP_SYS(open_by_handle_at),
 	SCMP_SYS(name_to_handle_at), SCMP_SYS(newfstatat), SCMP_SYS(fstat),
 	SCMP_SYS(statx), SCMP_SYS(fstatfs), SCMP_SYS(statfs), SCMP_SYS(lseek),

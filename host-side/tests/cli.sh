@@ -40,7 +40,7 @@ mkdir "$tmp/dir"
 touch "$tmp/file"
 
 expect 0 '^Usage: vbridged' "--help" -- --help
-expect 0 '^vbridged [0-9.]+ \(vbridge protocol 2\.1\)$' "--version" -- --version
+expect 0 '^vbridged [0-9.]+ \(vbridge protocol 2\.2\)$' "--version" -- --version
 expect 0 '"type": "vbridge"' "--print-capabilities" -- --print-capabilities
 expect 0 '"features": \[' "--print-capabilities ignores other arguments" -- \
 	--print-capabilities --bogus
@@ -126,6 +126,23 @@ expect 1 "error: --socket-group: no group 'no-such-group-x'" "unknown --socket-g
 expect 1 'error: --socket-group needs --socket-path' "--socket-group with --fd" -- \
 	--fd 0 --socket-group 0
 expect 0 '--vnc-password-file=FILE' "--help mentions --vnc-password-file" -- --help
+expect 1 'error: --handle-key needs --shared-dir' "--handle-key without --shared-dir" -- \
+	--socket-path "$tmp/s" --handle-key "$tmp/key"
+# A missing key is made, private; the socket's failure comes after it.
+expect 1 'handle-key .*: new key' "--handle-key makes a missing key" -- \
+	--socket-path "$tmp/none/s" --shared-dir "t=$tmp/dir" --handle-key "$tmp/key"
+[ "$(stat -c '%a %s' "$tmp/key" 2>&1)" = "600 32" ] >"$tmp/out" 2>"$tmp/err"
+result $? "the key made by --handle-key is 32 bytes, mode 0600"
+expect 1 'socket-path' "--handle-key reads an existing key" -- \
+	--socket-path "$tmp/none/s" --shared-dir "t=$tmp/dir" --handle-key "$tmp/key"
+chmod 644 "$tmp/key"
+expect 1 'handle-key .*: must be a regular file of 32 bytes that only its owner' \
+	"--handle-key refuses a key others may read" -- \
+	--socket-path "$tmp/none/s" --shared-dir "t=$tmp/dir" --handle-key "$tmp/key"
+head -c 16 /dev/urandom >"$tmp/short" && chmod 600 "$tmp/short"
+expect 1 'handle-key .*: must be a regular file of 32 bytes' \
+	"--handle-key refuses a short key" -- \
+	--socket-path "$tmp/none/s" --shared-dir "t=$tmp/dir" --handle-key "$tmp/short"
 expect 0 '--sandbox=MODE' "--help mentions --sandbox" -- --help
 expect 1 "error: --sandbox: expected namespace, chroot or none, not 'jail'" \
 	"bad --sandbox" -- --socket-path "$tmp/s" --sandbox jail

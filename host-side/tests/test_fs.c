@@ -46,16 +46,24 @@ static char *path_in(const char *dir, const char *name)
 	return p;
 }
 
+static void fs_start(struct tfs *t, const struct vbd_fs_opts *opts);
+
 static void fs_setup_opts(struct tfs *t, const struct vbd_fs_opts *opts)
+{
+	strcpy(t->dir, "/tmp/vbridged-fs-XXXXXX");
+	strcpy(t->other, "/tmp/vbridged-ro-XXXXXX");
+	CHECK(mkdtemp(t->dir));
+	CHECK(mkdtemp(t->other));
+	fs_start(t, opts);
+}
+
+/* A new device on the directories of t, as after a restart of vbridged. */
+static void fs_start(struct tfs *t, const struct vbd_fs_opts *opts)
 {
 	char spec0[128], spec1[128];
 	char *specs[2] = { spec0, spec1 };
 	struct vbd_store *st;
 
-	strcpy(t->dir, "/tmp/vbridged-fs-XXXXXX");
-	strcpy(t->other, "/tmp/vbridged-ro-XXXXXX");
-	CHECK(mkdtemp(t->dir));
-	CHECK(mkdtemp(t->other));
 	snprintf(spec0, sizeof(spec0), "data=%s", t->dir);
 	snprintf(spec1, sizeof(spec1), "other=%s:ro", t->other);
 	st = vbd_share_store_open(specs, 2);
@@ -2231,6 +2239,195 @@ static void test_inval_overflow(void)
 	fs_teardown(&t);
 }
 
+/* Sealed handles (--handle-key) */
+
+static int32_t get_handle(struct tfs *t, uint64_t id, struct vbridge_fs_handle *h)
+{
+	struct fe_resp r;
+	int32_t err;
+
+	err = fsreq(t, VBRIDGE_OP_FS_GET_HANDLE, &(struct freq){
+		.nodeid = id, .out_room = sizeof(*h) }, &r);
+	if (!err) {
+		CHECK_EQ(r.len, 16 + sizeof(*h));
+		memcpy(h, r.payload, sizeof(*h));
+		CHECK(le32toh(h->len) > 0 && le32toh(h->len) <= VBRIDGE_FS_HANDLE_MAX);
+	}
+	return err;
+}
+
+static int32_t resolve(struct tfs *t, uint64_t hint,
+		       const struct vbridge_fs_handle *h,
+		       struct vbridge_fs_entry_out *e)
+{
+	struct fe_resp r;
+	int32_t err;
+
+	err = fsreq(t, VBRIDGE_OP_FS_RESOLVE, &(struct freq){
+		.nodeid = hint, .arg = h, .arg_len = sizeof(*h) }, &r);
+	if (!err && e)
+		memcpy(e, r.payload, sizeof(*e));
+	return err;
+}
+
+static void handle_opts(struct vbd_fs_opts *o, uint8_t fill)
+{
+	memset(o, 0, sizeof(*o));
+	o->handle_key_set = true;
+	memset(o->handle_key, fill, sizeof(o->handle_key));
+}
+
+/* fs_setup() with the key of handle_opts(o, fill). */
+static void handle_setup(struct tfs *t, struct vbd_fs_opts *o, uint8_t fill)
+{
+	int32_t err;
+
+	handle_opts(o, fill);
+	fs_setup_opts(t, o);
+	t->root = mount_tag(t, "data", &err);
+	CHECK_EQ(err, 0);
+}
+
+/* A new vbridged on the same exports with options o, and the data mount. */
+static void restart_mount(struct tfs *t, const struct vbd_fs_opts *o)
+{
+	int32_t err;
+
+	CHECK_EQ(fe_stop(&t->f), 0);
+	fs_start(t, o);
+	t->root = mount_tag(t, "data", &err);
+	CHECK_EQ(err, 0);
+}
+
+static void test_handle_resolve(void)
+{
+	struct vbridge_fs_handle hf, hd, hg, hroot;
+	struct vbridge_fs_entry_out e;
+	struct vbd_fs_opts o;
+	struct stat st;
+	struct tfs t;
+
+	handle_setup(&t, &o, 0x5a);
+	write_file(path_in(t.dir, "f"), "hello");
+	CHECK(mkdir(path_in(t.dir, "d"), 0755) == 0);
+	CHECK(mkdir(path_in(t.dir, "d/g"), 0755) == 0);
+	CHECK_EQ(get_handle(&t, lookup_id(&t, t.root, "f"), &hf), 0);
+	CHECK_EQ(get_handle(&t, lookup_id(&t, t.root, "d"), &hd), 0);
+	CHECK_EQ(get_handle(&t, lookup_id(&t, lookup_id(&t, t.root, "d"), "g"),
+			    &hg), 0);
+	CHECK_EQ(get_handle(&t, t.root, &hroot), 0);
+
+	/* Renamed while no vbridged ran: found by handle, not by name. */
+	restart_mount(&t, &o);
+	CHECK(rename(path_in(t.dir, "f"), path_in(t.dir, "f2")) == 0);
+	CHECK(rename(path_in(t.dir, "d"), path_in(t.dir, "e")) == 0);
+	CHECK(mkdir(path_in(t.dir, "x"), 0755) == 0);
+	CHECK(rename(path_in(t.dir, "e/g"), path_in(t.dir, "x/g")) == 0);
+	CHECK_EQ(lookup(&t, t.root, "f", &e), -ENOENT);
+	CHECK_EQ(resolve(&t, t.root, &hf, &e), 0);
+	CHECK(stat(path_in(t.dir, "f2"), &st) == 0);
+	CHECK_EQ(le64toh(e.attr.ino), st.st_ino);
+	CHECK_EQ(le64toh(e.nodeid), lookup_id(&t, t.root, "f2"));
+	/* Directories anywhere in the export, whatever the hint. */
+	CHECK_EQ(resolve(&t, t.root, &hd, &e), 0);
+	CHECK(stat(path_in(t.dir, "e"), &st) == 0);
+	CHECK_EQ(le64toh(e.attr.ino), st.st_ino);
+	CHECK_EQ(resolve(&t, t.root, &hg, &e), 0);
+	CHECK(stat(path_in(t.dir, "x/g"), &st) == 0);
+	CHECK_EQ(le64toh(e.attr.ino), st.st_ino);
+	CHECK_EQ(resolve(&t, t.root, &hroot, &e), 0);
+	CHECK_EQ(le64toh(e.nodeid), t.root);
+	/* A file is looked for where the guest says it saw it only. */
+	CHECK_EQ(resolve(&t, lookup_id(&t, t.root, "x"), &hf, &e), -ESTALE);
+	CHECK_EQ(resolve(&t, lookup_id(&t, t.root, "f2"), &hf, &e), -ENOTDIR);
+	/* Gone. */
+	CHECK(unlink(path_in(t.dir, "f2")) == 0);
+	CHECK_EQ(resolve(&t, t.root, &hf, &e), -ESTALE);
+	fs_teardown(&t);
+}
+
+static void test_handle_forged(void)
+{
+	struct vbridge_fs_handle h, bad;
+	struct vbd_fs_opts o, other;
+	uint64_t ro;
+	uint32_t len, i;
+	struct tfs t;
+	int32_t err;
+
+	handle_setup(&t, &o, 0x11);
+	write_file(path_in(t.dir, "f"), "x");
+	CHECK_EQ(get_handle(&t, lookup_id(&t, t.root, "f"), &h), 0);
+	len = le32toh(h.len);
+	CHECK_EQ(resolve(&t, t.root, &h, NULL), 0);
+
+	/* Any bit changed anywhere: refused before open_by_handle_at(). */
+	for (i = 0; i < len; i++) {
+		bad = h;
+		bad.data[i] ^= 0x01;
+		CHECK_EQ(resolve(&t, t.root, &bad, NULL), -ESTALE);
+	}
+	bad = h;
+	bad.len = htole32(len - 1);
+	CHECK_EQ(resolve(&t, t.root, &bad, NULL), -ESTALE);
+	bad.len = htole32(0);
+	CHECK_EQ(resolve(&t, t.root, &bad, NULL), -ESTALE);
+	bad.len = htole32(VBRIDGE_FS_HANDLE_MAX + 1);
+	CHECK_EQ(resolve(&t, t.root, &bad, NULL), -EINVAL);
+	bad = h;
+	bad.padding = htole32(1);
+	CHECK_EQ(resolve(&t, t.root, &bad, NULL), -EINVAL);
+	/* Bound to its export: not valid in another one. */
+	ro = mount_tag(&t, "other", &err);
+	CHECK_EQ(err, 0);
+	CHECK_EQ(resolve(&t, ro, &h, NULL), -ESTALE);
+
+	/* Another key: another backend's handles mean nothing. */
+	handle_opts(&other, 0x22);
+	restart_mount(&t, &other);
+	CHECK_EQ(resolve(&t, t.root, &h, NULL), -ESTALE);
+	/* Without a key, no handles at all. */
+	restart_mount(&t, NULL);
+	CHECK_EQ(get_handle(&t, t.root, &bad), -EOPNOTSUPP);
+	CHECK_EQ(resolve(&t, t.root, &h, NULL), -EOPNOTSUPP);
+	fs_teardown(&t);
+}
+
+/* A valid handle of a file moved out of the export opens nothing. */
+static void test_handle_outside(void)
+{
+	struct vbridge_fs_handle hf, hd, hn;
+	char out[64], cmd[160];
+	struct vbd_fs_opts o;
+	struct tfs t;
+
+	strcpy(out, "/tmp/vbridged-out-XXXXXX");
+	CHECK(mkdtemp(out));
+	handle_setup(&t, &o, 0x33);
+	write_file(path_in(t.dir, "f"), "secret later");
+	CHECK(mkdir(path_in(t.dir, "d"), 0755) == 0);
+	CHECK(mkdir(path_in(t.dir, "n"), 0755) == 0);
+	CHECK(mkdir(path_in(t.dir, "n/deep"), 0755) == 0);
+	CHECK_EQ(get_handle(&t, lookup_id(&t, t.root, "f"), &hf), 0);
+	CHECK_EQ(get_handle(&t, lookup_id(&t, t.root, "d"), &hd), 0);
+	CHECK_EQ(get_handle(&t, lookup_id(&t, lookup_id(&t, t.root, "n"),
+					  "deep"), &hn), 0);
+
+	restart_mount(&t, &o);
+	CHECK(rename(path_in(t.dir, "f"), path_in(out, "f")) == 0);
+	CHECK(rename(path_in(t.dir, "d"), path_in(out, "d")) == 0);
+	CHECK(rename(path_in(t.dir, "n"), path_in(out, "n")) == 0);
+	CHECK_EQ(resolve(&t, t.root, &hf, NULL), -ESTALE);
+	CHECK_EQ(resolve(&t, t.root, &hd, NULL), -ESTALE);
+	CHECK_EQ(resolve(&t, t.root, &hn, NULL), -ESTALE);
+	/* Back inside: found again. */
+	CHECK(rename(path_in(out, "n"), path_in(t.dir, "n2")) == 0);
+	CHECK_EQ(resolve(&t, t.root, &hn, NULL), 0);
+	fs_teardown(&t);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", out);
+	CHECK_EQ(system(cmd), 0);
+}
+
 #define T(name)	{ #name, test_##name }
 
 static const struct tap_test tests[] = {
@@ -2276,6 +2473,9 @@ static const struct tap_test tests[] = {
 	T(ino_reuse),
 	T(watch_limit),
 	T(inval_overflow),
+	T(handle_resolve),
+	T(handle_forged),
+	T(handle_outside),
 };
 
 int main(int argc, char **argv)

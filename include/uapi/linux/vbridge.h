@@ -44,6 +44,11 @@
  *   2.1  VBRIDGE_OP_FS_BATCH_FORGET: the lookups of many nodes given
  *        back in one request.  Drivers use it only with a device that
  *        negotiated minor 1 or later.
+ *   2.2  VBRIDGE_F_FS_HANDLES: VBRIDGE_OP_FS_GET_HANDLE gives the driver a
+ *        sealed handle of a node that outlives the backend, and
+ *        VBRIDGE_OP_FS_RESOLVE finds the node again from it on a new
+ *        backend, so that files renamed while the backend was away are
+ *        recovered.  Used only when the feature is negotiated.
  */
 #ifndef _UAPI_LINUX_VBRIDGE_H
 #define _UAPI_LINUX_VBRIDGE_H
@@ -58,7 +63,7 @@
 #define VBRIDGE_VIRTIO_ID		63
 
 #define VBRIDGE_PROTO_MAJOR		2
-#define VBRIDGE_PROTO_MINOR		1
+#define VBRIDGE_PROTO_MINOR		2
 #define VBRIDGE_PROTO_VERSION(major, minor)	(((major) << 16) | (minor))
 
 /*
@@ -74,6 +79,11 @@
 #define VBRIDGE_F_EVENT_QUEUE		3
 /* The device answers the VBRIDGE_OP_PING..VBRIDGE_OP_EVENT_TEST requests. */
 #define VBRIDGE_F_DEBUG			4
+/*
+ * The device answers VBRIDGE_OP_FS_GET_HANDLE and VBRIDGE_OP_FS_RESOLVE
+ * with handles that stay valid across backend restarts (2.2).
+ */
+#define VBRIDGE_F_FS_HANDLES		5
 
 #define VBRIDGE_TAG_LEN			36	/* NUL-padded, like virtio-fs */
 /*
@@ -153,6 +163,8 @@ enum vbridge_opcode {
 	VBRIDGE_OP_FS_SETLK		= 0x0123,
 	VBRIDGE_OP_FS_SETLKW		= 0x0124,
 	VBRIDGE_OP_FS_BATCH_FORGET	= 0x0125,	/* 2.1 */
+	VBRIDGE_OP_FS_GET_HANDLE	= 0x0126,	/* 2.2, VBRIDGE_F_FS_HANDLES */
+	VBRIDGE_OP_FS_RESOLVE		= 0x0127,	/* 2.2, VBRIDGE_F_FS_HANDLES */
 	/* 0x0200 - 0x02ff: display (VBRIDGE_F_DISPLAY) */
 	VBRIDGE_OP_DISPLAY_GET_INFO	= 0x0200,
 	VBRIDGE_OP_DISPLAY_RESOURCE_CREATE = 0x0201,
@@ -357,6 +369,26 @@ struct vbridge_fs_batch_forget_in {
 struct vbridge_fs_forget_one {
 	__le64 nodeid;
 	__le64 nlookup;
+};
+
+/*
+ * Sealed node handles (VBRIDGE_F_FS_HANDLES).  GET_HANDLE answers with
+ * the handle of fs_in.nodeid: len bytes (1..VBRIDGE_FS_HANDLE_MAX) the
+ * driver keeps and never interprets; -EOPNOTSUPP for a node that has
+ * none.  The device authenticates them with a key that outlives it, so
+ * that a later backend on the same exports accepts them.
+ * RESOLVE takes one such handle and answers with the entry of its node
+ * (one lookup), as LOOKUP does; fs_in.nodeid names a directory of the
+ * same export where the driver last saw the node (its parent, or the
+ * root).  -ESTALE when the handle is not the device's, the file is gone
+ * or it cannot be shown to be inside the export any more.
+ */
+#define VBRIDGE_FS_HANDLE_MAX		192
+
+struct vbridge_fs_handle {
+	__le32 len;
+	__le32 padding;
+	__u8 data[VBRIDGE_FS_HANDLE_MAX];
 };
 
 /* VBRIDGE_OP_FS_SETATTR: fields selected by valid. */
