@@ -12,13 +12,18 @@
  *   vbridge_debugfs.c  /sys/kernel/debug/vbridge/<device>/
  *   vbridge_trace.c    trace points
  *   vbridge_fs_super.c vbridgefs: mount, superblock, device registry,
- *                      filesystem requests, forgets, INVAL events
+ *                      forget batching, INVAL events
+ *   vbridge_fs_req.c   vbridgefs: request helpers (request header and
+ *                      calls, named-child message, entry reply to inode,
+ *                      RELEASE and FORGET senders)
  *   vbridge_fs_inode.c vbridgefs: inode cache, attributes, setattr,
  *                      symlinks, extended attributes
  *   vbridge_fs_dir.c   vbridgefs: lookup, dentry revalidation, namespace
  *                      operations, readdir
  *   vbridge_fs_file.c  vbridgefs: open files, page cache I/O, direct I/O,
  *                      mmap, fsync, fallocate, lseek, copy_file_range, locks
+ *   vbridge_fs_recover.c vbridgefs: finding the mounts' nodes again on a
+ *                      new backend
  *   vbridge_aux.c      the display's auxiliary device, driven by
  *                      vbridge_drm.ko (driver/drm/, see vbridge_aux.h)
  *
@@ -575,6 +580,26 @@ void vbridge_fs_unregister(void);
 void vbridge_fs_add_device(struct vbridge_dev *vb);
 void vbridge_fs_remove_device(struct vbridge_dev *vb);
 bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len);
+void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
+bool vbridge_fs_mounted(struct vbridge_dev *vb);
+u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);
+typedef int (*vbridge_fs_inode_fn)(struct inode *inode, void *arg);
+int vbridge_fs_iterate_inodes(struct super_block *sb, vbridge_fs_inode_fn fn,
+			      void *arg);
+
+/* vbridge_fs_req.c */
+
+/* A request that names one child of fs.nodeid. */
+struct vbridge_fs_name_msg {
+	struct vbridge_fs_in fs;
+	struct vbridge_fs_name_in name;
+	char data[VBRIDGE_FS_NAME_MAX];
+};
+
+/* vbridge_fs_entry_inode() flags */
+#define VBRIDGE_FS_ENTRY_CREATED	BIT(0)	/* made in the directory */
+#define VBRIDGE_FS_ENTRY_REG		BIT(1)	/* must be a regular file */
+
 void vbridge_fs_in_init(struct vbridge_fs_in *in, u64 nodeid, u64 fh);
 int vbridge_fs_call(struct vbridge_fs *fs, struct vbridge_args *args,
 		    u32 min_out);
@@ -584,12 +609,13 @@ int vbridge_fs_simple_flags(struct vbridge_fs *fs, u32 opcode, u32 flags,
 			    const void *in, u32 in_len, void *out, u32 out_len);
 void vbridge_fs_release_fh(struct vbridge_fs *fs, u32 opcode, u64 nodeid,
 			   u64 fh, bool wait);
-void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
-bool vbridge_fs_mounted(struct vbridge_dev *vb);
-u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);
-typedef int (*vbridge_fs_inode_fn)(struct inode *inode, void *arg);
-int vbridge_fs_iterate_inodes(struct super_block *sb, vbridge_fs_inode_fn fn,
-			      void *arg);
+void vbridge_fs_send_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup,
+			    u32 flags);
+u32 vbridge_fs_name_msg_init(struct vbridge_fs_name_msg *in, u64 nodeid,
+			     const char *name, u32 len);
+struct inode *vbridge_fs_entry_inode(struct inode *dir,
+				     const struct vbridge_fs_entry_out *e,
+				     u64 attr_version, unsigned int flags);
 
 /* vbridge_fs_inode.c */
 extern const struct xattr_handler * const vbridge_fs_xattr_handlers[];

@@ -35,13 +35,6 @@ static bool vbridge_fs_entry_valid(struct dentry *dentry)
 	return time_before64(get_jiffies_64(), (u64)READ_ONCE(dentry->d_time));
 }
 
-/* A request that names one child of fs.nodeid. */
-struct vbridge_fs_name_msg {
-	struct vbridge_fs_in fs;
-	struct vbridge_fs_name_in name;
-	char data[VBRIDGE_FS_NAME_MAX];
-};
-
 static int vbridge_fs_name_check(const struct qstr *name)
 {
 	return name->len > VBRIDGE_FS_NAME_MAX ? -ENAMETOOLONG : 0;
@@ -52,18 +45,16 @@ static int vbridge_fs_do_lookup(struct inode *dir, const struct qstr *name,
 				struct vbridge_fs_entry_out *e)
 {
 	struct vbridge_fs_name_msg in;
+	u32 len;
 	int err;
 
 	err = vbridge_fs_name_check(name);
 	if (err)
 		return err;
-	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, 0);
-	in.name.namelen = cpu_to_le32(name->len);
-	in.name.padding = 0;
-	memcpy(in.data, name->name, name->len);
+	len = vbridge_fs_name_msg_init(&in, VBRIDGE_I(dir)->nodeid,
+				       name->name, name->len);
 	err = vbridge_fs_simple(VBRIDGE_FS(dir->i_sb), VBRIDGE_OP_FS_LOOKUP,
-				&in, offsetof(typeof(in), data) + name->len,
-				e, sizeof(*e));
+				&in, len, e, sizeof(*e));
 	if (err)
 		return err;
 	err = vbridge_fs_check_entry(e);
@@ -154,17 +145,8 @@ static int vbridge_fs_instantiate(struct inode *dir, struct dentry *dentry,
 {
 	struct inode *inode;
 	struct dentry *alias;
-	int err;
 
-	err = vbridge_fs_check_entry(e);
-	if (err) {
-		if (e->nodeid)
-			vbridge_fs_forget(VBRIDGE_FS(dir->i_sb),
-					  le64_to_cpu(e->nodeid), 1);
-		return err;
-	}
-	vbridge_fs_inval_attr(dir);
-	inode = vbridge_fs_iget(dir->i_sb, e, 0);
+	inode = vbridge_fs_entry_inode(dir, e, 0, VBRIDGE_FS_ENTRY_CREATED);
 	if (IS_ERR(inode))
 		return PTR_ERR(inode);
 	d_drop(dentry);
@@ -307,14 +289,12 @@ static int vbridge_fs_remove(struct inode *dir, struct dentry *dentry,
 {
 	struct inode *inode = d_inode(dentry);
 	struct vbridge_fs_name_msg in;
+	u32 len;
 	int err;
 
-	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, 0);
-	in.name.namelen = cpu_to_le32(dentry->d_name.len);
-	in.name.padding = 0;
-	memcpy(in.data, dentry->d_name.name, dentry->d_name.len);
-	err = vbridge_fs_simple(VBRIDGE_FS(dir->i_sb), opcode, &in,
-				offsetof(typeof(in), data) + dentry->d_name.len,
+	len = vbridge_fs_name_msg_init(&in, VBRIDGE_I(dir)->nodeid,
+				       dentry->d_name.name, dentry->d_name.len);
+	err = vbridge_fs_simple(VBRIDGE_FS(dir->i_sb), opcode, &in, len,
 				NULL, 0);
 	if (err)
 		return err;
@@ -425,15 +405,9 @@ static int vbridge_fs_create_open(struct inode *dir, struct dentry *dentry,
 				&out, sizeof(out));
 	if (err)
 		return err;
-	err = vbridge_fs_check_entry(&out.e);
-	if (!err && !S_ISREG(le32_to_cpu(out.e.attr.mode)))
-		err = -EIO;
-	if (err) {
-		vbridge_fs_forget(fs, le64_to_cpu(out.e.nodeid), 1);
-		goto err_release;
-	}
-	vbridge_fs_inval_attr(dir);
-	inode = vbridge_fs_iget(dir->i_sb, &out.e, 0);
+	inode = vbridge_fs_entry_inode(dir, &out.e, 0,
+				       VBRIDGE_FS_ENTRY_CREATED |
+				       VBRIDGE_FS_ENTRY_REG);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
 		goto err_release;
@@ -463,10 +437,9 @@ static int vbridge_fs_create_open(struct inode *dir, struct dentry *dentry,
 				      le32_to_cpu(out.o.open_flags));
 
 err_release:
-	in.fs.fh = out.o.fh;
-	in.fs.nodeid = out.e.nodeid;
-	vbridge_fs_simple(fs, VBRIDGE_OP_FS_RELEASE, &in.fs, sizeof(in.fs),
-			  NULL, 0);
+	vbridge_fs_release_fh(fs, VBRIDGE_OP_FS_RELEASE,
+			      le64_to_cpu(out.e.nodeid), le64_to_cpu(out.o.fh),
+			      true);
 	return err;
 }
 
@@ -531,14 +504,7 @@ static int vbridge_fs_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
 				&out, sizeof(out));
 	if (err)
 		return err;
-	err = vbridge_fs_check_entry(&out.e);
-	if (!err && !S_ISREG(le32_to_cpu(out.e.attr.mode)))
-		err = -EIO;
-	if (err) {
-		vbridge_fs_forget(fs, le64_to_cpu(out.e.nodeid), 1);
-		goto err_release;
-	}
-	inode = vbridge_fs_iget(dir->i_sb, &out.e, 0);
+	inode = vbridge_fs_entry_inode(dir, &out.e, 0, VBRIDGE_FS_ENTRY_REG);
 	if (IS_ERR(inode)) {
 		err = PTR_ERR(inode);
 		goto err_release;
@@ -554,10 +520,9 @@ static int vbridge_fs_tmpfile(struct mnt_idmap *idmap, struct inode *dir,
 				      le32_to_cpu(out.o.open_flags));
 
 err_release:
-	in.fs.fh = out.o.fh;
-	in.fs.nodeid = out.e.nodeid;
-	vbridge_fs_simple(fs, VBRIDGE_OP_FS_RELEASE, &in.fs, sizeof(in.fs),
-			  NULL, 0);
+	vbridge_fs_release_fh(fs, VBRIDGE_OP_FS_RELEASE,
+			      le64_to_cpu(out.e.nodeid), le64_to_cpu(out.o.fh),
+			      true);
 	return err;
 }
 
@@ -632,11 +597,7 @@ static void vbridge_fs_readdir_entry(struct file *file,
 	struct dentry *dentry, *alias;
 	struct inode *inode;
 
-	if (vbridge_fs_check_entry(&d->entry)) {
-		vbridge_fs_forget(fs, le64_to_cpu(d->entry.nodeid), 1);
-		return;
-	}
-	inode = vbridge_fs_iget(parent->d_sb, &d->entry, version);
+	inode = vbridge_fs_entry_inode(d_inode(parent), &d->entry, version, 0);
 	if (IS_ERR(inode))
 		return;
 	/* cache=none revalidates every dentry anyway. */

@@ -34,7 +34,6 @@
 
 #include <linux/fs.h>
 #include <linux/falloc.h>
-#include <linux/filelock.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/once.h>
@@ -82,13 +81,11 @@ int vbridge_fs_open_common(struct inode *inode, struct file *file,
 	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
 	struct vbridge_inode *vi = VBRIDGE_I(inode);
 	struct vbridge_file *vf;
-	struct vbridge_fs_in in;
 
 	vf = kzalloc(sizeof(*vf), GFP_KERNEL);
 	if (!vf) {
-		vbridge_fs_in_init(&in, vi->nodeid, fh);
-		vbridge_fs_simple(fs, VBRIDGE_OP_FS_RELEASE, &in, sizeof(in),
-				  NULL, 0);
+		vbridge_fs_release_fh(fs, VBRIDGE_OP_FS_RELEASE, vi->nodeid, fh,
+				      true);
 		return -ENOMEM;
 	}
 	refcount_set(&vf->ref, 1);
@@ -539,6 +536,8 @@ out:
 	return copied;
 }
 
+VBRIDGE_AOPS_WRITE_WRAPPERS(vbridge_fs_write_begin, vbridge_fs_write_end)
+
 /* Contiguous folios under writeback, sent as one WRITE. */
 struct vbridge_fs_wb {
 	struct inode *inode;
@@ -549,6 +548,8 @@ struct vbridge_fs_wb {
 	unsigned int nr;
 	struct folio **folios;
 	struct bio_vec *bv;
+	/* The first error of a WRITE, kept while the walk goes on. */
+	int err;
 };
 
 /*
@@ -593,16 +594,52 @@ static int vbridge_fs_wb_flush(struct vbridge_fs_wb *wb)
 	return err;
 }
 
+/*
+ * One dirty folio of the writepages walk, locked: added to the WRITE
+ * being gathered, which goes out first when the folio does not continue
+ * it.  Always 0, so that the walk goes on; errors are in @wb->err.
+ */
+static int vbridge_fs_wb_folio(struct folio *folio,
+			       struct writeback_control *wbc, void *data)
+{
+	struct vbridge_fs_wb *wb = data;
+	struct inode *inode = wb->inode;
+	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
+	loff_t isize = i_size_read(inode), fpos = folio_pos(folio);
+	size_t len;
+
+	if (fpos >= isize) {
+		/*
+		 * Beyond a local truncation, which drops the folio next
+		 * (vbridge_fs_drop_range()).
+		 */
+		folio_unlock(folio);
+		return 0;
+	}
+	len = min_t(loff_t, folio_size(folio), isize - fpos);
+	if (wb->nr && (fpos != wb->pos + wb->size ||
+		       wb->size + len > (size_t)fs->max_pages << PAGE_SHIFT ||
+		       (wb->size & (PAGE_SIZE - 1))))
+		wb->err = vbridge_fs_wb_flush(wb) ?: wb->err;
+	folio_start_writeback(folio);
+	folio_unlock(folio);
+	if (!wb->nr)
+		wb->pos = fpos;
+	bvec_set_folio(&wb->bv[wb->nr], folio, len, 0);
+	wb->folios[wb->nr++] = folio;
+	wb->size += len;
+	return 0;
+}
+
 static int vbridge_fs_writepages(struct address_space *mapping,
 				 struct writeback_control *wbc)
 {
 	struct inode *inode = mapping->host;
 	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
 	struct vbridge_fs_wb wb = { .inode = inode, .wbc = wbc };
-	struct folio *folio = NULL;
 	struct vbridge_file *vf;
 	unsigned int nofs;
-	int err, ret = 0;
+	int err = 0;
 
 	vf = vbridge_fs_get_file(inode, NULL, FMODE_WRITE);
 	if (!vf)
@@ -614,42 +651,18 @@ static int vbridge_fs_writepages(struct address_space *mapping,
 				  GFP_KERNEL);
 	wb.bv = kmalloc_array(fs->max_pages, sizeof(*wb.bv), GFP_KERNEL);
 	if (!wb.folios || !wb.bv) {
-		ret = -ENOMEM;
+		wb.err = -ENOMEM;
 		goto out;
 	}
-	while ((folio = writeback_iter(mapping, wbc, folio, &err))) {
-		loff_t isize = i_size_read(inode), fpos = folio_pos(folio);
-		size_t len;
-
-		err = 0;
-		if (fpos >= isize) {
-			/*
-			 * Beyond a local truncation, which drops the
-			 * folio next (vbridge_fs_drop_range()).
-			 */
-			folio_unlock(folio);
-			continue;
-		}
-		len = min_t(loff_t, folio_size(folio), isize - fpos);
-		if (wb.nr && (fpos != wb.pos + wb.size ||
-			      wb.size + len > (size_t)fs->max_pages << PAGE_SHIFT ||
-			      (wb.size & (PAGE_SIZE - 1))))
-			ret = vbridge_fs_wb_flush(&wb) ?: ret;
-		folio_start_writeback(folio);
-		folio_unlock(folio);
-		if (!wb.nr)
-			wb.pos = fpos;
-		bvec_set_folio(&wb.bv[wb.nr], folio, len, 0);
-		wb.folios[wb.nr++] = folio;
-		wb.size += len;
-	}
-	ret = vbridge_fs_wb_flush(&wb) ?: ret;
+	err = vbridge_write_cache_folios(mapping, wbc, vbridge_fs_wb_folio,
+					 &wb);
+	wb.err = vbridge_fs_wb_flush(&wb) ?: wb.err;
 out:
 	kfree(wb.folios);
 	kfree(wb.bv);
 	memalloc_nofs_restore(nofs);
 	vbridge_fs_put_file(vf);
-	return ret ?: err;
+	return wb.err ?: err;
 }
 
 /*
@@ -712,8 +725,8 @@ const struct address_space_operations vbridge_fs_aops = {
 	.readahead	= vbridge_fs_readahead,
 	.writepages	= vbridge_fs_writepages,
 	.dirty_folio	= filemap_dirty_folio,
-	.write_begin	= vbridge_fs_write_begin,
-	.write_end	= vbridge_fs_write_end,
+	.write_begin	= vbridge_aops_write_begin(vbridge_fs_write_begin),
+	.write_end	= vbridge_aops_write_end(vbridge_fs_write_end),
 	.migrate_folio	= filemap_migrate_folio,
 	.launder_folio	= vbridge_fs_launder_folio,
 	/* O_DIRECT is served by read_iter/write_iter. */
@@ -1114,7 +1127,7 @@ static int vbridge_fs_lock_req(struct file *file, u32 opcode, u32 kind,
 	in.lock.lk.end = cpu_to_le64(kind == VBRIDGE_FS_LK_FLOCK ||
 				     fl->fl_end == OFFSET_MAX ? ~0ULL :
 				     fl->fl_end);
-	in.lock.lk.type = cpu_to_le32(fl->c.flc_type);
+	in.lock.lk.type = cpu_to_le32(vbridge_flc(fl, type));
 	in.lock.lk.pid = cpu_to_le32(task_tgid_nr(current));
 	in.lock.kind = cpu_to_le32(kind);
 	err = vbridge_fs_call(VBRIDGE_FS(inode->i_sb), &args,
@@ -1156,12 +1169,12 @@ static int vbridge_fs_setlk(struct file *file, bool wait, u32 kind,
 		return err;
 	err = locks_lock_file_wait(file, fl);
 	if (err) {
-		unsigned char type = fl->c.flc_type;
+		unsigned char type = vbridge_flc(fl, type);
 
-		fl->c.flc_type = F_UNLCK;
+		vbridge_flc(fl, type) = F_UNLCK;
 		vbridge_fs_lock_req(file, VBRIDGE_OP_FS_SETLK, kind, owner, fl,
 				    NULL);
-		fl->c.flc_type = type;
+		vbridge_flc(fl, type) = type;
 	}
 	return err;
 }
@@ -1176,8 +1189,8 @@ static void vbridge_fs_note_lock(struct file *file)
 
 static int vbridge_fs_posix_lock(struct file *file, int cmd, struct file_lock *fl)
 {
-	u32 kind = (fl->c.flc_flags & FL_OFDLCK) ? VBRIDGE_FS_LK_OFD :
-						   VBRIDGE_FS_LK_POSIX;
+	u32 kind = (vbridge_flc(fl, flags) & FL_OFDLCK) ? VBRIDGE_FS_LK_OFD :
+							  VBRIDGE_FS_LK_POSIX;
 	struct vbridge_fs_lock res;
 	u64 start, end;
 	u32 type;
@@ -1185,11 +1198,11 @@ static int vbridge_fs_posix_lock(struct file *file, int cmd, struct file_lock *f
 
 	/* Unlocks at close still go: the local records must be dropped. */
 	if (vbridge_fs_locks_lost(file_inode(file)) &&
-	    !(fl->c.flc_flags & FL_CLOSE))
+	    !(vbridge_flc(fl, flags) & FL_CLOSE))
 		return -EIO;
 	if (IS_GETLK(cmd)) {
 		err = vbridge_fs_lock_req(file, VBRIDGE_OP_FS_GETLK, kind,
-					  fl->c.flc_owner, fl, &res);
+					  vbridge_flc(fl, owner), fl, &res);
 		if (err)
 			return err;
 		type = le32_to_cpu(res.type);
@@ -1197,18 +1210,18 @@ static int vbridge_fs_posix_lock(struct file *file, int cmd, struct file_lock *f
 		end = le64_to_cpu(res.end);
 		if (type != F_UNLCK && type != F_RDLCK && type != F_WRLCK)
 			return -EIO;
-		fl->c.flc_type = type;
+		vbridge_flc(fl, type) = type;
 		if (type == F_UNLCK)
 			return 0;
 		if (start > end || start > OFFSET_MAX)
 			return -EIO;
 		fl->fl_start = start;
 		fl->fl_end = end >= OFFSET_MAX ? OFFSET_MAX : end;
-		fl->c.flc_pid = le32_to_cpu(res.pid);
+		vbridge_flc(fl, pid) = le32_to_cpu(res.pid);
 		return 0;
 	}
 	/* At close FLUSH (POSIX) or RELEASE (OFD) frees them on the device. */
-	if (fl->c.flc_flags & FL_CLOSE)
+	if (vbridge_flc(fl, flags) & FL_CLOSE)
 		return locks_lock_file_wait(file, fl);
 	/* Before the device may hold it: see vbridge_fs_flush(). */
 	if (kind == VBRIDGE_FS_LK_POSIX)
@@ -1216,14 +1229,14 @@ static int vbridge_fs_posix_lock(struct file *file, int cmd, struct file_lock *f
 			&VBRIDGE_I(file_inode(file))->state);
 	else
 		vbridge_fs_note_lock(file);
-	return vbridge_fs_setlk(file, IS_SETLKW(cmd), kind, fl->c.flc_owner,
-				fl);
+	return vbridge_fs_setlk(file, IS_SETLKW(cmd), kind,
+				vbridge_flc(fl, owner), fl);
 }
 
 static int vbridge_fs_flock(struct file *file, int cmd, struct file_lock *fl)
 {
 	/* RELEASE drops it on the device. */
-	if (fl->c.flc_flags & FL_CLOSE)
+	if (vbridge_flc(fl, flags) & FL_CLOSE)
 		return locks_lock_file_wait(file, fl);
 	if (vbridge_fs_locks_lost(file_inode(file)))
 		return -EIO;

@@ -29,7 +29,6 @@
 
 #include <linux/dcache.h>
 #include <linux/file.h>
-#include <linux/filelock.h>
 #include <linux/fs.h>
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
@@ -54,20 +53,7 @@ static int vbridge_fs_rec_call(struct vbridge_fs *fs, u32 opcode,
 /* Give back a lookup of a node that is not ours after all. */
 static void vbridge_fs_rec_forget(struct vbridge_fs *fs, u64 nodeid)
 {
-	struct {
-		struct vbridge_fs_in fs;
-		struct vbridge_fs_forget_in forget;
-	} in;
-	struct vbridge_args args = {
-		.opcode = VBRIDGE_OP_FS_FORGET,
-		.flags = VBRIDGE_REQ_INIT | VBRIDGE_REQ_BACKGROUND,
-		.in = &in,
-		.in_len = sizeof(in),
-	};
-
-	vbridge_fs_in_init(&in.fs, nodeid, 0);
-	in.forget.nlookup = cpu_to_le64(1);
-	vbridge_request_args(fs->vb, &args);
+	vbridge_fs_send_forget(fs, nodeid, 1, VBRIDGE_REQ_INIT);
 }
 
 /* Errors that say the device, not the file, is in trouble. */
@@ -276,11 +262,7 @@ static int vbridge_fs_rec_resolve(struct vbridge_fs *fs, struct inode *inode,
 static int vbridge_fs_rec_lookup(struct vbridge_fs *fs, struct inode *inode)
 {
 	struct vbridge_fs_entry_out e;
-	struct {
-		struct vbridge_fs_in fs;
-		struct vbridge_fs_name_in name;
-		char data[NAME_MAX];
-	} in;
+	struct vbridge_fs_name_msg in;
 	struct dentry *alias, *parent;
 	struct inode *dir;
 	struct name_snapshot name;
@@ -310,19 +292,16 @@ static int vbridge_fs_rec_lookup(struct vbridge_fs *fs, struct inode *inode)
 
 	take_dentry_name_snapshot(&name, alias);
 	len = name.name.len;
-	if (len > NAME_MAX) {
+	if (len > VBRIDGE_FS_NAME_MAX) {
 		release_dentry_name_snapshot(&name);
 		err = -ENAMETOOLONG;
 		goto out;
 	}
-	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, 0);
-	in.name.namelen = cpu_to_le32(len);
-	in.name.padding = 0;
-	memcpy(in.data, name.name.name, len);
+	len = vbridge_fs_name_msg_init(&in, VBRIDGE_I(dir)->nodeid,
+				       name.name.name, len);
 	release_dentry_name_snapshot(&name);
 
-	err = vbridge_fs_rec_call(fs, VBRIDGE_OP_FS_LOOKUP, &in,
-				  offsetof(typeof(in), data) + len,
+	err = vbridge_fs_rec_call(fs, VBRIDGE_OP_FS_LOOKUP, &in, len,
 				  &e, sizeof(e));
 	if (err)
 		goto out;
@@ -432,20 +411,20 @@ struct vbridge_fs_rec_lock {
 static bool vbridge_fs_rec_note_lock(struct vbridge_fs_rec_lock *l,
 				     struct file_lock *fl, u32 kind)
 {
-	struct file *file = fl->c.flc_file;
+	struct file *file = vbridge_flc(fl, file);
 
 	if (!file || !atomic_long_inc_not_zero(&file->f_count))
 		return false;
 	l->file = file;
 	l->kind = kind;
-	l->type = fl->c.flc_type;
+	l->type = vbridge_flc(fl, type);
 	if (kind == VBRIDGE_FS_LK_FLOCK) {
 		/* As vbridge_fs_flock(): the open file owns it. */
 		l->owner = file;
 		l->start = 0;
 		l->end = ~0ULL;
 	} else {
-		l->owner = fl->c.flc_owner;
+		l->owner = vbridge_flc(fl, owner);
 		l->start = fl->fl_start;
 		l->end = fl->fl_end == OFFSET_MAX ? ~0ULL : fl->fl_end;
 	}
@@ -468,9 +447,9 @@ static int vbridge_fs_rec_snap_locks(struct file_lock_context *ctx,
 	*locks = NULL;
 	*nr = 0;
 	spin_lock(&ctx->flc_lock);
-	list_for_each_entry(fl, &ctx->flc_posix, c.flc_list)
+	for_each_file_lock(fl, &ctx->flc_posix)
 		n++;
-	list_for_each_entry(fl, &ctx->flc_flock, c.flc_list)
+	for_each_file_lock(fl, &ctx->flc_flock)
 		n++;
 	spin_unlock(&ctx->flc_lock);
 	if (!n)
@@ -479,16 +458,16 @@ static int vbridge_fs_rec_snap_locks(struct file_lock_context *ctx,
 	if (!l)
 		return -ENOMEM;
 	spin_lock(&ctx->flc_lock);
-	list_for_each_entry(fl, &ctx->flc_posix, c.flc_list) {
+	for_each_file_lock(fl, &ctx->flc_posix) {
 		if (i == n)
 			goto grew;
 		if (vbridge_fs_rec_note_lock(&l[i], fl,
-					     (fl->c.flc_flags & FL_OFDLCK) ?
+					     (vbridge_flc(fl, flags) & FL_OFDLCK) ?
 					     VBRIDGE_FS_LK_OFD :
 					     VBRIDGE_FS_LK_POSIX))
 			i++;
 	}
-	list_for_each_entry(fl, &ctx->flc_flock, c.flc_list) {
+	for_each_file_lock(fl, &ctx->flc_flock) {
 		if (i == n)
 			goto grew;
 		if (vbridge_fs_rec_note_lock(&l[i], fl, VBRIDGE_FS_LK_FLOCK))

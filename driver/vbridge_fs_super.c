@@ -8,11 +8,10 @@
  * mounted with different cache modes.
  *
  * This file holds the mount code, the superblock, the registry of devices
- * and superblocks, the request helpers, FORGET batching and the INVAL
- * events of the device.
+ * and superblocks, FORGET batching and the INVAL events of the device.
+ * The request helpers are in vbridge_fs_req.c.
  */
 
-#include <linux/cred.h>
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
 #include <linux/module.h>
@@ -123,82 +122,6 @@ static struct vbridge_dev *vbridge_fs_find_device(const char *tag)
 	return NULL;
 }
 
-/* Requests */
-
-/* The caller's supplementary groups, for the device's access checks. */
-static void vbridge_fs_in_groups(struct vbridge_fs_in *in)
-{
-	const struct group_info *gi = current_cred()->group_info;
-	unsigned int i, n = min_t(unsigned int, gi->ngroups,
-				  VBRIDGE_FS_GROUPS_MAX);
-
-	in->ngroups = cpu_to_le32(n);
-	for (i = 0; i < n; i++)
-		in->groups[i] = cpu_to_le32(from_kgid_munged(&init_user_ns,
-							     gi->gid[i]));
-	memset(&in->groups[n], 0, (VBRIDGE_FS_GROUPS_MAX - n) *
-	       sizeof(in->groups[0]));
-}
-
-void vbridge_fs_in_init(struct vbridge_fs_in *in, u64 nodeid, u64 fh)
-{
-	in->nodeid = cpu_to_le64(nodeid);
-	in->fh = cpu_to_le64(fh);
-	in->uid = cpu_to_le32(from_kuid_munged(&init_user_ns, current_fsuid()));
-	in->gid = cpu_to_le32(from_kgid_munged(&init_user_ns, current_fsgid()));
-	in->pid = cpu_to_le32(task_tgid_nr(current));
-	vbridge_fs_in_groups(in);
-}
-
-/*
- * Send a filesystem request; a reply shorter than @min_out bytes is a
- * protocol error.  A request the device got is always waited for; a
- * signal that arrives before that (device suspended, ring full) fails
- * the call with -EINTR, as in FUSE.
- */
-int vbridge_fs_call(struct vbridge_fs *fs, struct vbridge_args *args,
-		    u32 min_out)
-{
-	int err;
-
-	err = vbridge_request_args(fs->vb, args);
-	if (err == -ERESTARTSYS)
-		return -EINTR;
-	if (err)
-		return err;
-	if (args->out_actual < min_out) {
-		pr_warn_ratelimited("%s: opcode %#x: short reply (%u < %u bytes)\n",
-				    fs->vb->name, args->opcode,
-				    args->out_actual, min_out);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* As vbridge_fs_simple(), with VBRIDGE_REQ_* @flags. */
-int vbridge_fs_simple_flags(struct vbridge_fs *fs, u32 opcode, u32 flags,
-			    const void *in, u32 in_len, void *out, u32 out_len)
-{
-	struct vbridge_args args = {
-		.opcode = opcode,
-		.flags = flags,
-		.in = in,
-		.in_len = in_len,
-		.out = out,
-		.out_len = out_len,
-	};
-
-	return vbridge_fs_call(fs, &args, out_len);
-}
-
-/* A request with inline payloads whose reply must fill @out. */
-int vbridge_fs_simple(struct vbridge_fs *fs, u32 opcode, const void *in,
-		      u32 in_len, void *out, u32 out_len)
-{
-	return vbridge_fs_simple_flags(fs, opcode, VBRIDGE_REQ_KILLABLE, in,
-				       in_len, out, out_len);
-}
-
 /* Expiry time, in get_jiffies_64(), of something valid for @valid_ns. */
 u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns)
 {
@@ -216,27 +139,6 @@ u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns)
 	return get_jiffies_64() + nsecs_to_jiffies64(min(valid_ns, 1ULL << 62));
 }
 
-/*
- * RELEASE or RELEASEDIR @fh of @nodeid.  Unless @wait, in the background:
- * close() and munmap() need not wait for the device, which only frees
- * its descriptor.  If the request cannot even be queued, the device was
- * reset or removed and forgot the handle anyway.
- */
-void vbridge_fs_release_fh(struct vbridge_fs *fs, u32 opcode, u64 nodeid,
-			   u64 fh, bool wait)
-{
-	struct vbridge_fs_in in;
-	struct vbridge_args args = {
-		.opcode = opcode,
-		.flags = wait ? VBRIDGE_REQ_KILLABLE : VBRIDGE_REQ_BACKGROUND,
-		.in = &in,
-		.in_len = sizeof(in),
-	};
-
-	vbridge_fs_in_init(&in, nodeid, fh);
-	vbridge_fs_call(fs, &args, 0);
-}
-
 /* Forgets */
 
 /*
@@ -245,30 +147,6 @@ void vbridge_fs_release_fh(struct vbridge_fs *fs, u32 opcode, u64 nodeid,
  * FORGET, so a short delay turns a pass into a few BATCH_FORGETs.
  */
 #define VBRIDGE_FS_FORGET_DELAY		msecs_to_jiffies(10)
-
-static void vbridge_fs_send_forget(struct vbridge_fs *fs, u64 nodeid,
-				   u64 nlookup)
-{
-	struct {
-		struct vbridge_fs_in fs;
-		struct vbridge_fs_forget_in forget;
-	} in;
-	struct vbridge_args args = {
-		.opcode = VBRIDGE_OP_FS_FORGET,
-		.flags = VBRIDGE_REQ_BACKGROUND,
-		.in = &in,
-		.in_len = sizeof(in),
-	};
-
-	vbridge_fs_in_init(&in.fs, nodeid, 0);
-	in.forget.nlookup = cpu_to_le64(nlookup);
-	/*
-	 * In the background: nothing waits for the answer, so an unmount
-	 * sends its FORGETs back to back.  Nothing to do on failure: a
-	 * failed or removed device was reset and forgot every node.
-	 */
-	vbridge_request_args(fs->vb, &args);
-}
 
 /*
  * Send the forgets on @list as BATCH_FORGETs of up to a page of entries
@@ -339,7 +217,7 @@ static void vbridge_fs_forget_work(struct work_struct *work)
 		vbridge_fs_send_batch(fs, &list, buf, max);
 	kfree(buf);
 	list_for_each_entry_safe(f, tmp, &list, node) {
-		vbridge_fs_send_forget(fs, f->nodeid, f->nlookup);
+		vbridge_fs_send_forget(fs, f->nodeid, f->nlookup, 0);
 		kfree(f);
 	}
 }
@@ -357,7 +235,7 @@ void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup)
 		return;
 	f = kmalloc(sizeof(*f), GFP_NOFS);
 	if (!f) {
-		vbridge_fs_send_forget(fs, nodeid, nlookup);
+		vbridge_fs_send_forget(fs, nodeid, nlookup, 0);
 		return;
 	}
 	f->nodeid = nodeid;
@@ -774,7 +652,7 @@ static int vbridge_fs_fill_super(struct super_block *sb,
 	sb->s_flags |= SB_NOSEC;
 	sb->s_op = &vbridge_fs_sops;
 	sb->s_d_op = &vbridge_fs_dentry_ops;
-	sb->s_xattr = vbridge_fs_xattr_handlers;
+	sb->s_xattr = vbridge_sb_xattr(vbridge_fs_xattr_handlers);
 	err = super_setup_bdi(sb);
 	if (err) {
 		vbridge_fs_forget(fs, le64_to_cpu(e.nodeid), 1);

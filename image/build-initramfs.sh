@@ -70,7 +70,11 @@ done | sort -u | while read -r ko; do
 	rel=${ko#"$KROOT/lib/modules/$KVER/"}
 	dst="$STAGE/lib/modules/$KVER/${rel%.xz}"
 	mkdir -p "$(dirname "$dst")"
-	xz -dc "$ko" >"$dst"
+	# Debian's 6.12 modules are xz-compressed, its 6.1 ones are not.
+	case $ko in
+	*.xz) xz -dc "$ko" >"$dst" ;;
+	*) cp "$ko" "$dst" ;;
+	esac
 done
 cp "$KROOT/lib/modules/$KVER"/modules.{builtin,builtin.modinfo,order} \
 	"$STAGE/lib/modules/$KVER/"

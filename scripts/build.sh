@@ -92,6 +92,7 @@ INITRD_${name^^}=$ROOT/build/initramfs-$name.cpio.gz
 "
 }
 matrix_kernel cloud --flavour cloud-amd64
+matrix_kernel lts --series 6.1
 # --- end of the kernel matrix
 
 cat >"$ROOT/build/env" <<EOV

@@ -31,6 +31,9 @@
 #include <drm/drm_plane.h>
 
 #include "vbridge_aux.h"
+/* The DRM part of the compatibility header too. */
+#define VBRIDGE_COMPAT_DRM
+#include "vbridge_compat.h"
 
 /* DRM driver name, as user space (modetest -M) knows it. */
 #define VBRIDGE_DRM_NAME		"vbridge"
