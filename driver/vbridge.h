@@ -176,6 +176,9 @@ struct vbridge_evq {
  * @max_req_size: negotiated largest request/response, headers included
  * @max_inflight: negotiated largest number of requests in flight per queue
  * @max_segs: largest descriptor chain (queue size) a request may use
+ * @max_seg_len: longest descriptor, a multiple of PAGE_SIZE: what the DMA
+ *	API maps in one piece (swiotlb bounce buffers: 256 KiB), else 4 GiB
+ *	- PAGE_SIZE; longer page segments (large folios) are split
  * @nr_queues: request queues used by the driver
  * @vqs: the request queues, @nr_queues entries
  * @evq: the event queue
@@ -226,6 +229,7 @@ struct vbridge_dev {
 	u32 max_req_size;
 	u32 max_inflight;
 	unsigned int max_segs;
+	u32 max_seg_len;
 
 	unsigned int nr_queues;
 	struct vbridge_vq *vqs;
