@@ -294,22 +294,6 @@ struct vbridge_dev {
 struct vbridge_dev;
 
 /**
- * typedef vbridge_end_t - completion callback of a background request
- * @vb: the device
- * @data: vbridge_args.end_data
- * @error: 0, the device's (negative) errno, -EIO if the device violated
- *	the protocol or was reset, -ENODEV if it was removed
- * @out: the inline output payload the device returned (valid on success)
- * @out_len: bytes at @out, at most vbridge_args.out_len
- *
- * Called exactly once, from the completion work or from teardown, for a
- * request that vbridge_request_args() accepted.  Must not wait for other
- * requests.
- */
-typedef void (*vbridge_end_t)(struct vbridge_dev *vb, void *data, int error,
-			      const void *out, u32 out_len);
-
-/**
  * struct vbridge_args - description of one request
  * @opcode: enum vbridge_opcode
  * @flags: VBRIDGE_REQ_* flags
