@@ -438,7 +438,8 @@ void vbridge_scanout_flush_wait(struct vbridge_scanout *sc)
 
 /*
  * FLUSH the damage of this update, in framebuffer coordinates, without
- * waiting for the host; the scanout is idle (vbridge_flush_end()).
+ * waiting for the host.  The scanout must be idle (the caller waited);
+ * vbridge_flush_end() makes it idle again.
  */
 static void vbridge_flush(struct vbridge_scanout *sc, u32 id,
 			  struct drm_plane_state *old,
