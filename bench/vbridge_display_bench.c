@@ -122,11 +122,12 @@ static int open_card(const char *name, char *path, size_t len)
 /*
  * Wait until the host has consumed every update queued so far.
  *
- * vbridge: nothing to do.  Its DIRTYFB is a blocking atomic commit whose
- * plane update sends FLUSH as a synchronous request, and vbridged copies
- * the damaged rectangles from guest memory into the scanout's surface
- * before it answers (the commit then waits for the next vblank, see
- * flush_trace()).
+ * vbridge: its DIRTYFB is a blocking atomic commit whose plane update puts
+ * FLUSH on the ring without waiting for it (vbridged copies the damaged
+ * rectangles from guest memory into the scanout's surface before it
+ * answers); the next plane update waits for that FLUSH first.  So a
+ * DIRTYFB of one pixel returns once the host has consumed every earlier
+ * update: frames_done() sends one, only after the full-frame loops.
  *
  * virtio_gpu: its DIRTYFB (drm_atomic_helper_dirtyfb, blocking commit too)
  * only queues TRANSFER_TO_HOST_2D and RESOURCE_FLUSH on the control queue.
@@ -190,10 +191,9 @@ static int write_str(const char *path, const char *s)
 }
 
 /*
- * vbridge's DIRTYFB returns at the next (emulated, refresh rate) vblank,
- * after its FLUSH has completed: the commit waits for flip_done.  The
- * moment the host had the damage comes from the request trace events,
- * stamped with CLOCK_MONOTONIC like now_us().
+ * vbridge's DIRTYFB returns once its FLUSH is on the ring.  The moment the
+ * host had the damage comes from the request trace events, stamped with
+ * CLOCK_MONOTONIC like now_us().
  */
 static int flush_trace(int on)
 {
@@ -344,6 +344,17 @@ static int dirty(uint32_t fb, struct drm_clip_rect *clip)
 	return xioctl(DRM_IOCTL_MODE_DIRTYFB, &d);
 }
 
+/* After full frames: wait until the host has consumed all of them. */
+static void frames_done(uint32_t fb)
+{
+	struct drm_clip_rect px = { 0, 0, 1, 1 };
+
+	if (is_virtio_gpu)
+		host_sync();
+	else if (dirty(fb, &px))
+		die("DIRTYFB");
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -448,7 +459,7 @@ usage:
 	       driver, path, conn, crtc, WIDTH, HEIGHT, cd.pitch,
 	       is_virtio_gpu ?
 	       "DIRTYFB returns once TRANSFER_TO_HOST_2D + RESOURCE_FLUSH are queued; damage-to-host = DIRTYFB + host-sync (fenced RESOURCE_CREATE 1x1 + VIRTGPU_WAIT, behind them in the control queue)" :
-	       "DIRTYFB returns at the next emulated vblank after its synchronous FLUSH request (vbridged copies the damage before answering); damage-to-host = FLUSH completion from the vbridge_request_* trace events");
+	       "DIRTYFB returns once its FLUSH is on the ring (vbridged copies the damage before answering; the next update waits for it); full frames end with a 1-pixel DIRTYFB, which waits for the last one; damage-to-host = FLUSH completion from the vbridge_request_* trace events");
 
 	/* Full frames, until the host has taken the last one. */
 	for (i = 0; i < 3; i++) {
@@ -456,14 +467,14 @@ usage:
 		if (dirty(f.fb_id, &full))
 			die("DIRTYFB");
 	}
-	host_sync();
+	frames_done(f.fb_id);
 	t0 = now_us();
 	for (n = 0; n < frames && now_us() - t0 < seconds * 1e6; n++) {
 		draw(map, cd.pitch, 0, 0, WIDTH, HEIGHT, n + 4);
 		if (dirty(f.fb_id, &full))
 			die("DIRTYFB");
 	}
-	host_sync();
+	frames_done(f.fb_id);
 	t = (now_us() - t0) / 1e3;
 	printf("display=%s phase=full-frame ops=%u ms=%.1f fps=%.1f MB/s=%.1f\n",
 	       driver, n, t, n / (t / 1e3),

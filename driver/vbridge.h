@@ -181,6 +181,9 @@ struct vbridge_evq {
  * @max_req_size: negotiated largest request/response, headers included
  * @max_inflight: negotiated largest number of requests in flight per queue
  * @max_segs: largest descriptor chain (queue size) a request may use
+ * @max_seg_len: longest descriptor, a multiple of PAGE_SIZE: what the DMA
+ *	API maps in one piece (swiotlb bounce buffers: 256 KiB), else 4 GiB
+ *	- PAGE_SIZE; longer page segments (large folios) are split
  * @nr_queues: request queues used by the driver
  * @vqs: the request queues, @nr_queues entries
  * @evq: the event queue
@@ -231,6 +234,7 @@ struct vbridge_dev {
 	u32 max_req_size;
 	u32 max_inflight;
 	unsigned int max_segs;
+	u32 max_seg_len;
 
 	unsigned int nr_queues;
 	struct vbridge_vq *vqs;
@@ -293,22 +297,6 @@ struct vbridge_dev {
 #define VBRIDGE_REQ_NOSIGNAL		BIT(3)
 
 struct vbridge_dev;
-
-/**
- * typedef vbridge_end_t - completion callback of a background request
- * @vb: the device
- * @data: vbridge_args.end_data
- * @error: 0, the device's (negative) errno, -EIO if the device violated
- *	the protocol or was reset, -ENODEV if it was removed
- * @out: the inline output payload the device returned (valid on success)
- * @out_len: bytes at @out, at most vbridge_args.out_len
- *
- * Called exactly once, from the completion work or from teardown, for a
- * request that vbridge_request_args() accepted.  Must not wait for other
- * requests.
- */
-typedef void (*vbridge_end_t)(struct vbridge_dev *vb, void *data, int error,
-			      const void *out, u32 out_len);
 
 /**
  * struct vbridge_args - description of one request

@@ -194,6 +194,40 @@ int vbridge_adev_request(struct vbridge_adev *vadev, u32 opcode,
 }
 EXPORT_SYMBOL_GPL(vbridge_adev_request);
 
+/**
+ * vbridge_adev_request_async() - send a request without waiting for it
+ * @vadev: the auxiliary device
+ * @opcode: enum vbridge_opcode
+ * @in: input payload, copied; may be on the stack
+ * @in_len: bytes at @in
+ * @end: called with the result, from the completion work (or teardown)
+ * @data: passed to @end
+ *
+ * Returns once the request is on the ring, for callers that must not
+ * wait for the host (the display's plane updates).  Waits, without
+ * giving up on signals, while the ring is full or the device suspended,
+ * as background requests do; the watchdog bounds those waits too.
+ *
+ * Return: 0 if @end will be called; else an error as for
+ * vbridge_adev_request(), and @end is not called.
+ */
+int vbridge_adev_request_async(struct vbridge_adev *vadev, u32 opcode,
+			       const void *in, u32 in_len, vbridge_end_t end,
+			       void *data)
+{
+	struct vbridge_args args = {
+		.opcode = opcode,
+		.flags = VBRIDGE_REQ_BACKGROUND,
+		.in = in,
+		.in_len = in_len,
+		.end = end,
+		.end_data = data,
+	};
+
+	return vbridge_request_args(vadev->vb, &args);
+}
+EXPORT_SYMBOL_GPL(vbridge_adev_request_async);
+
 /* Largest input payload of one request. */
 u32 vbridge_adev_max_in_payload(struct vbridge_adev *vadev)
 {

@@ -28,6 +28,22 @@ struct vbridge_adev;
 struct virtio_device;
 
 /**
+ * typedef vbridge_end_t - completion callback of a background request
+ * @vb: the device
+ * @data: vbridge_args.end_data
+ * @error: 0, the device's (negative) errno, -EIO if the device violated
+ *	the protocol or was reset, -ENODEV if it was removed
+ * @out: the inline output payload the device returned (valid on success)
+ * @out_len: bytes at @out, at most vbridge_args.out_len
+ *
+ * Called exactly once, from the completion work or from teardown, for a
+ * request that vbridge_request_args() or vbridge_adev_request_async()
+ * accepted (returned 0 for).  Must not wait for other requests.
+ */
+typedef void (*vbridge_end_t)(struct vbridge_dev *vb, void *data, int error,
+			      const void *out, u32 out_len);
+
+/**
  * struct vbridge_aux_ops - callbacks of the bound auxiliary driver
  * @display_changed: VBRIDGE_EVT_DISPLAY_CHANGED for a valid scanout, from
  *	the event work; must not wait for requests
@@ -76,6 +92,9 @@ void vbridge_adev_set_ops(struct vbridge_adev *vadev,
 int vbridge_adev_request(struct vbridge_adev *vadev, u32 opcode,
 			 const void *in, u32 in_len, void *out, u32 out_len,
 			 u32 *out_actual);
+int vbridge_adev_request_async(struct vbridge_adev *vadev, u32 opcode,
+			       const void *in, u32 in_len, vbridge_end_t end,
+			       void *data);
 u32 vbridge_adev_max_in_payload(struct vbridge_adev *vadev);
 
 #endif /* _VBRIDGE_AUX_H */

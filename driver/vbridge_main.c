@@ -370,6 +370,14 @@ static int vbridge_vqs_setup(struct vbridge_dev *vb)
 	for (i = VBRIDGE_VQ_REQUEST; i < nvqs; i++)
 		max_segs = min(max_segs, virtqueue_get_vring_size(vqs[i]));
 	WRITE_ONCE(vb->max_segs, max_segs);
+	/*
+	 * With VIRTIO_F_ACCESS_PLATFORM every descriptor is mapped through
+	 * the DMA API, which may map only so much in one piece.  Whole pages,
+	 * so that a split segment never needs more descriptors than pages.
+	 */
+	vb->max_seg_len = max_t(size_t, PAGE_SIZE,
+				rounddown(min_t(size_t, virtio_max_dma_size(vdev),
+						U32_MAX), PAGE_SIZE));
 
 	err = vbridge_evq_fill(vb, vqs[VBRIDGE_VQ_EVENT]);
 	if (err)

@@ -294,16 +294,59 @@ static unsigned int vbridge_sg_set_buf(struct scatterlist *sg, void *buf,
 	return n;
 }
 
+/*
+ * Scatterlist entries for @nr bio_vecs (none empty: vbridge_args_check()),
+ * each split at @max bytes.  Not DIV_ROUND_UP(): with @max near 4 GiB
+ * its sum overflows 32 bits.
+ */
+static unsigned int vbridge_bvec_segs(const struct bio_vec *bv,
+				      unsigned int nr, u32 max)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < nr; i++)
+		n += (bv[i].bv_len - 1) / max + 1;
+	return n;
+}
+
+/*
+ * Map @nr bio_vecs into @sg in pieces of at most @max bytes (a multiple
+ * of PAGE_SIZE), the longest the DMA API maps (vbridge_dev.max_seg_len);
+ * returns the entries used.
+ */
+static unsigned int vbridge_sg_set_bvecs(struct scatterlist *sg,
+					 const struct bio_vec *bv,
+					 unsigned int nr, u32 max)
+{
+	unsigned int i, n = 0;
+	u32 done, chunk;
+	size_t off;
+
+	for (i = 0; i < nr; i++) {
+		for (done = 0; done < bv[i].bv_len; done += chunk) {
+			chunk = min(bv[i].bv_len - done, max);
+			off = bv[i].bv_offset + done;
+			sg_set_page(&sg[n++],
+				    nth_page(bv[i].bv_page, off >> PAGE_SHIFT),
+				    chunk, offset_in_page(off));
+		}
+	}
+	return n;
+}
+
 /* Device-readable and device-writable scatterlist entries of @req. */
 static void vbridge_req_segs(const struct vbridge_req *req,
-			     const struct vbridge_args *args,
+			     const struct vbridge_args *args, u32 max_seg_len,
 			     unsigned int *nr_out, unsigned int *nr_in)
 {
-	*nr_out = 1 + args->in_nr_bvec;
+	*nr_out = 1 + vbridge_bvec_segs(req->bvec, args->in_nr_bvec,
+					max_seg_len);
 	if (req->in_buf)
 		*nr_out += vbridge_buf_segs(req->in_buf, args->in_len);
 	*nr_in = vbridge_buf_segs(req->resp, sizeof(*req->resp) +
-				  args->out_len) + args->out_nr_bvec;
+				  args->out_len) +
+		 vbridge_bvec_segs(req->bvec + args->in_nr_bvec,
+				   args->out_nr_bvec, max_seg_len);
 }
 
 static struct vbridge_req *vbridge_req_alloc(const struct vbridge_args *args)
@@ -372,12 +415,11 @@ err_free_req:
  */
 static void vbridge_req_build_sgs(struct vbridge_req *req,
 				  const struct vbridge_args *args,
-				  struct scatterlist *sg,
+				  u32 max_seg_len, struct scatterlist *sg,
 				  unsigned int nr_out, unsigned int nr_in,
 				  struct scatterlist *sgs[2])
 {
-	const struct bio_vec *bv;
-	unsigned int i, n;
+	unsigned int n;
 
 	sg_init_table(sg, nr_out);
 	if (req->in_buf) {
@@ -387,20 +429,14 @@ static void vbridge_req_build_sgs(struct vbridge_req *req,
 		sg_set_buf(&sg[0], &req->hdr, sizeof(req->hdr) + args->in_len);
 		n = 1;
 	}
-	for (i = 0; i < args->in_nr_bvec; i++) {
-		bv = &req->bvec[i];
-		sg_set_page(&sg[n + i], bv->bv_page, bv->bv_len,
-			    bv->bv_offset);
-	}
+	vbridge_sg_set_bvecs(&sg[n], req->bvec, args->in_nr_bvec,
+			     max_seg_len);
 
 	sg_init_table(sg + nr_out, nr_in);
 	n = vbridge_sg_set_buf(&sg[nr_out], req->resp,
 			       sizeof(*req->resp) + args->out_len);
-	for (i = 0; i < args->out_nr_bvec; i++) {
-		bv = &req->bvec[args->in_nr_bvec + i];
-		sg_set_page(&sg[nr_out + n + i], bv->bv_page, bv->bv_len,
-			    bv->bv_offset);
-	}
+	vbridge_sg_set_bvecs(&sg[nr_out + n], req->bvec + args->in_nr_bvec,
+			     args->out_nr_bvec, max_seg_len);
 
 	sgs[0] = sg;
 	sgs[1] = sg + nr_out;
@@ -769,7 +805,7 @@ int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args)
 	struct vbridge_deadline dl;
 	struct vbridge_req *req;
 	struct vbridge_vq *vbq;
-	u32 req_size, resp_size;
+	u32 req_size, resp_size, max_seg_len;
 	unsigned int nr_out, nr_in;
 	unsigned int seq = 0;
 	int err;
@@ -795,7 +831,8 @@ int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args)
 	req->hdr.len = cpu_to_le32(req_size);
 	req->hdr.unique = cpu_to_le64(req->unique);
 
-	vbridge_req_segs(req, args, &nr_out, &nr_in);
+	max_seg_len = READ_ONCE(vb->max_seg_len);
+	vbridge_req_segs(req, args, max_seg_len, &nr_out, &nr_in);
 	if (nr_out + nr_in > READ_ONCE(vb->max_segs)) {
 		err = -EMSGSIZE;
 		goto out_put;
@@ -807,7 +844,7 @@ int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args)
 			goto out_put;
 		}
 	}
-	vbridge_req_build_sgs(req, args, sg, nr_out, nr_in, sgs);
+	vbridge_req_build_sgs(req, args, max_seg_len, sg, nr_out, nr_in, sgs);
 
 	vbq = &vb->vqs[raw_smp_processor_id() % vb->nr_queues];
 	for (;;) {

@@ -9,10 +9,11 @@
 #                  [-- vbridged arguments...]
 # Extra QEMU arguments (baselines) come from $VM_EXTRA_QEMU_ARGS, extra
 # kernel command line words (environment for the guest jobs) from
-# $VM_EXTRA_APPEND.  With $VBRIDGED_PIDFILE set, vbridged's pid is written
-# there (the host agent's stall command needs it).  With
-# $VM_BACKEND_KILLED=1, vbridged dying of SIGKILL is expected.  With
-# $VM_BACKEND_RESTART=1 (and $VBRIDGED_PIDFILE), QEMU reconnects to the
+# $VM_EXTRA_APPEND, extra properties of the vbridge device (such as
+# iommu_platform=on) from $VM_DEVICE_ARGS.  With $VBRIDGED_PIDFILE set,
+# vbridged's pid is written there (the host agent's stall command needs
+# it).  With $VM_BACKEND_KILLED=1, vbridged dying of SIGKILL is
+# expected.  With $VM_BACKEND_RESTART=1 (and $VBRIDGED_PIDFILE), QEMU reconnects to the
 # socket and vbridged is restarted when the host agent asks.
 set -euo pipefail
 
@@ -130,7 +131,7 @@ if [ "$WITH_VBRIDGE" = 1 ]; then
 	[ "$RESTART" != 1 ] || reconnect=,reconnect-ms=200
 	qemu_args+=(
 		-chardev "socket,id=vbc,path=$SOCK$reconnect"
-		-device "vhost-user-vbridge-pci,chardev=vbc,num-request-queues=$QUEUES"
+		-device "vhost-user-vbridge-pci,chardev=vbc,num-request-queues=$QUEUES${VM_DEVICE_ARGS:+,$VM_DEVICE_ARGS}"
 	)
 fi
 # shellcheck disable=SC2206 # word splitting of the baseline arguments is wanted

@@ -15,6 +15,7 @@
 #define _VBRIDGE_DRM_H
 
 #include <linux/atomic.h>
+#include <linux/completion.h>
 #include <linux/hrtimer.h>
 #include <linux/idr.h>
 #include <linux/mutex.h>
@@ -62,6 +63,11 @@
  * @shown_id: resource the host shows, 0 for none; only touched by commits
  *	on @primary, which the atomic helpers serialise, and by restore
  * @shown_src: the rectangle of @shown_id shown, in pixels
+ * @flush_idle: complete while no FLUSH of this scanout is in flight.  A
+ *	plane update sends FLUSH without waiting for the host; the next
+ *	update, and anything that makes the host forget resources or stops
+ *	the device (remove, freeze), waits for it first (see
+ *	vbridge_scanout_flush_wait())
  */
 struct vbridge_scanout {
 	struct vbridge_kms *kms;
@@ -79,6 +85,7 @@ struct vbridge_scanout {
 	struct hrtimer vbl_timer;
 	u32 shown_id;
 	struct drm_rect shown_src;
+	struct completion flush_idle;
 };
 
 /**
@@ -144,5 +151,6 @@ struct drm_framebuffer *vbridge_fb_create(struct drm_device *drm,
 					  struct drm_file *file,
 					  const struct drm_mode_fb_cmd2 *cmd);
 int vbridge_plane_init(struct vbridge_scanout *sc);
+void vbridge_scanout_flush_wait(struct vbridge_scanout *sc);
 
 #endif /* _VBRIDGE_DRM_H */

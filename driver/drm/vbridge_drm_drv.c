@@ -22,6 +22,7 @@
  */
 
 #include <linux/auxiliary_bus.h>
+#include <linux/completion.h>
 #include <linux/errno.h>
 #include <linux/minmax.h>
 #include <linux/module.h>
@@ -306,8 +307,9 @@ static void vbridge_crtc_atomic_disable(struct drm_crtc *crtc,
 
 /*
  * A commit that keeps the primary plane's framebuffer (DIRTYFB, a
- * damage-only update) is done once the plane update's FLUSH returned:
- * the host has the pixels, there is no flip to pace.
+ * damage-only update) is done once the plane update's FLUSH is on the
+ * ring: the host copies the damage while the client draws on, there is
+ * no flip to pace, and the next update waits for that FLUSH.
  */
 static bool vbridge_crtc_damage_only(struct drm_crtc *crtc,
 				     struct drm_atomic_state *state,
@@ -504,6 +506,9 @@ static int vbridge_kms_probe(struct auxiliary_device *adev,
 		/* The configuration's mode until the host says otherwise. */
 		scanouts[i].width = vadev->display_width;
 		scanouts[i].height = vadev->display_height;
+		/* No FLUSH in flight. */
+		init_completion(&scanouts[i].flush_idle);
+		complete_all(&scanouts[i].flush_idle);
 	}
 	kms->scanouts = scanouts;
 	kms->num_scanouts = n;
@@ -559,6 +564,15 @@ err_disabled:
 	return err;
 }
 
+/* Wait until no scanout has a FLUSH in flight. */
+static void vbridge_kms_flush_wait(struct vbridge_kms *kms)
+{
+	unsigned int i;
+
+	for (i = 0; i < kms->num_scanouts; i++)
+		vbridge_scanout_flush_wait(&kms->scanouts[i]);
+}
+
 /* Before the device is reset: no more requests, heads off. */
 static void vbridge_kms_remove(struct auxiliary_device *adev)
 {
@@ -568,6 +582,8 @@ static void vbridge_kms_remove(struct auxiliary_device *adev)
 	drm_dev_unplug(&kms->drm);
 	drm_atomic_helper_shutdown(&kms->drm);
 	cancel_work_sync(&kms->changed_work);
+	/* Their callbacks use the scanouts, which may go with the device. */
+	vbridge_kms_flush_wait(kms);
 }
 
 /* While the device still runs: turn the heads off. */
@@ -580,6 +596,8 @@ static void vbridge_kms_freeze(struct vbridge_adev *vadev)
 	if (err)
 		drm_err(&kms->drm, "suspend failed: %d\n", err);
 	cancel_work_sync(&kms->changed_work);
+	/* The device is reset next: no FLUSH may be left on its rings. */
+	vbridge_kms_flush_wait(kms);
 }
 
 /*

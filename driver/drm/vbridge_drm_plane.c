@@ -14,6 +14,17 @@
  * pixels.  The resource is destroyed, and the pages unpinned, with the
  * framebuffer.
  *
+ * FLUSH is pipelined, as virtio-gpu queues its transfers: the plane update
+ * puts it on the ring and returns, so that the host copies the damage
+ * while the guest draws the next frame, instead of the commit (and
+ * DIRTYFB) waiting for the copy.  Its completion, from the request
+ * engine's completion work, marks the scanout idle again.  One FLUSH per
+ * scanout is in flight at most: the next plane update waits for it
+ * before it sends anything, which keeps SET_SCANOUT and RESOURCE_DESTROY
+ * behind the FLUSHes of the resource they replace (the request queues
+ * are not ordered with each other) and bounds what a fast client can
+ * queue.
+ *
  * After a device reset (restore) the host knows no resource:
  * vbridge_kms.gen moves on and framebuffers are registered again, under
  * the ids they have, when next shown.
@@ -401,7 +412,35 @@ static void vbridge_rect_put(struct vbridge_display_rect *r,
 	r->height = cpu_to_le32(drm_rect_height(clip));
 }
 
-/* FLUSH the damage of this update, in framebuffer coordinates. */
+/* Background FLUSH done (or failed): the scanout is idle again. */
+static void vbridge_flush_end(struct vbridge_dev *vb, void *data, int error,
+			      const void *out, u32 out_len)
+{
+	struct vbridge_scanout *sc = data;
+
+	if (error)
+		drm_err_ratelimited(&sc->kms->drm, "scanout %u: FLUSH failed: %d\n",
+				    sc->index, error);
+	complete_all(&sc->flush_idle);
+}
+
+/**
+ * vbridge_scanout_flush_wait() - wait until the host took the last FLUSH
+ * @sc: the scanout
+ *
+ * Not interruptible: a request on the ring is never abandoned, and the
+ * core's watchdog fails a device that leaves it unanswered.
+ */
+void vbridge_scanout_flush_wait(struct vbridge_scanout *sc)
+{
+	wait_for_completion(&sc->flush_idle);
+}
+
+/*
+ * FLUSH the damage of this update, in framebuffer coordinates, without
+ * waiting for the host.  The scanout must be idle (the caller waited);
+ * vbridge_flush_end() makes it idle again.
+ */
 static void vbridge_flush(struct vbridge_scanout *sc, u32 id,
 			  struct drm_plane_state *old,
 			  struct drm_plane_state *new)
@@ -431,11 +470,13 @@ static void vbridge_flush(struct vbridge_scanout *sc, u32 id,
 	}
 	in.hdr.resource_id = cpu_to_le32(id);
 	in.hdr.nr_rects = cpu_to_le32(n);
-	err = vbridge_kms_request(sc->kms, VBRIDGE_OP_DISPLAY_FLUSH, &in,
-				  sizeof(in.hdr) + n * sizeof(in.rects[0]));
+	reinit_completion(&sc->flush_idle);
+	err = vbridge_adev_request_async(sc->kms->vadev,
+					 VBRIDGE_OP_DISPLAY_FLUSH, &in,
+					 sizeof(in.hdr) + n * sizeof(in.rects[0]),
+					 vbridge_flush_end, sc);
 	if (err)
-		drm_err_ratelimited(&sc->kms->drm, "scanout %u: FLUSH failed: %d\n",
-				    sc->index, err);
+		vbridge_flush_end(NULL, sc, err, NULL, 0);
 }
 
 static void vbridge_plane_atomic_update(struct drm_plane *plane,
@@ -451,6 +492,8 @@ static void vbridge_plane_atomic_update(struct drm_plane *plane,
 	struct vbridge_fb *vfb;
 	int idx;
 
+	/* Even when unplugged: remove waits for it through here too. */
+	vbridge_scanout_flush_wait(sc);
 	if (!drm_dev_enter(plane->dev, &idx))
 		return;
 	if (!new->fb || !new->visible) {

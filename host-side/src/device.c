@@ -645,6 +645,11 @@ void vbd_device_start_direct(struct vbd_device *dev, vbd_event_sink_fn *sink,
 	dev->event_opaque = opaque;
 }
 
+void vbd_device_offer_access_platform(struct vbd_device *dev)
+{
+	dev->offered |= F(VIRTIO_F_ACCESS_PLATFORM);
+}
+
 void vbd_device_set_inject(struct vbd_device *dev, struct vbd_inject *inject)
 {
 	dev->inject = inject;

@@ -37,6 +37,14 @@ struct vbd_device *vbd_device_new(const struct vbd_store *store,
 struct vbd_display *vbd_device_enable_display(struct vbd_device *dev,
 					       const struct vbd_display_opts *opts);
 /*
+ * Offer VIRTIO_F_ACCESS_PLATFORM (--access-platform), before
+ * vbd_device_vu_info(): the guest then hands the device DMA addresses
+ * (bounce buffers, say), which must still be guest-physical: vhost-user
+ * rejects the bit if the frontend acks it, which would mean translating
+ * them through a vIOMMU (IOTLB messages, not supported).
+ */
+void vbd_device_offer_access_platform(struct vbd_device *dev);
+/*
  * Damage replies and events on purpose (--inject); before the frontend
  * connects.  The caller keeps inject and frees it after the device.
  */

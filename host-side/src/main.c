@@ -64,6 +64,7 @@ struct options {
 	const char *socket_name;
 	const char *serial_socket;		/* --serial-socket */
 	struct vbd_inject *inject;		/* NULL: no fault injection */
+	bool access_platform;			/* --access-platform */
 };
 
 /* VNC display N is TCP port 5900 + N. */
@@ -116,6 +117,10 @@ static void usage(FILE *f)
 "                          require VNC authentication with the password on\n"
 "                          the first line of FILE (8 bytes count)\n"
 "  --control-socket=PATH   take commands (vbridgectl) on the Unix socket PATH\n"
+"  --access-platform       offer VIRTIO_F_ACCESS_PLATFORM: the guest maps its\n"
+"                          buffers through the DMA API (QEMU's\n"
+"                          iommu_platform=on, no vIOMMU: e.g. swiotlb=force\n"
+"                          bounce buffers); addresses stay guest-physical\n"
 "  --serial-socket=PATH    also (or only) serve the userspace bridge on the\n"
 "                          Unix socket PATH (a QEMU virtio-serial chardev)\n"
 "  --inject=SEED:RATE[:KIND,...]\n"
@@ -219,6 +224,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		OPT_SECCOMP,
 		OPT_ATTR_TIMEOUT,
 		OPT_ENTRY_TIMEOUT,
+		OPT_ACCESS_PLATFORM,
 	};
 	static const struct option longopts[] = {
 		{ "socket-path", required_argument, NULL, OPT_SOCKET_PATH },
@@ -236,6 +242,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "max-watches", required_argument, NULL, OPT_MAX_WATCHES },
 		{ "attr-timeout", required_argument, NULL, OPT_ATTR_TIMEOUT },
 		{ "entry-timeout", required_argument, NULL, OPT_ENTRY_TIMEOUT },
+		{ "access-platform", no_argument, NULL, OPT_ACCESS_PLATFORM },
 		{ "serial-socket", required_argument, NULL, OPT_SERIAL_SOCKET },
 		{ "inject", required_argument, NULL, OPT_INJECT },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
@@ -361,6 +368,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 		}
 		case OPT_SERIAL_SOCKET:
 			o->serial_socket = optarg;
+			break;
+		case OPT_ACCESS_PLATFORM:
+			o->access_platform = true;
 			break;
 		case OPT_INJECT:
 			if (o->inject)
@@ -661,6 +671,8 @@ static int start_device(struct daemon *dm, const struct options *o)
 	dm->dev = vbd_device_new(dm->store, o->num_queues, &o->fs);
 	if (!dm->dev)
 		return -1;
+	if (o->access_platform)
+		vbd_device_offer_access_platform(dm->dev);
 	if (o->inject) {
 		log_warn("--inject: damaging replies and events on purpose");
 		vbd_device_set_inject(dm->dev, o->inject);

@@ -37,6 +37,7 @@
 
 #define VHOST_USER_PROTOCOL_F_MQ		0
 #define VHOST_USER_PROTOCOL_F_REPLY_ACK		3
+#define VHOST_USER_PROTOCOL_F_BACKEND_REQ	5
 #define VHOST_USER_PROTOCOL_F_CONFIG		9
 #define VHOST_USER_PROTOCOL_F_RESET_DEVICE	13
 #define VHOST_USER_PROTOCOL_F_STATUS		16
@@ -47,6 +48,16 @@
 	 (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |	\
 	 (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |	\
 	 (1ULL << VHOST_USER_PROTOCOL_F_STATUS))
+
+/*
+ * VIRTIO_F_ACCESS_PLATFORM (virtio_config.h), for the guest only: QEMU
+ * takes a backend that offers it only with BACKEND_REQ and REPLY_ACK,
+ * since with a vIOMMU it would send IOTLB messages and expect IOTLB
+ * misses back; without one it never acks the bit to us and the addresses
+ * stay guest-physical.  We offer BACKEND_REQ then, take the channel and
+ * send nothing on it; an ack of the bit is refused (see vu_set_features).
+ */
+#define VU_F_ACCESS_PLATFORM	33
 
 enum vhost_user_request {
 	VHOST_USER_GET_FEATURES = 1,
@@ -65,6 +76,7 @@ enum vhost_user_request {
 	VHOST_USER_SET_PROTOCOL_FEATURES = 16,
 	VHOST_USER_GET_QUEUE_NUM = 17,
 	VHOST_USER_SET_VRING_ENABLE = 18,
+	VHOST_USER_SET_BACKEND_REQ_FD = 21,
 	VHOST_USER_GET_CONFIG = 24,
 	VHOST_USER_SET_CONFIG = 25,
 	VHOST_USER_RESET_DEVICE = 34,
@@ -175,12 +187,14 @@ struct vu_dev {
 	const struct vu_dev_ops *ops;
 	void *opaque;
 	uint64_t offered;		/* virtio features, with PROTOCOL_FEATURES */
+	uint64_t protocol_offered;
 	unsigned int num_queues;
 
 	/* Used by the main thread only. */
 	uint64_t features;		/* acked by SET_FEATURES */
 	uint64_t protocol_features;
 	uint8_t status;
+	int backend_fd;			/* SET_BACKEND_REQ_FD, never written */
 
 	/*
 	 * Replaced by the main thread only while no queue thread runs;
@@ -566,6 +580,8 @@ static int vu_set_features(struct vu_dev *d, struct vu_msg *m)
 	if (f & ~d->offered)
 		return vu_violation("SET_FEATURES: 0x%llx not offered",
 				    (unsigned long long)(f & ~d->offered));
+	if (f & (1ULL << VU_F_ACCESS_PLATFORM))
+		return vu_violation("SET_FEATURES: ACCESS_PLATFORM acked: the frontend translates guest addresses through a vIOMMU, and vbridged has no IOTLB");
 	dev_quiesce(d);
 	d->features = f;
 	d->ops->set_features(d->opaque,
@@ -597,17 +613,26 @@ static int vu_reset_owner(struct vu_dev *d, struct vu_msg *m)
 
 static int vu_get_protocol_features(struct vu_dev *d, struct vu_msg *m)
 {
-	return reply_u64(m, VU_PROTOCOL_FEATURES);
+	return reply_u64(m, d->protocol_offered);
 }
 
 static int vu_set_protocol_features(struct vu_dev *d, struct vu_msg *m)
 {
 	uint64_t f = m->payload.u64;
 
-	if (f & ~VU_PROTOCOL_FEATURES)
+	if (f & ~d->protocol_offered)
 		return vu_violation("SET_PROTOCOL_FEATURES: 0x%llx not offered",
-				    (unsigned long long)(f & ~VU_PROTOCOL_FEATURES));
+				    (unsigned long long)(f & ~d->protocol_offered));
 	d->protocol_features = f;
+	return VU_OK;
+}
+
+/* The backend's request channel: kept open, unused (VU_F_ACCESS_PLATFORM). */
+static int vu_set_backend_req_fd(struct vu_dev *d, struct vu_msg *m)
+{
+	close_fd(&d->backend_fd);
+	d->backend_fd = m->fds[0];
+	m->fds[0] = -1;
 	return VU_OK;
 }
 
@@ -891,6 +916,8 @@ static const struct vu_handler {
 	H(SET_PROTOCOL_FEATURES, vu_set_protocol_features, 8, 0, VU_NO_FEATURE),
 	H(GET_QUEUE_NUM, vu_get_queue_num, 0, 0, VHOST_USER_PROTOCOL_F_MQ),
 	H(SET_VRING_ENABLE, vu_set_vring_enable, 8, 0, VU_NO_FEATURE),
+	H(SET_BACKEND_REQ_FD, vu_set_backend_req_fd, 0, 1,
+	  VHOST_USER_PROTOCOL_F_BACKEND_REQ),
 	H(GET_CONFIG, vu_get_config, VU_ANY, 0, VHOST_USER_PROTOCOL_F_CONFIG),
 	H(SET_CONFIG, vu_set_config, VU_ANY, 0, VHOST_USER_PROTOCOL_F_CONFIG),
 	H(RESET_DEVICE, vu_reset_device, 0, 0, VHOST_USER_PROTOCOL_F_RESET_DEVICE),
@@ -1077,6 +1104,10 @@ struct vu_dev *vu_dev_new(int sock, const struct vu_dev_info *info)
 	d->ops = info->ops;
 	d->opaque = info->opaque;
 	d->offered = info->features | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES);
+	d->protocol_offered = VU_PROTOCOL_FEATURES;
+	if (d->offered & (1ULL << VU_F_ACCESS_PLATFORM))
+		d->protocol_offered |= 1ULL << VHOST_USER_PROTOCOL_F_BACKEND_REQ;
+	d->backend_fd = -1;
 	d->num_queues = info->num_queues;
 	for (i = 0; i < d->num_queues; i++) {
 		struct vu_queue *q = &d->queues[i];
@@ -1103,6 +1134,7 @@ void vu_dev_free(struct vu_dev *d)
 		pthread_mutex_destroy(&q->lock);
 	}
 	mem_unmap(d->mem);
+	close_fd(&d->backend_fd);
 	close(d->sock);
 	free(d);
 }

@@ -124,6 +124,67 @@ static void test_no_shares_no_fs(void)
 	expect_clean_stop(&f);
 }
 
+/*
+ * --access-platform: the bit is offered with BACKEND_REQ, whose channel is
+ * taken; QEMU without a vIOMMU never acks the bit, and the device serves.
+ */
+static void test_access_platform(void)
+{
+	struct vbd_store *store = fe_fake_store(tags, ARRAY_SIZE(tags));
+	struct vbd_device *dev = vbd_device_new(store, NREQ, NULL);
+	int sv[2];
+	struct fe f;
+
+	CHECK(dev);
+	vbd_device_offer_access_platform(dev);
+	fe_start_device(&f, dev, store);
+	CHECK_EQ(fe_get_u64(&f, REQ_GET_FEATURES),
+		 ALL_FEATURES | F(VIRTIO_F_ACCESS_PLATFORM));
+	CHECK_EQ(fe_get_u64(&f, REQ_GET_PROTOCOL_FEATURES),
+		 PROTOCOL_FEATURES | F(5));
+	fe_handshake(&f, ALL_FEATURES);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK_EQ(fe_send(&f, REQ_SET_BACKEND_REQ_FD, FLAG_VERSION, NULL, 0,
+			 &sv[1], 1), 0);
+	close(sv[1]);
+	fe_setup_all(&f, RING_SIZE);
+	CHECK_EQ(fe_init(&f, 1), 0);
+	expect_ping(&f, 1);
+	expect_clean_stop(&f);
+	/* The backend closed the channel with the connection. */
+	CHECK(recv(sv[0], &(char){ 0 }, 1, MSG_DONTWAIT) == 0);
+	close(sv[0]);
+}
+
+/* An ack of ACCESS_PLATFORM asks for IOTLB translation: refused. */
+static void test_access_platform_acked(void)
+{
+	struct vbd_store *store = fe_fake_store(tags, ARRAY_SIZE(tags));
+	struct vbd_device *dev = vbd_device_new(store, NREQ, NULL);
+	struct fe f;
+
+	CHECK(dev);
+	vbd_device_offer_access_platform(dev);
+	fe_start_device(&f, dev, store);
+	CHECK_EQ(fe_send(&f, REQ_SET_FEATURES, FLAG_VERSION,
+			 &(uint64_t){ F(VIRTIO_F_VERSION_1) |
+				      F(VIRTIO_F_ACCESS_PLATFORM) }, 8, NULL, 0), 0);
+	expect_broken(&f, "ACCESS_PLATFORM acked");
+}
+
+/* Without --access-platform there is no backend channel to set. */
+static void test_backend_req_not_offered(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC);
+	struct fe f;
+
+	fe_start(&f, NREQ, tags, ARRAY_SIZE(tags));
+	CHECK_EQ(fe_send(&f, REQ_SET_BACKEND_REQ_FD, FLAG_VERSION, NULL, 0,
+			 &fd, 1), 0);
+	close(fd);
+	expect_broken(&f, "SET_BACKEND_REQ_FD: protocol feature 5 not negotiated");
+}
+
 static int get_config(struct fe *f, uint32_t offset, uint32_t size,
 		      void *out)
 {
@@ -2019,6 +2080,9 @@ static void test_daemon_protocol_error_exit(void)
 static const struct tap_test tests[] = {
 	T(handshake),
 	T(no_shares_no_fs),
+	T(access_platform),
+	T(access_platform_acked),
+	T(backend_req_not_offered),
 	T(get_config),
 	T(set_config_refused),
 	T(unknown_request_need_reply),
