@@ -84,7 +84,6 @@ DEFINE_STATIC_SRCU(vbridge_submit_srcu);
  * @submitted: jiffies when the request was added to @vbq
  * @end: background request callback, see vbridge_end_t
  * @end_data: passed to @end
- * @out_len: inline output bytes posted after the response header
  * @unique: request id
  * @opcode: enum vbridge_opcode
  * @init: VBRIDGE_REQ_INIT: may be sent while the device is not running
@@ -110,7 +109,6 @@ struct vbridge_req {
 	unsigned long submitted;
 	vbridge_end_t end;
 	void *end_data;
-	u32 out_len;
 	u64 unique;
 	u32 opcode;
 	bool init;
@@ -352,7 +350,6 @@ static struct vbridge_req *vbridge_req_alloc(const struct vbridge_args *args)
 	init_completion(&req->done);
 	INIT_LIST_HEAD(&req->node);
 	req->opcode = args->opcode;
-	req->out_len = args->out_len;
 	req->end = args->end;
 	req->end_data = args->end_data;
 	return req;
@@ -651,7 +648,7 @@ static void vbridge_req_complete(struct vbridge_vq *vbq,
 				       req->error, req->payload);
 	if (req->end)
 		req->end(vbq->vb, req->end_data, req->error, req->resp + 1,
-			 req->error ? 0 : min(req->payload, req->out_len));
+			 req->error ? 0 : req->payload);
 	complete(&req->done);
 	vbridge_req_put(req);
 }
