@@ -293,8 +293,12 @@ static int vbridge_fs_read_pages(struct inode *inode, u64 fh, loff_t pos,
 	int err;
 
 	if (ra) {
-		/* Waits for ring space ignore signals: readahead must end. */
-		args.flags = VBRIDGE_REQ_BACKGROUND;
+		/*
+		 * Waits for ring space ignore signals: readahead must end.
+		 * The completion only fills in and unlocks the folios: done
+		 * from the virtqueue callback, it wakes the reader at once.
+		 */
+		args.flags = VBRIDGE_REQ_BACKGROUND | VBRIDGE_REQ_END_ATOMIC;
 		args.end = vbridge_fs_ra_end;
 		args.end_data = ra;
 	}
@@ -454,7 +458,10 @@ static void vbridge_fs_ra_finish(struct vbridge_fs_ra *ra, int err, u32 done)
 	kfree(ra);
 }
 
-/* vbridge_end_t of a readahead READ: from the completion work. */
+/*
+ * vbridge_end_t of a readahead READ, in interrupt context (the
+ * virtqueue callback) or from teardown: nothing here sleeps.
+ */
 static void vbridge_fs_ra_end(struct vbridge_dev *vb, void *data, int error,
 			      const void *out, u32 out_actual)
 {
