@@ -13,6 +13,8 @@
 #   BENCH_FIO_MIB, BENCH_FIO_SECS  fio's file and run time per job
 #   BENCH_PORT   the guest's port to the host agent (empty on the host)
 #   BENCH_DROP   -D in the guest: cold phases drop all of its caches
+#   BENCH_WORKLOADS  comma list of the groups to run (files, find, git,
+#                untar, seq, mmap, fio); empty: all of them
 # Every result is a "BENCH ..." line (bench/vbridge_fs_bench.c), fio's
 # JSON a "BENCH-FIO config=C workload=W json=..." line, a failure a
 # "BENCH-FAIL ..." line; one failed workload does not stop the others.
@@ -45,6 +47,13 @@ EOJ
 	rm -f "$fio_out"
 }
 
+bench_want() {	# GROUP: whether BENCH_WORKLOADS asks for it
+	case ",${BENCH_WORKLOADS:-$1}," in
+	*",$1,"*) return 0 ;;
+	esac
+	return 1
+}
+
 bench_config() {
 	BENCH_C=$1 BENCH_D=$2
 	BENCH="vbridge_fs_bench -c $BENCH_C ${BENCH_PORT:+-p $BENCH_PORT} ${BENCH_DROP:-}"
@@ -52,11 +61,30 @@ bench_config() {
 	. "$BENCH_D/meta" || { echo "BENCH-FAIL config=$BENCH_C workload=all error=no-meta"; return; }
 	echo "# config $BENCH_C on $BENCH_D: $(date)"
 
-	for w in create stat readdir read4k unlink; do
-		$BENCH -w $w -n "$BENCH_FILES" "$BENCH_D/files"
-	done
-	$BENCH -w find "$BENCH_D/tree"
+	if bench_want files; then
+		for w in create stat readdir read4k unlink; do
+			$BENCH -w $w -n "$BENCH_FILES" "$BENCH_D/files"
+		done
+	fi
+	! bench_want find || $BENCH -w find "$BENCH_D/tree"
+	bench_want git && bench_git
+	bench_want untar && bench_untar
+	if bench_want seq; then
+		for w in seq-write-cold seq-write-warm seq-read-cold seq-read-warm; do
+			$BENCH -w $w -s "$BENCH_MIB" "$BENCH_D/big"
+		done
+	fi
+	if bench_want mmap; then
+		[ -f "$BENCH_D/big" ] ||
+			$BENCH -w seq-write-cold -s "$BENCH_MIB" "$BENCH_D/big"
+		$BENCH -w mmap -s "$BENCH_MIB" -r "$BENCH_READS" "$BENCH_D/big"
+	fi
+	rm -f "$BENCH_D/big"
+	bench_want fio && bench_fio_all
+	return 0
+}
 
+bench_git() {
 	# git: an untimed status first refreshes the index (its stat data is
 	# the host's), as any first look at a copied repository would.
 	git_c="git -C $BENCH_D/repo -c safe.directory=* -c core.untrackedCache=false"
@@ -66,16 +94,15 @@ bench_config() {
 	$BENCH -w git-status -o "$GIT_FILES" -x -- $git_c status --porcelain
 	# shellcheck disable=SC2086
 	$BENCH -w git-diff -o "$GIT_FILES" -x -- $git_c diff
+}
+
+bench_untar() {
 	mkdir -p "$BENCH_D/untar"
 	$BENCH -w untar -o "$TAR_ENTRIES" -b "$TAR_BYTES" -x -- \
 		tar -xf "$BENCH_D/src.tar" -C "$BENCH_D/untar"
+}
 
-	for w in seq-write-cold seq-write-warm seq-read-cold seq-read-warm; do
-		$BENCH -w $w -s "$BENCH_MIB" "$BENCH_D/big"
-	done
-	$BENCH -w mmap -s "$BENCH_MIB" -r "$BENCH_READS" "$BENCH_D/big"
-	rm -f "$BENCH_D/big"
-
+bench_fio_all() {
 	$BENCH -w layout -s "$BENCH_FIO_MIB" "$BENCH_D/fio.dat"
 	fio_direct=$($BENCH -w odirect "$BENCH_D/fio.dat")
 	echo "BENCH-INFO config=$BENCH_C fio_direct=$fio_direct"

@@ -94,8 +94,8 @@ struct vbridge_cfg {
  * @vb: owning device
  * @lock: serialises every virtqueue_*() call on @vq (the virtio ring API
  *	is not thread safe) and protects @vq, @stop_err, @space_seq,
- *	@inflight, @pending and the statistics.  Never taken from hard
- *	interrupt context: the virtqueue callback only queues @done_work.
+ *	@inflight, @pending, @done and the statistics.  Taken with
+ *	interrupts off: the virtqueue callback drains the used ring.
  * @vq: the virtqueue, NULL while the virtqueues are deleted
  * @stop_err: 0 while requests may be added; -EAGAIN while suspended
  *	(submitters go back to waiting for the device); otherwise the
@@ -104,7 +104,11 @@ struct vbridge_cfg {
  * @space_seq: bumped whenever descriptors are returned or the queue is
  *	stopped, so that submitters waiting for ring space can tell
  * @space_wq: submitters waiting for ring space
- * @done_work: drains the used ring and completes requests
+ * @done_work: completes the requests on @done; drains the used ring too
+ *	when the watchdog asks
+ * @done: requests the virtqueue callback took off the ring and left to
+ *	@done_work: background requests (their callback), and the final
+ *	reference of those nobody waits for any more
  * @inflight: requests posted and not yet returned by the device
  * @pending: the requests the device owns (struct vbridge_req.node), oldest
  *	first, for the watchdog
@@ -128,6 +132,7 @@ struct vbridge_vq {
 	unsigned int space_seq;
 	wait_queue_head_t space_wq;
 	struct work_struct done_work;
+	struct list_head done;
 	unsigned int inflight;
 	struct list_head pending;
 	u64 requests;
@@ -295,6 +300,15 @@ struct vbridge_dev {
  * bounds the waits.
  */
 #define VBRIDGE_REQ_NOSIGNAL		BIT(3)
+/*
+ * With VBRIDGE_REQ_BACKGROUND: vbridge_args.end may run in interrupt
+ * context, from the virtqueue callback, because all it does is complete
+ * and wake (unlock pages, drop references, free memory): no sleeping, no
+ * other request, no lock that is not taken with interrupts off.  Saves
+ * the completion work's wake-up for readahead, whose reader waits on the
+ * pages.
+ */
+#define VBRIDGE_REQ_END_ATOMIC		BIT(4)
 
 struct vbridge_dev;
 

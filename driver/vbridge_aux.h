@@ -34,14 +34,17 @@ struct virtio_device;
  * @error: 0, the device's (negative) errno, -EIO if the device violated
  *	the protocol or was reset, -ENODEV if it was removed
  * @out: the inline output payload the device returned (valid on success)
- * @out_len: bytes at @out, at most vbridge_args.out_len
+ * @out_actual: output payload bytes the device returned, 0 on error: as
+ *	vbridge_args.out_actual, the inline part first (at @out, at most
+ *	vbridge_args.out_len bytes of it), then the out_bvec pages
  *
- * Called exactly once, from the completion work or from teardown, for a
- * request that vbridge_request_args() or vbridge_adev_request_async()
- * accepted (returned 0 for).  Must not wait for other requests.
+ * Called exactly once, from the completion work or from teardown (or
+ * with VBRIDGE_REQ_END_ATOMIC from the virtqueue callback), for a request
+ * that vbridge_request_args() or vbridge_adev_request_async() accepted
+ * (returned 0 for).  Must not wait for other requests.
  */
 typedef void (*vbridge_end_t)(struct vbridge_dev *vb, void *data, int error,
-			      const void *out, u32 out_len);
+			      const void *out, u32 out_actual);
 
 /**
  * struct vbridge_aux_ops - callbacks of the bound auxiliary driver

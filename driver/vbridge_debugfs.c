@@ -77,7 +77,7 @@ static int vbridge_queues_show(struct seq_file *m, void *unused)
 	seq_puts(m, "queue requests bytes_out bytes_in errors bad_responses ring_full interrupted inflight\n");
 	for (i = 0; i < vb->nr_queues; i++) {
 		vbq = &vb->vqs[i];
-		spin_lock(&vbq->lock);
+		spin_lock_irq(&vbq->lock);
 		requests = vbq->requests;
 		bytes_out = vbq->bytes_out;
 		bytes_in = vbq->bytes_in;
@@ -85,7 +85,7 @@ static int vbridge_queues_show(struct seq_file *m, void *unused)
 		bad = vbq->bad_responses;
 		full = vbq->ring_full;
 		inflight = vbq->inflight;
-		spin_unlock(&vbq->lock);
+		spin_unlock_irq(&vbq->lock);
 		seq_printf(m, "%u %llu %llu %llu %llu %llu %llu %lld %u\n",
 			   i, requests, bytes_out, bytes_in, errors, bad, full,
 			   (long long)atomic64_read(&vbq->interrupted), inflight);

@@ -13,6 +13,9 @@
  * shared mappings dirty folios then.  With writeback, write() dirties
  * uptodate folios and the flusher writes them back.
  *
+ * Readahead sends its READs in the background, several at a time, and
+ * the completion unlocks the folios (struct vbridge_fs_ra).
+ *
  * Writeback without a file (the flusher, mmap) uses any writable handle
  * of the inode, referenced (vbridge_file.ref) for as long as it is used;
  * a file's dirty pages are written back when it is closed, so an inode
@@ -260,10 +263,18 @@ static struct vbridge_file *vbridge_fs_get_file(struct inode *inode,
 	return found;
 }
 
-/* READ @size bytes at @pos into @bv; the bytes read in *@done. */
+struct vbridge_fs_ra;
+static void vbridge_fs_ra_end(struct vbridge_dev *vb, void *data, int error,
+			      const void *out, u32 out_actual);
+
+/*
+ * READ @size bytes at @pos into @bv; the bytes read in *@done.  With @ra
+ * (readahead), in the background: vbridge_fs_ra_end() gets the result
+ * unless this fails.
+ */
 static int vbridge_fs_read_pages(struct inode *inode, u64 fh, loff_t pos,
 				 const struct bio_vec *bv, unsigned int nr,
-				 u32 size, u32 *done)
+				 u32 size, u32 *done, struct vbridge_fs_ra *ra)
 {
 	struct {
 		struct vbridge_fs_in fs;
@@ -279,11 +290,21 @@ static int vbridge_fs_read_pages(struct inode *inode, u64 fh, loff_t pos,
 	};
 	int err;
 
+	if (ra) {
+		/*
+		 * Waits for ring space ignore signals: readahead must end.
+		 * The completion only fills in and unlocks the folios: done
+		 * from the virtqueue callback, it wakes the reader at once.
+		 */
+		args.flags = VBRIDGE_REQ_BACKGROUND | VBRIDGE_REQ_END_ATOMIC;
+		args.end = vbridge_fs_ra_end;
+		args.end_data = ra;
+	}
 	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, fh);
 	in.read.offset = cpu_to_le64(pos);
 	in.read.size = cpu_to_le32(size);
 	err = vbridge_fs_call(VBRIDGE_FS(inode->i_sb), &args, 0);
-	if (err)
+	if (err || ra)
 		return err;
 	if (args.out_actual > size)
 		return -EIO;
@@ -343,6 +364,27 @@ static ssize_t vbridge_fs_write_pages(struct inode *inode, u64 fh, loff_t pos,
 }
 
 /*
+ * @done bytes were read into the @nr contiguous locked folios: zero what
+ * lies beyond (the end of the file) and mark them uptodate.
+ */
+static void vbridge_fs_folios_read(struct folio **folios, unsigned int nr,
+				   u32 done)
+{
+	loff_t pos = folio_pos(folios[0]);
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		size_t off = folio_pos(folios[i]) - pos;
+		size_t fsize = folio_size(folios[i]);
+
+		if (done < off + fsize)
+			folio_zero_segment(folios[i],
+					   done > off ? done - off : 0, fsize);
+		folio_mark_uptodate(folios[i]);
+	}
+}
+
+/*
  * Fill @nr contiguous locked folios from the device, zeroing what lies
  * beyond the end of the file, and mark them uptodate.
  */
@@ -368,20 +410,13 @@ static int vbridge_fs_fill_folios(struct file *file, struct inode *inode,
 		bvec_set_folio(&bv[i], folios[i], folio_size(folios[i]), 0);
 		size += folio_size(folios[i]);
 	}
-	err = vbridge_fs_read_pages(inode, vf->fh, pos, bv, nr, size, &done);
+	err = vbridge_fs_read_pages(inode, vf->fh, pos, bv, nr, size, &done,
+				    NULL);
 	vbridge_fs_put_file(vf);
 	kfree(bv);
 	if (err)
 		return err;
-	for (i = 0; i < nr; i++) {
-		size_t off = folio_pos(folios[i]) - pos;
-		size_t fsize = folio_size(folios[i]);
-
-		if (done < off + fsize)
-			folio_zero_segment(folios[i],
-					   done > off ? done - off : 0, fsize);
-		folio_mark_uptodate(folios[i]);
-	}
+	vbridge_fs_folios_read(folios, nr, done);
 	return 0;
 }
 
@@ -393,38 +428,131 @@ static int vbridge_fs_read_folio(struct file *file, struct folio *folio)
 	return err;
 }
 
-static void vbridge_fs_read_batch(struct readahead_control *rac,
-				  struct folio **folios, unsigned int nr)
+/*
+ * One READ of readahead, sent in the background (as FUSE's async reads):
+ * its folios stay locked, so out of reach of readers, writers,
+ * truncation and invalidation, until the completion marks them uptodate
+ * (or, on error, leaves them !uptodate) and unlocks them.  A reader that
+ * finds a folio !uptodate after the lock reads it again through
+ * ->read_folio, which returns the error: no reader ever sees a folio the
+ * device did not fill.
+ */
+struct vbridge_fs_ra {
+	struct vbridge_file *vf;
+	u32 size;
+	unsigned int nr;
+	struct folio *folios[];
+};
+
+static void vbridge_fs_ra_finish(struct vbridge_fs_ra *ra, int err, u32 done)
 {
 	unsigned int i;
 
-	vbridge_fs_fill_folios(rac->file, rac->mapping->host, folios, nr);
-	for (i = 0; i < nr; i++)
-		folio_unlock(folios[i]);
+	if (!err)
+		vbridge_fs_folios_read(ra->folios, ra->nr, done);
+	for (i = 0; i < ra->nr; i++)
+		folio_unlock(ra->folios[i]);
+	vbridge_fs_put_file(ra->vf);
+	kfree(ra);
 }
 
-/* Read ahead in requests of up to vbridge_fs.max_pages pages. */
+/*
+ * vbridge_end_t of a readahead READ, in interrupt context (the
+ * virtqueue callback) or from teardown: nothing here sleeps.
+ */
+static void vbridge_fs_ra_end(struct vbridge_dev *vb, void *data, int error,
+			      const void *out, u32 out_actual)
+{
+	struct vbridge_fs_ra *ra = data;
+
+	if (!error && out_actual > ra->size)
+		error = -EIO;
+	vbridge_fs_ra_finish(ra, error, out_actual);
+}
+
+/*
+ * Send @ra's READ in the background; @bv has room for its folios (the
+ * request copies it).  Fails the folios if the request cannot be sent.
+ */
+static void vbridge_fs_ra_send(struct inode *inode, struct vbridge_fs_ra *ra,
+			       struct bio_vec *bv)
+{
+	unsigned int i;
+	u32 done;
+	int err;
+
+	for (i = 0; i < ra->nr; i++) {
+		bvec_set_folio(&bv[i], ra->folios[i],
+			       folio_size(ra->folios[i]), 0);
+		ra->size += folio_size(ra->folios[i]);
+	}
+	err = vbridge_fs_read_pages(inode, ra->vf->fh,
+				    folio_pos(ra->folios[0]), bv, ra->nr,
+				    ra->size, &done, ra);
+	if (err)
+		vbridge_fs_ra_finish(ra, err, 0);
+}
+
+/* A new readahead READ for up to @pages pages, with its own file reference. */
+static struct vbridge_fs_ra *vbridge_fs_ra_alloc(struct vbridge_file *vf,
+						 unsigned int pages)
+{
+	struct vbridge_fs_ra *ra;
+
+	ra = kzalloc(struct_size(ra, folios, pages), GFP_KERNEL);
+	if (!ra)
+		return NULL;
+	refcount_inc(&vf->ref);
+	ra->vf = vf;
+	return ra;
+}
+
+/*
+ * Read ahead with several READs in flight, each of a quarter of the
+ * largest request: the reader does not wait for the window it only
+ * prepares, and copies the first pages of a window while the device
+ * still fills the rest.  The ring bounds the requests in flight (a full
+ * ring makes the submission wait).  Folios left in @rac when memory runs
+ * out are unlocked by the caller and read one by one when needed.
+ */
 static void vbridge_fs_readahead(struct readahead_control *rac)
 {
-	struct vbridge_fs *fs = VBRIDGE_FS(rac->mapping->host->i_sb);
-	unsigned int nr = 0, pages = 0;
-	struct folio **folios, *folio;
+	struct inode *inode = rac->mapping->host;
+	unsigned int chunk = max(VBRIDGE_FS(inode->i_sb)->max_pages / 4, 1U);
+	struct vbridge_fs_ra *ra = NULL;
+	struct vbridge_file *vf;
+	unsigned int pages = 0;
+	struct folio *folio;
+	struct bio_vec *bv;
 
-	folios = kmalloc_array(fs->max_pages, sizeof(*folios), GFP_KERNEL);
-	if (!folios)
-		return;		/* the folios left are read one by one */
+	vf = vbridge_fs_get_file(inode, rac->file, FMODE_READ);
+	if (!vf)
+		return;
+	bv = kmalloc_array(chunk, sizeof(*bv), GFP_KERNEL);
+	if (!bv)
+		goto out;
 	while ((folio = readahead_folio(rac))) {
-		if (nr && pages + folio_nr_pages(folio) > fs->max_pages) {
-			vbridge_fs_read_batch(rac, folios, nr);
-			nr = 0;
+		if (ra && pages + folio_nr_pages(folio) > chunk) {
+			vbridge_fs_ra_send(inode, ra, bv);
+			ra = NULL;
+		}
+		if (!ra) {
+			ra = vbridge_fs_ra_alloc(vf, chunk);
+			if (!ra) {
+				/* Not read: ->read_folio reads it when asked. */
+				folio_unlock(folio);
+				break;
+			}
 			pages = 0;
 		}
-		folios[nr++] = folio;
+		ra->folios[ra->nr++] = folio;
 		pages += folio_nr_pages(folio);
 	}
-	if (nr)
-		vbridge_fs_read_batch(rac, folios, nr);
-	kfree(folios);
+	if (ra)
+		vbridge_fs_ra_send(inode, ra, bv);
+	kfree(bv);
+out:
+	vbridge_fs_put_file(vf);
 }
 
 static int vbridge_fs_write_begin(struct file *file,
@@ -796,7 +924,7 @@ static ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
 				done = w;
 		} else {
 			err = vbridge_fs_read_pages(inode, vf->fh, pos, bv, n,
-						    got, &done);
+						    got, &done, NULL);
 		}
 		if (pinned)
 			unpin_user_pages_dirty_lock(pages, n, !write && done);

@@ -20,10 +20,17 @@
  *     submitter sleeps until the completion work returns descriptors
  *     (ring-full back-off), then retries.  The kick is prepared under the
  *     lock and the notification is sent outside of it.
- *  3. The virtqueue callback only queues the queue's completion work.  The
- *     work drains the used ring under the lock, validates each response
- *     (lengths clamped to what was posted, unique id, errno range),
- *     completes the request and drops the device's reference.
+ *  3. The virtqueue callback drains the used ring under the lock (taken
+ *     with interrupts off everywhere), validates each response (lengths
+ *     clamped to what was posted, unique id, errno range) and wakes the
+ *     waiter directly: one wake-up per request, not one of a kworker and
+ *     then one of the waiter.  It only completes and wakes: it drops the
+ *     device's reference only where the waiter's remains, so that nothing
+ *     is freed in interrupt context; a request nobody waits for any more
+ *     (INIT given up) and background requests, whose callbacks may
+ *     sleep, go on to the queue's completion work, unless their callback
+ *     only completes (VBRIDGE_REQ_END_ATOMIC: readahead).  The work also
+ *     drains the used ring when the watchdog asks.
  *  4. A request is never abandoned once it is on the ring, as in FUSE:
  *     the waiter sleeps interruptibly (or killably) for the response; a
  *     signal only makes it go on waiting killably, and a fatal signal
@@ -79,15 +86,18 @@ DEFINE_STATIC_SRCU(vbridge_submit_srcu);
  * @done: completed when the device returned the buffers, or they were
  *	detached from a reset device
  * @node: on vbridge_vq.pending while the device owns the request (under
- *	the queue lock), then on a local list of completed requests
+ *	the queue lock), then on vbridge_vq.done or a local list of
+ *	completed requests
  * @vbq: queue the request was added to
  * @submitted: jiffies when the request was added to @vbq
  * @end: background request callback, see vbridge_end_t
  * @end_data: passed to @end
- * @out_len: inline output bytes posted after the response header
  * @unique: request id
  * @opcode: enum vbridge_opcode
  * @init: VBRIDGE_REQ_INIT: may be sent while the device is not running
+ * @end_atomic: VBRIDGE_REQ_END_ATOMIC: @end may run in interrupt context
+ * @woken: @done was completed already (by the virtqueue callback), only
+ *	the device's reference is left to drop
  * @error: 0 or a negative errno, valid once @done is complete
  * @payload: output payload bytes returned, valid once @done is complete
  * @req_size: device-readable bytes posted
@@ -110,10 +120,11 @@ struct vbridge_req {
 	unsigned long submitted;
 	vbridge_end_t end;
 	void *end_data;
-	u32 out_len;
 	u64 unique;
 	u32 opcode;
 	bool init;
+	bool end_atomic;
+	bool woken;
 	int error;
 	u32 payload;
 	u32 req_size;
@@ -232,7 +243,8 @@ static int vbridge_args_check(struct vbridge_dev *vb,
 	int err;
 
 	if ((args->in_len && !args->in) ||
-	    (args->out_len && !args->out && !bg) || (args->end && !bg))
+	    (args->out_len && !args->out && !bg) || (args->end && !bg) ||
+	    ((args->flags & VBRIDGE_REQ_END_ATOMIC) && !args->end))
 		return -EINVAL;
 	if ((args->in_nr_bvec && !args->in_bvec) ||
 	    (args->out_nr_bvec && !args->out_bvec))
@@ -395,9 +407,9 @@ static struct vbridge_req *vbridge_req_alloc(const struct vbridge_args *args)
 	init_completion(&req->done);
 	INIT_LIST_HEAD(&req->node);
 	req->opcode = args->opcode;
-	req->out_len = args->out_len;
 	req->end = args->end;
 	req->end_data = args->end_data;
+	req->end_atomic = args->flags & VBRIDGE_REQ_END_ATOMIC;
 	return req;
 
 err_free_resp:
@@ -564,7 +576,7 @@ static int vbridge_queue_add(struct vbridge_vq *vbq, struct vbridge_req *req,
 	int idx, err;
 
 	idx = srcu_read_lock(&vbridge_submit_srcu);
-	spin_lock(&vbq->lock);
+	spin_lock_irq(&vbq->lock);
 	err = vbq->stop_err;
 	/*
 	 * The queues run again before a recovered device does: until then
@@ -609,7 +621,7 @@ static int vbridge_queue_add(struct vbridge_vq *vbq, struct vbridge_req *req,
 			err = -EIO;
 	}
 unlock:
-	spin_unlock(&vbq->lock);
+	spin_unlock_irq(&vbq->lock);
 
 	if (!err)
 		vbridge_watchdog_arm(vb);
@@ -680,16 +692,79 @@ bad:
 	vbq->bad_responses++;
 }
 
-static void vbridge_req_complete(struct vbridge_vq *vbq,
-				 struct vbridge_req *req)
+/* Report @req's result: its callback, its waiter. */
+static void vbridge_req_wake(struct vbridge_vq *vbq, struct vbridge_req *req)
 {
 	trace_vbridge_request_complete(vbq->vb->name, vbq->index, req->unique,
 				       req->error, req->payload);
 	if (req->end)
 		req->end(vbq->vb, req->end_data, req->error, req->resp + 1,
-			 req->error ? 0 : min(req->payload, req->out_len));
+			 req->error ? 0 : req->payload);
+	req->woken = true;
 	complete(&req->done);
+}
+
+static void vbridge_req_complete(struct vbridge_vq *vbq,
+				 struct vbridge_req *req)
+{
+	vbridge_req_wake(vbq, req);
 	vbridge_req_put(req);
+}
+
+/* The rest of completing @req in process context (vbridge_vq.done). */
+static void vbridge_req_finish(struct vbridge_vq *vbq, struct vbridge_req *req)
+{
+	if (req->woken)
+		vbridge_req_put(req);
+	else
+		vbridge_req_complete(vbq, req);
+}
+
+/*
+ * Move the requests the device returned from the used ring to @done;
+ * returns how many.  Called with the queue lock held, @vbq->vq set.
+ */
+static unsigned int vbridge_queue_collect(struct vbridge_vq *vbq,
+					  struct list_head *done)
+{
+	struct vbridge_req *req;
+	unsigned int len, n = 0;
+
+	do {
+		virtqueue_disable_cb(vbq->vq);
+		while ((req = virtqueue_get_buf(vbq->vq, &len))) {
+			vbridge_req_end(vbq, req, len);
+			WRITE_ONCE(vbq->inflight, vbq->inflight - 1);
+			list_move_tail(&req->node, done);
+			n++;
+		}
+	} while (!virtqueue_enable_cb(vbq->vq));
+	if (n)
+		WRITE_ONCE(vbq->space_seq, vbq->space_seq + 1);
+	return n;
+}
+
+/*
+ * Take what the device returned off the ring into @done: wake the
+ * submitters waiting for space, and fail a device that broke the ring.
+ */
+static void vbridge_queue_reap(struct vbridge_vq *vbq, struct list_head *done)
+{
+	unsigned long flags;
+	unsigned int n = 0;
+	bool broken = false;
+
+	spin_lock_irqsave(&vbq->lock, flags);
+	if (vbq->vq) {
+		n = vbridge_queue_collect(vbq, done);
+		broken = virtqueue_is_broken(vbq->vq);
+	}
+	spin_unlock_irqrestore(&vbq->lock, flags);
+
+	if (n)
+		wake_up_all(&vbq->space_wq);
+	if (broken)
+		vbridge_dev_fail(vbq->vb);
 }
 
 static void vbridge_queue_done_work(struct work_struct *work)
@@ -697,43 +772,52 @@ static void vbridge_queue_done_work(struct work_struct *work)
 	struct vbridge_vq *vbq = container_of(work, struct vbridge_vq,
 					      done_work);
 	struct vbridge_req *req, *next;
-	bool broken = false;
-	unsigned int len;
 	LIST_HEAD(done);
 
-	spin_lock(&vbq->lock);
-	if (!vbq->vq) {
-		spin_unlock(&vbq->lock);
-		return;
-	}
-	do {
-		virtqueue_disable_cb(vbq->vq);
-		while ((req = virtqueue_get_buf(vbq->vq, &len))) {
-			vbridge_req_end(vbq, req, len);
-			WRITE_ONCE(vbq->inflight, vbq->inflight - 1);
-			list_move_tail(&req->node, &done);
-		}
-	} while (!virtqueue_enable_cb(vbq->vq));
-	broken = virtqueue_is_broken(vbq->vq);
-	if (!list_empty(&done))
-		WRITE_ONCE(vbq->space_seq, vbq->space_seq + 1);
-	spin_unlock(&vbq->lock);
-
-	if (!list_empty(&done))
-		wake_up_all(&vbq->space_wq);
-	if (broken)
-		vbridge_dev_fail(vbq->vb);
+	vbridge_queue_reap(vbq, &done);
+	spin_lock_irq(&vbq->lock);
+	list_splice_tail_init(&vbq->done, &done);
+	spin_unlock_irq(&vbq->lock);
 
 	list_for_each_entry_safe(req, next, &done, node)
-		vbridge_req_complete(vbq, req);
+		vbridge_req_finish(vbq, req);
 }
 
-/* Virtqueue callback, in interrupt context. */
+/*
+ * Virtqueue callback, in interrupt context: wake the waiters of the
+ * requests the device returned, and leave the rest to the work.
+ */
 void vbridge_queue_done(struct virtqueue *vq)
 {
 	struct vbridge_dev *vb = vq->vdev->priv;
 	struct vbridge_vq *vbq = &vb->vqs[vq->index - VBRIDGE_VQ_REQUEST];
+	struct vbridge_req *req, *next;
+	unsigned long flags;
+	LIST_HEAD(later);
+	LIST_HEAD(done);
 
+	vbridge_queue_reap(vbq, &done);
+	list_for_each_entry_safe(req, next, &done, node) {
+		if (req->end && !req->end_atomic) {
+			list_move_tail(&req->node, &later);
+			continue;
+		}
+		list_del_init(&req->node);
+		vbridge_req_wake(vbq, req);
+		/*
+		 * The device's reference outlived the complete(): the
+		 * waiter cannot free the request under us.  Dropped here
+		 * only if the waiter's is still held; the last one is the
+		 * work's to drop, in process context.
+		 */
+		if (!refcount_dec_not_one(&req->ref))
+			list_add_tail(&req->node, &later);
+	}
+	if (list_empty(&later))
+		return;
+	spin_lock_irqsave(&vbq->lock, flags);
+	list_splice_tail(&later, &vbq->done);
+	spin_unlock_irqrestore(&vbq->lock, flags);
 	queue_work(vb->wq, &vbq->done_work);
 }
 
@@ -935,6 +1019,7 @@ void vbridge_queue_init(struct vbridge_dev *vb, struct vbridge_vq *vbq,
 	vbq->index = index;
 	init_waitqueue_head(&vbq->space_wq);
 	INIT_WORK(&vbq->done_work, vbridge_queue_done_work);
+	INIT_LIST_HEAD(&vbq->done);
 	INIT_LIST_HEAD(&vbq->pending);
 	atomic64_set(&vbq->interrupted, 0);
 	snprintf(vbq->name, sizeof(vbq->name), "request.%u", index);
@@ -948,10 +1033,10 @@ void vbridge_queues_start(struct vbridge_dev *vb, struct virtqueue **vqs)
 
 	for (i = 0; i < vb->nr_queues; i++) {
 		vbq = &vb->vqs[i];
-		spin_lock(&vbq->lock);
+		spin_lock_irq(&vbq->lock);
 		vbq->vq = vqs[i];
 		vbq->stop_err = 0;
-		spin_unlock(&vbq->lock);
+		spin_unlock_irq(&vbq->lock);
 	}
 }
 
@@ -966,10 +1051,10 @@ void vbridge_queues_stop(struct vbridge_dev *vb, int err)
 
 	for (i = 0; i < vb->nr_queues; i++) {
 		vbq = &vb->vqs[i];
-		spin_lock(&vbq->lock);
+		spin_lock_irq(&vbq->lock);
 		vbq->stop_err = err;
 		WRITE_ONCE(vbq->space_seq, vbq->space_seq + 1);
-		spin_unlock(&vbq->lock);
+		spin_unlock_irq(&vbq->lock);
 		wake_up_all(&vbq->space_wq);
 	}
 	synchronize_srcu(&vbridge_submit_srcu);
@@ -1006,7 +1091,9 @@ void vbridge_queues_flush(struct vbridge_dev *vb, int err)
 		vbq = &vb->vqs[i];
 		cancel_work_sync(&vbq->done_work);
 
-		spin_lock(&vbq->lock);
+		spin_lock_irq(&vbq->lock);
+		/* Returned before the reset, not yet finished by the work. */
+		list_splice_tail_init(&vbq->done, &done);
 		if (vbq->vq) {
 			while ((req = virtqueue_detach_unused_buf(vbq->vq))) {
 				req->error = err;
@@ -1017,11 +1104,11 @@ void vbridge_queues_flush(struct vbridge_dev *vb, int err)
 		}
 		vbq->vq = NULL;
 		WRITE_ONCE(vbq->space_seq, vbq->space_seq + 1);
-		spin_unlock(&vbq->lock);
+		spin_unlock_irq(&vbq->lock);
 		wake_up_all(&vbq->space_wq);
 
 		list_for_each_entry_safe(req, next, &done, node)
-			vbridge_req_complete(vbq, req);
+			vbridge_req_finish(vbq, req);
 		INIT_LIST_HEAD(&done);
 	}
 }
@@ -1037,7 +1124,7 @@ static bool vbridge_queue_expired(struct vbridge_vq *vbq,
 	struct vbridge_req *req;
 	bool expired = false;
 
-	spin_lock(&vbq->lock);
+	spin_lock_irq(&vbq->lock);
 	req = list_first_entry_or_null(&vbq->pending, struct vbridge_req,
 				       node);
 	if (req && !vbq->stop_err) {
@@ -1048,7 +1135,7 @@ static bool vbridge_queue_expired(struct vbridge_vq *vbq,
 			*opcode = req->opcode;
 		}
 	}
-	spin_unlock(&vbq->lock);
+	spin_unlock_irq(&vbq->lock);
 	return expired;
 }
 

@@ -18,7 +18,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CMDLINE="scripts/bench.sh $*"
-for v in BENCH_FILES BENCH_MIB BENCH_READS BENCH_FIO_MIB BENCH_FIO_SECS BENCH_TREE; do
+for v in BENCH_FILES BENCH_MIB BENCH_READS BENCH_FIO_MIB BENCH_FIO_SECS BENCH_TREE \
+	BENCH_CONFIGS BENCH_WORKLOADS; do
 	[ -z "${!v:-}" ] || CMDLINE="$v=${!v} $CMDLINE"
 done
 QUICK=0 BUILD=1 OUT='' PUBLISH=''
@@ -36,7 +37,10 @@ done
 # fit in 30 minutes on a quiet 2-core TCG machine; each can be changed
 # with BENCH_FILES, BENCH_MIB, BENCH_READS, BENCH_FIO_MIB, BENCH_FIO_SECS
 # and BENCH_TREE (a directory of the kernel headers' common tree).
-# Quick: a smoke run for make test.
+# Quick: a smoke run for make test.  BENCH_CONFIGS (a comma list of the
+# configurations below) and BENCH_WORKLOADS (of the groups files, find,
+# git, untar, seq, mmap, fio; see bench/workloads.sh) narrow a run down,
+# e.g. to compare one change on a few configurations in minutes.
 if [ "$QUICK" = 1 ]; then
 	FILES=100 MIB=4 READS=256 FIO_MIB=4 FIO_SECS=200ms TREE_SUB=include/drm
 	FIO_ONE=1
@@ -47,7 +51,17 @@ else
 	TREE_SUB=${BENCH_TREE:-include/uapi} FIO_ONE=0
 	OUT=${OUT:-$ROOT/build/results} TIMEOUT=3600
 fi
-CONFIGS=vb-none,vb-auto,vb-auto-wb,vb-always,vb-always-wb,ubridge,virtiofs-none,virtiofs-auto,9p-none,9p-loose,tmpfs
+ALL_CONFIGS=vb-none,vb-auto,vb-auto-wb,vb-always,vb-always-wb,ubridge,virtiofs-none,virtiofs-auto,9p-none,9p-loose,tmpfs
+CONFIGS=${BENCH_CONFIGS:-$ALL_CONFIGS}
+WORKLOADS=${BENCH_WORKLOADS:-files,find,git,untar,seq,mmap,fio}
+for c in ${CONFIGS//,/ }; do
+	[[ ,$ALL_CONFIGS, == *,$c,* ]] ||
+		{ echo "bench: unknown configuration $c in BENCH_CONFIGS" >&2; exit 2; }
+done
+for w in ${WORKLOADS//,/ }; do
+	[[ ,files,find,git,untar,seq,mmap,fio, == *,$w,* ]] ||
+		{ echo "bench: unknown workload group $w in BENCH_WORKLOADS" >&2; exit 2; }
+done
 
 if [ "$BUILD" = 1 ]; then
 	"$ROOT/scripts/build.sh"
@@ -125,6 +139,7 @@ gcc -O2 -Wall -Wextra -Werror "$ROOT/bench/vbridge_fs_bench.c" -o "$WORK/vbridge
 	cd "$WORK"
 	export PATH=$WORK:$PATH BENCH_FILES=$FILES BENCH_MIB=$MIB BENCH_READS=$READS
 	export BENCH_FIO_MIB=$FIO_MIB BENCH_FIO_SECS=$FIO_SECS BENCH_FIO_ONE=$FIO_ONE
+	export BENCH_WORKLOADS=$WORKLOADS
 	export BENCH_PORT='' BENCH_DROP=''
 	# shellcheck source=/dev/null
 	. "$ROOT/bench/workloads.sh"
@@ -162,7 +177,7 @@ export VM_EXTRA_QEMU_ARGS="
  -device virtserialport,chardev=ubr,name=org.vbridge.0
  -chardev socket,id=bag,path=$WORK/agent.sock
  -device virtserialport,chardev=bag,name=org.vbridge.bench"
-export VM_EXTRA_APPEND="bench_files=$FILES bench_mib=$MIB bench_reads=$READS bench_fio_mib=$FIO_MIB bench_fio_secs=$FIO_SECS bench_fio_one=$FIO_ONE bench_quick=$QUICK bench_configs=$CONFIGS"
+export VM_EXTRA_APPEND="bench_files=$FILES bench_mib=$MIB bench_reads=$READS bench_fio_mib=$FIO_MIB bench_fio_secs=$FIO_SECS bench_fio_one=$FIO_ONE bench_quick=$QUICK bench_configs=$CONFIGS bench_workloads=$WORKLOADS"
 export VBRIDGED_PIDFILE=$WORK/vbridged.pid
 SMP=2 MEM=1536
 vm_status=0
@@ -203,6 +218,7 @@ json.dump({
               "tree": "$HEADERS_COMMON/$TREE_SUB"},
     "contents": {k: int(v) for k, v in (l.strip().split("=") for l in open("$T/meta"))},
     "configs": "$CONFIGS".split(","),
+    "workloads": "$WORKLOADS".split(","),
 }, open(sys.argv[1], "w"), indent=1)
 EOF
 report_status=0

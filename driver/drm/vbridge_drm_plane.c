@@ -414,7 +414,7 @@ static void vbridge_rect_put(struct vbridge_display_rect *r,
 
 /* Background FLUSH done (or failed): the scanout is idle again. */
 static void vbridge_flush_end(struct vbridge_dev *vb, void *data, int error,
-			      const void *out, u32 out_len)
+			      const void *out, u32 out_actual)
 {
 	struct vbridge_scanout *sc = data;
 
