@@ -74,7 +74,7 @@ if need kill.log "backend killed during I/O"; then
 fi
 
 if need restart.log "backend killed and restarted"; then
-	read -r p f < <(totals "$LOGDIR/restart.log")
+	read -r p f _ < <(guest_results "$LOGDIR/restart.log")
 	# "# restart: 1 kill, N recovery, B bytes verified on the host ..."
 	read -r kills recs bytes < <(tr -d '\r' <"$LOGDIR/restart.log" |
 		sed -n 's/^# restart: \([0-9]*\) kill, \([0-9]*\) recovery, \([0-9]*\) bytes verified.*/\1 \2 \3/p' |
