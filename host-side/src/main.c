@@ -747,6 +747,8 @@ int main(int argc, char **argv)
 	if (!fd && o.sandbox.mode == VBD_SANDBOX_NAMESPACE)
 		fd = vbd_sandbox_enter(&o.sandbox);
 	if (!fd)
+		fd = vbd_sandbox_limit_threads(&o.sandbox);
+	if (!fd)
 		fd = start_device(&dm, &o);
 	if (!fd && dm.listen_fd < 0) {
 		/* --serial-socket alone: serve its one connection, then exit. */

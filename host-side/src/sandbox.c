@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,7 +194,11 @@ static const int file_caps[] = {
 	CAP_FSETID, CAP_SETGID, CAP_SETUID,
 };
 
-static int drop_caps(const struct vbd_sandbox_opts *o)
+/*
+ * Keep only the file caps and what the options need; @keep_entry_caps
+ * also keeps what entering the chroot sandbox later takes.
+ */
+static int drop_caps(const struct vbd_sandbox_opts *o, bool keep_entry_caps)
 {
 	const capng_type_t all = CAPNG_EFFECTIVE | CAPNG_PERMITTED;
 	unsigned int i;
@@ -202,6 +207,11 @@ static int drop_caps(const struct vbd_sandbox_opts *o)
 	capng_clear(CAPNG_SELECT_BOTH);
 	for (i = 0; i < sizeof(file_caps) / sizeof(file_caps[0]); i++)
 		capng_update(CAPNG_ADD, all | CAPNG_BOUNDING_SET, file_caps[i]);
+	if (keep_entry_caps) {
+		/* chroot(), then dropping the bounding set for good */
+		capng_update(CAPNG_ADD, all | CAPNG_BOUNDING_SET, CAP_SYS_CHROOT);
+		capng_update(CAPNG_ADD, all | CAPNG_BOUNDING_SET, CAP_SETPCAP);
+	}
 	if (o->allow_devices)
 		capng_update(CAPNG_ADD, all | CAPNG_BOUNDING_SET, CAP_MKNOD);
 	if (o->privileged_xattrs) {
@@ -356,6 +366,13 @@ static int load_seccomp(enum vbd_seccomp_action action)
 	return 0;
 }
 
+int vbd_sandbox_limit_threads(const struct vbd_sandbox_opts *o)
+{
+	if (o->mode != VBD_SANDBOX_CHROOT)
+		return 0;
+	return drop_caps(o, true);
+}
+
 int vbd_sandbox_enter(const struct vbd_sandbox_opts *o)
 {
 	int r = 0;
@@ -370,7 +387,7 @@ int vbd_sandbox_enter(const struct vbd_sandbox_opts *o)
 	case VBD_SANDBOX_NONE:
 		return 0;
 	}
-	if (r < 0 || drop_caps(o) < 0)
+	if (r < 0 || drop_caps(o, false) < 0)
 		return -1;
 	/* libcap-ng leaves no_new_privs alone: set it, the filter needs it. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {

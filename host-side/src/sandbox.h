@@ -53,4 +53,13 @@ int vbd_sandbox_fork(const struct vbd_sandbox_opts *o);
  */
 int vbd_sandbox_enter(const struct vbd_sandbox_opts *o);
 
+/*
+ * Chroot mode enters the sandbox last, once the frontend is connected,
+ * after the display, control and watcher threads have started; and
+ * capabilities are per thread.  So before starting any thread, cut the
+ * capabilities to what serving files needs plus chroot and the bounding
+ * set drop (0, or -1 after logging why not).  Nothing in other modes.
+ */
+int vbd_sandbox_limit_threads(const struct vbd_sandbox_opts *o);
+
 #endif /* VBD_SANDBOX_H */

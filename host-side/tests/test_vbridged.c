@@ -12,6 +12,7 @@
 #include <string.h>
 #include <grp.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -2053,6 +2054,71 @@ static void test_daemon_sandbox(void)
 	unlink(err);
 }
 
+/*
+ * Chroot mode enters its sandbox once the frontend is connected, after
+ * the control and watcher threads started: they too must hold no more
+ * than file serving plus entering the chroot needs (capabilities are per
+ * thread).
+ */
+static void test_daemon_sandbox_chroot_threads(void)
+{
+	char dir[] = "/tmp/vbridged-test-XXXXXX", path[128], shared[160];
+	char err[] = "/tmp/vbridged-err-XXXXXX", ctl[160], task[96];
+	const char *argv[] = { daemon_path(), "--socket-path", path, shared,
+			       "--num-queues=2", "--sandbox=chroot",
+			       "--display=640x480", ctl, NULL };
+	/* file_caps, CAP_SETPCAP (8) and CAP_SYS_CHROOT (18) */
+	const unsigned long long allowed = 0xdfULL | 1ULL << 8 | 1ULL << 18;
+	unsigned long long eff, bnd;
+	int fd, i, tasks = 0;
+	struct fe f;
+	pid_t pid;
+	DIR *d;
+	struct dirent *e;
+
+	if (geteuid() != 0)
+		tap_skip("dropping capabilities needs root");
+	close(mkstemp(err));
+	CHECK(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	snprintf(shared, sizeof(shared), "--shared-dir=share=%s", dir);
+	snprintf(ctl, sizeof(ctl), "--control-socket=%s/ctl", dir);
+	pid = spawn(argv, -1, err);
+	wait_listening(err);
+	fd = unix_connect(path);
+	CHECK(fd >= 0);
+	fe_attach(&f, fd, 2);
+	for (i = 0; i < 100 && !file_contains(err, "sandbox: chroot"); i++)
+		usleep(50000);
+	CHECK(file_contains(err, "sandbox: chroot, seccomp on"));
+	snprintf(task, sizeof(task), "/proc/%d/task", (int)pid);
+	d = opendir(task);
+	CHECK(d);
+	while ((e = readdir(d))) {
+		pid_t tid = atoi(e->d_name);
+
+		if (tid <= 0)
+			continue;
+		tasks++;
+		eff = status_field(tid, "CapEff:", 16);
+		bnd = status_field(tid, "CapBnd:", 16);
+		CHECK_EQ(eff & ~allowed, 0);
+		CHECK_EQ(bnd & ~allowed, 0);
+		/* The main thread has entered: file serving only. */
+		if (tid == pid)
+			CHECK_EQ(eff, 0xdf);
+	}
+	closedir(d);
+	CHECK(tasks >= 2);	/* the control socket's thread at least */
+	talk_to_daemon(&f);
+	fe_stop(&f);
+	CHECK_EQ(wait_exit(pid), 0);
+	snprintf(ctl, sizeof(ctl), "%s/ctl", dir);
+	unlink(ctl);
+	rmdir(dir);
+	unlink(err);
+}
+
 static void test_daemon_protocol_error_exit(void)
 {
 	const char *argv[] = { daemon_path(), "--fd=3", NULL };
@@ -2159,6 +2225,7 @@ static const struct tap_test tests[] = {
 	T(daemon_socket_path),
 	T(daemon_socket_access),
 	T(daemon_sandbox),
+	T(daemon_sandbox_chroot_threads),
 	T(daemon_protocol_error_exit),
 };
 
