@@ -19,7 +19,8 @@
  *   vbridge_fs_inode.c vbridgefs: inode cache, attributes, setattr,
  *                      symlinks, extended attributes
  *   vbridge_fs_dir.c   vbridgefs: lookup, dentry revalidation, namespace
- *                      operations, readdir
+ *                      operations, directory files
+ *   vbridge_fs_readdir.c vbridgefs: readdir, the readdir cache
  *   vbridge_fs_file.c  vbridgefs: open files, page cache I/O, direct I/O,
  *                      mmap, fsync, fallocate, lseek, copy_file_range, locks
  *   vbridge_fs_recover.c vbridgefs: finding the mounts' nodes again on a
@@ -466,6 +467,32 @@ struct vbridge_fs {
 };
 
 /**
+ * struct vbridge_fs_rdc - a directory's cached listing (vbridge_fs_readdir.c)
+ * @version: bumped whenever the cache is emptied, so that a reader or a
+ *	fill that started before it knows
+ * @size: bytes of records in the directory's page cache
+ * @pos: the device's position after the last cached record (0: none)
+ * @complete: the records reach the end of the directory
+ * @expires: get_jiffies_64() until which the listing is served without
+ *	asking the device (the device's entry timeout, as for names)
+ * @known: @mtime and @ctime are the directory's from before the first
+ *	record was fetched (its attributes were valid then)
+ * @mtime: the directory's mtime then: a different one later means the
+ *	directory changed
+ * @ctime: likewise
+ */
+struct vbridge_fs_rdc {
+	u64 version;
+	loff_t size;
+	loff_t pos;
+	bool complete;
+	bool known;
+	u64 expires;
+	struct timespec64 mtime;
+	struct timespec64 ctime;
+};
+
+/**
  * struct vbridge_inode - a vbridgefs inode
  * @vfs: the VFS inode
  * @nodeid: the device's node id
@@ -492,6 +519,7 @@ struct vbridge_fs {
  *	written under @lock, read under RCU, dropped with the attributes
  *	(vbridge_fs_inval_attr()) and freed after a grace period
  * @state: VBRIDGE_I_* bits, atomic bitops (no lock)
+ * @rdc: directories: the readdir cache, under @lock
  */
 struct vbridge_inode {
 	struct inode vfs;
@@ -507,6 +535,7 @@ struct vbridge_inode {
 	u8 *handle;
 	u32 handle_len;
 	unsigned long state;
+	struct vbridge_fs_rdc rdc;
 };
 
 /* A symlink's target, cached (vbridge_inode.link). */
@@ -550,6 +579,10 @@ struct vbridge_fs_link {
  * @locks: a flock or OFD lock was asked of the device through the
  *	handle, which RELEASE drops: RELEASE is then waited for, so that
  *	the lock is free once close() returns
+ * @rd_version: directories: the readdir cache's version @rd_off is of
+ * @rd_pos: directories: the position (ctx->pos) at @rd_off
+ * @rd_off: directories: byte offset of the next record in the readdir
+ *	cache (getdents() on one file is serialized by f_pos_lock)
  */
 struct vbridge_file {
 	refcount_t ref;
@@ -558,6 +591,9 @@ struct vbridge_file {
 	fmode_t mode;
 	bool direct;
 	bool locks;
+	u64 rd_version;
+	loff_t rd_pos;
+	loff_t rd_off;
 };
 
 static inline struct vbridge_inode *VBRIDGE_I(struct inode *inode)
@@ -625,6 +661,9 @@ struct inode *vbridge_fs_iget(struct super_block *sb,
 			      const struct vbridge_fs_entry_out *e,
 			      u64 attr_version);
 int vbridge_fs_check_entry(const struct vbridge_fs_entry_out *e);
+bool vbridge_fs_entry_again(struct inode *inode,
+			    const struct vbridge_fs_entry_out *e,
+			    u64 attr_version);
 void vbridge_fs_update_attr(struct inode *inode,
 			    const struct vbridge_fs_attr *attr, u64 valid_ns,
 			    u64 attr_version);
@@ -667,6 +706,11 @@ extern const struct inode_operations vbridge_fs_dir_iops;
 extern const struct file_operations vbridge_fs_dir_fops;
 extern const struct dentry_operations vbridge_fs_dentry_ops;
 void vbridge_fs_set_entry_timeout(struct dentry *dentry, u64 valid_ns);
+void vbridge_fs_dir_changed(struct inode *dir);
+
+/* vbridge_fs_readdir.c */
+int vbridge_fs_readdir(struct file *file, struct dir_context *ctx);
+void vbridge_fs_rdc_reset(struct inode *dir);
 
 /* vbridge_fs_file.c */
 extern const struct file_operations vbridge_fs_file_fops;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vbridgefs directories: lookup and dentry revalidation, the namespace
- * operations and readdir.
+ * operations and directory files (readdir: vbridge_fs_readdir.c).
  *
  * A dentry is valid until dentry->d_time (get_jiffies_64(); 0 is
  * expired), set from the entry timeout of the reply that produced it: a
@@ -19,15 +19,22 @@
 
 #include "vbridge.h"
 
-/* Bytes of READDIR records asked for at a time. */
-#define VBRIDGE_FS_READDIR_SIZE		(64 * 1024)
-
 void vbridge_fs_set_entry_timeout(struct dentry *dentry, u64 valid_ns)
 {
 	u64 expires = valid_ns ? vbridge_fs_timeout(VBRIDGE_FS(dentry->d_sb),
 						    valid_ns) : 0;
 
 	WRITE_ONCE(dentry->d_time, expires);
+}
+
+/*
+ * A name in @dir came, went or moved, here or on the host: its
+ * attributes (mtime, nlink) and its cached listing are out of date.
+ */
+void vbridge_fs_dir_changed(struct inode *dir)
+{
+	vbridge_fs_inval_attr(dir);
+	vbridge_fs_rdc_reset(dir);
 }
 
 static bool vbridge_fs_entry_valid(struct dentry *dentry)
@@ -115,19 +122,16 @@ static int vbridge_fs_d_revalidate(struct dentry *dentry, unsigned int flags)
 	dir = d_inode(parent);
 	version = atomic64_inc_return(&fs->attr_version);
 	err = vbridge_fs_do_lookup(dir, &dentry->d_name, &e);
+	if (!err && !vbridge_fs_entry_again(inode, &e, version)) {
+		vbridge_fs_forget(fs, le64_to_cpu(e.nodeid), 1);
+		err = -ENOENT;
+	}
+	/* Gone or replaced, though no event said so: the listing too. */
+	if (err == -ENOENT)
+		vbridge_fs_rdc_reset(dir);
 	dput(parent);
 	if (err)
 		return err == -ENOENT ? 0 : err;
-	if (le64_to_cpu(e.nodeid) != VBRIDGE_I(inode)->nodeid ||
-	    ((inode->i_mode ^ le32_to_cpu(e.attr.mode)) & S_IFMT)) {
-		vbridge_fs_forget(fs, le64_to_cpu(e.nodeid), 1);
-		return 0;
-	}
-	spin_lock(&VBRIDGE_I(inode)->lock);
-	VBRIDGE_I(inode)->nlookup++;
-	spin_unlock(&VBRIDGE_I(inode)->lock);
-	vbridge_fs_update_attr(inode, &e.attr, le64_to_cpu(e.attr_valid_ns),
-			       version);
 	vbridge_fs_set_entry_timeout(dentry, le64_to_cpu(e.entry_valid_ns));
 	return 1;
 }
@@ -298,7 +302,7 @@ static int vbridge_fs_remove(struct inode *dir, struct dentry *dentry,
 				NULL, 0);
 	if (err)
 		return err;
-	vbridge_fs_inval_attr(dir);
+	vbridge_fs_dir_changed(dir);
 	vbridge_fs_inval_attr(inode);
 	if (opcode == VBRIDGE_OP_FS_RMDIR)
 		clear_nlink(inode);
@@ -351,8 +355,8 @@ static int vbridge_fs_rename(struct mnt_idmap *idmap, struct inode *olddir,
 				NULL, 0);
 	if (err)
 		return err;
-	vbridge_fs_inval_attr(olddir);
-	vbridge_fs_inval_attr(newdir);
+	vbridge_fs_dir_changed(olddir);
+	vbridge_fs_dir_changed(newdir);
 	vbridge_fs_inval_attr(d_inode(old));
 	if (d_really_is_positive(new)) {
 		struct inode *target = d_inode(new);
@@ -578,148 +582,6 @@ static int vbridge_fs_releasedir(struct inode *inode, struct file *file)
 			      VBRIDGE_I(inode)->nodeid, vf->fh, false);
 	kfree(vf);
 	return 0;
-}
-
-/*
- * Instantiate the entry of a READDIR record, or refresh the cached one,
- * so that a stat of it right after the listing needs no LOOKUP.  The
- * inode keeps the lookup the record holds until it is evicted.  The
- * caller holds the directory's i_rwsem shared, as a lookup does.
- */
-static void vbridge_fs_readdir_entry(struct file *file,
-				     const struct vbridge_fs_dirent *d,
-				     u32 namelen, u64 version)
-{
-	DECLARE_WAIT_QUEUE_HEAD_ONSTACK(wq);
-	struct dentry *parent = file->f_path.dentry;
-	struct vbridge_fs *fs = VBRIDGE_FS(parent->d_sb);
-	struct qstr name = QSTR_INIT(d->name, namelen);
-	struct dentry *dentry, *alias;
-	struct inode *inode;
-
-	inode = vbridge_fs_entry_inode(d_inode(parent), &d->entry, version, 0);
-	if (IS_ERR(inode))
-		return;
-	/* cache=none revalidates every dentry anyway. */
-	if (fs->cache == VBRIDGE_FS_CACHE_NONE ||
-	    is_dot_dotdot(name.name, name.len)) {
-		iput(inode);
-		return;
-	}
-	name.hash = full_name_hash(parent, name.name, name.len);
-retry:
-	dentry = d_lookup(parent, &name);
-	if (!dentry) {
-		dentry = d_alloc_parallel(parent, &name, &wq);
-		if (IS_ERR(dentry)) {
-			iput(inode);
-			return;
-		}
-	}
-	if (!d_in_lookup(dentry)) {
-		if (d_inode(dentry) != inode) {
-			/* Replaced on the device. */
-			d_invalidate(dentry);
-			dput(dentry);
-			goto retry;
-		}
-		iput(inode);
-	} else {
-		alias = d_splice_alias(inode, dentry);
-		d_lookup_done(dentry);
-		if (alias) {
-			dput(dentry);
-			if (IS_ERR(alias))
-				return;
-			dentry = alias;
-		}
-	}
-	vbridge_fs_set_entry_timeout(dentry,
-				     le64_to_cpu(d->entry.entry_valid_ns));
-	dput(dentry);
-}
-
-static int vbridge_fs_readdir(struct file *file, struct dir_context *ctx)
-{
-	struct inode *dir = file_inode(file);
-	struct vbridge_fs *fs = VBRIDGE_FS(dir->i_sb);
-	struct vbridge_file *vf = file->private_data;
-	struct {
-		struct vbridge_fs_in fs;
-		struct vbridge_fs_read_in read;
-	} in = {};
-	struct vbridge_args args = {
-		.opcode = VBRIDGE_OP_FS_READDIR,
-		.flags = VBRIDGE_REQ_KILLABLE,
-		.in = &in,
-		.in_len = sizeof(in),
-	};
-	bool full = false;
-	u64 version;
-	void *buf;
-	int err = 0;
-
-	args.out_len = min_t(u32, VBRIDGE_FS_READDIR_SIZE,
-			     vbridge_max_out_payload(fs->vb));
-	buf = kvmalloc(args.out_len, GFP_KERNEL);
-	if (!buf)
-		return -ENOMEM;
-	args.out = buf;
-	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, vf->fh);
-	in.read.size = cpu_to_le32(args.out_len);
-
-	while (!full) {
-		u32 pos = 0, len;
-
-		in.read.offset = cpu_to_le64(ctx->pos);
-		version = atomic64_inc_return(&fs->attr_version);
-		err = vbridge_fs_call(fs, &args, 0);
-		if (err)
-			break;
-		len = min(args.out_actual, args.out_len);
-		if (!len)
-			break;		/* end of the directory */
-		while (pos < len) {
-			const struct vbridge_fs_dirent *d = buf + pos;
-			u32 namelen, rlen;
-
-			if (len - pos < sizeof(*d)) {
-				err = -EIO;
-				break;
-			}
-			namelen = le32_to_cpu(d->namelen);
-			rlen = VBRIDGE_FS_DIRENT_SIZE(namelen);
-			if (!namelen || namelen > VBRIDGE_FS_NAME_MAX ||
-			    rlen > len - pos ||
-			    memchr(d->name, '/', namelen) ||
-			    memchr(d->name, '\0', namelen)) {
-				err = -EIO;
-				break;
-			}
-			pos += rlen;
-			if (d->entry.nodeid)
-				vbridge_fs_readdir_entry(file, d, namelen,
-							 version);
-			/* Later records still hold lookups: account them all. */
-			if (full)
-				continue;
-			if (!dir_emit(ctx, d->name, namelen,
-				      le64_to_cpu(d->entry.attr.ino),
-				      le32_to_cpu(d->type) & 15)) {
-				full = true;
-				continue;
-			}
-			ctx->pos = le64_to_cpu(d->off);
-		}
-		if (err) {
-			/* The device keeps the lookups of the rest. */
-			pr_warn_ratelimited("%s: malformed READDIR reply\n",
-					    fs->vb->name);
-			break;
-		}
-	}
-	kvfree(buf);
-	return err;
 }
 
 static int vbridge_fs_fsyncdir(struct file *file, loff_t start, loff_t end,

@@ -299,6 +299,29 @@ retry:
 	return inode;
 }
 
+/*
+ * Entry reply @e (checked) names @inode's node again, and adds a lookup
+ * of it: count the lookup and take the attributes.  False, leaving the
+ * lookup to the caller, if @e is another node or file type.
+ */
+bool vbridge_fs_entry_again(struct inode *inode,
+			    const struct vbridge_fs_entry_out *e,
+			    u64 attr_version)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+
+	if (le64_to_cpu(e->nodeid) != vi->nodeid ||
+	    ((inode->i_mode ^ le32_to_cpu(e->attr.mode)) & S_IFMT) ||
+	    vbridge_fs_is_stale(inode))
+		return false;
+	spin_lock(&vi->lock);
+	vi->nlookup++;
+	spin_unlock(&vi->lock);
+	vbridge_fs_update_attr(inode, &e->attr, le64_to_cpu(e->attr_valid_ns),
+			       attr_version);
+	return true;
+}
+
 /* GETATTR, or use the cached attributes while they are valid. */
 int vbridge_fs_refresh_attr(struct inode *inode, bool force)
 {

@@ -558,6 +558,9 @@ static int vbridge_fs_rec_hold(struct inode *inode, void *arg)
 	ihold(inode);
 	r->inode = inode;
 	list_add_tail(&r->node, list);
+	/* Changes while no backend ran sent no INVAL events. */
+	if (S_ISDIR(inode->i_mode))
+		vbridge_fs_rdc_reset(inode);
 	if (!vbridge_fs_is_stale(inode)) {
 		set_bit(VBRIDGE_I_RECOVERING, &VBRIDGE_I(inode)->state);
 		remove_inode_hash(inode);

@@ -161,6 +161,9 @@ struct inode *vbridge_fs_entry_inode(struct inode *dir,
 {
 	int err = vbridge_fs_check_entry(e);
 
+	/* Made, even if the reply is bad: the directory changed. */
+	if (flags & VBRIDGE_FS_ENTRY_CREATED)
+		vbridge_fs_dir_changed(dir);
 	if (!err && (flags & VBRIDGE_FS_ENTRY_REG) &&
 	    !S_ISREG(le32_to_cpu(e->attr.mode)))
 		err = -EIO;
@@ -170,7 +173,5 @@ struct inode *vbridge_fs_entry_inode(struct inode *dir,
 					  le64_to_cpu(e->nodeid), 1);
 		return ERR_PTR(err);
 	}
-	if (flags & VBRIDGE_FS_ENTRY_CREATED)
-		vbridge_fs_inval_attr(dir);
 	return vbridge_fs_iget(dir->i_sb, e, attr_version);
 }

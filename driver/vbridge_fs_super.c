@@ -261,6 +261,8 @@ static void vbridge_fs_inval_inode(struct vbridge_fs *fs,
 	if (!inode)
 		return;
 	vbridge_fs_inval_attr(inode);
+	if (S_ISDIR(inode->i_mode))
+		vbridge_fs_rdc_reset(inode);
 	if (S_ISREG(inode->i_mode)) {
 		first = ev->offset >> PAGE_SHIFT;
 		if (ev->len && ev->offset + ev->len > ev->offset)
@@ -282,7 +284,8 @@ static void vbridge_fs_inval_entry(struct vbridge_fs *fs,
 			 (void *)&ev->nodeid);
 	if (!inode)
 		return;
-	vbridge_fs_inval_attr(inode);
+	/* A name came, went or moved: the listing too. */
+	vbridge_fs_dir_changed(inode);
 	dir = d_find_alias(inode);
 	iput(inode);
 	if (!dir)
@@ -347,6 +350,8 @@ static int vbridge_fs_inval_one(struct inode *inode, void *arg)
 	vbridge_fs_inval_attr(inode);
 	if (S_ISREG(inode->i_mode))
 		invalidate_inode_pages2(inode->i_mapping);
+	else if (S_ISDIR(inode->i_mode))
+		vbridge_fs_rdc_reset(inode);
 	return 0;
 }
 
@@ -483,6 +488,7 @@ static struct inode *vbridge_fs_alloc_inode(struct super_block *sb)
 	RCU_INIT_POINTER(vi->link, NULL);
 	vi->handle = NULL;
 	vi->handle_len = 0;
+	memset(&vi->rdc, 0, sizeof(vi->rdc));
 	spin_lock_init(&vi->lock);
 	INIT_LIST_HEAD(&vi->files);
 	return &vi->vfs;

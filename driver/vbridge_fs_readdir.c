@@ -1,0 +1,572 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vbridgefs readdir: READDIR records from the device, and the readdir
+ * cache.
+ *
+ * Every READDIR record carries the entry's attributes and holds a lookup
+ * of its node (readdirplus), so a listing from the device also
+ * instantiates the dentries.  With cache=auto and cache=always the
+ * records are kept, in the order and with the positions the device gave,
+ * in the directory's page cache, as FUSE's FOPEN_CACHE_DIR does: a
+ * listing again is then served without a request.
+ *
+ * Coherence follows the names': the listing is served for the device's
+ * entry timeout (an hour with cache=always) from when it was fetched; it
+ * is dropped by every change of a name in the directory made here
+ * (create, link, unlink, rename...), by the device's INVAL events for
+ * the directory, and when the directory's mtime or ctime, as last
+ * fetched, is no longer the one from before the listing was.
+ * cache=none caches nothing.
+ *
+ * A position (ctx->pos) is always the device's, cached or not, so a
+ * seekdir() to any telldir() value and a mix of cached and device reads
+ * agree.  The cache grows only from the start, in order, one record
+ * after the other (vbridge_fs_rdc.pos); it is read only once complete.
+ * Records never cross a page; a zero name length ends a page's records.
+ * A page the memory manager took back empties the whole cache.
+ */
+
+#include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "vbridge.h"
+
+/* Bytes of READDIR records asked for at a time. */
+#define VBRIDGE_FS_READDIR_SIZE		(64 * 1024)
+
+/* One cached record. */
+struct vbridge_fs_rdc_rec {
+	u64 ino;
+	u64 off;		/* the device's position after the record */
+	u32 namelen;		/* 0: no more records in this page */
+	u32 type;		/* DT_* */
+	char name[];
+};
+
+#define VBRIDGE_FS_RDC_REC_SIZE(namelen) \
+	ALIGN(offsetof(struct vbridge_fs_rdc_rec, name) + (namelen), 8)
+
+/* vbridge_fs_readdir_cached(): the cache cannot serve the position. */
+#define VBRIDGE_FS_RDC_MISS		1
+
+/* What the cache was when a READDIR request went out. */
+struct vbridge_fs_rdc_fill {
+	u64 version;
+	bool known;
+	u64 expires;
+	struct timespec64 mtime;
+	struct timespec64 ctime;
+	struct page *page;		/* locked, the page last written */
+};
+
+static void vbridge_fs_rdc_reset_locked(struct vbridge_fs_rdc *rdc)
+{
+	rdc->version++;
+	rdc->size = 0;
+	rdc->pos = 0;
+	rdc->complete = false;
+}
+
+/* Empty @dir's readdir cache: the listing may have changed. */
+void vbridge_fs_rdc_reset(struct inode *dir)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(dir);
+
+	spin_lock(&vi->lock);
+	vbridge_fs_rdc_reset_locked(&vi->rdc);
+	spin_unlock(&vi->lock);
+}
+
+static bool vbridge_fs_rdc_enabled(struct inode *dir)
+{
+	return VBRIDGE_FS(dir->i_sb)->cache != VBRIDGE_FS_CACHE_NONE;
+}
+
+/*
+ * Before a READDIR request from @pos: what the cache is now, and the
+ * directory's times if its attributes are valid (fetched before the
+ * records will be).
+ */
+static void vbridge_fs_rdc_fill_start(struct inode *dir,
+				      struct vbridge_fs_rdc_fill *f)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(dir->i_sb);
+	struct vbridge_inode *vi = VBRIDGE_I(dir);
+
+	f->expires = vbridge_fs_timeout(fs, fs->neg_valid_ns);
+	spin_lock(&vi->lock);
+	f->version = vi->rdc.version;
+	f->known = time_before64(get_jiffies_64(), vi->attr_expires);
+	f->mtime = inode_get_mtime(dir);
+	f->ctime = inode_get_ctime(dir);
+	spin_unlock(&vi->lock);
+}
+
+static void vbridge_fs_rdc_fill_end(struct vbridge_fs_rdc_fill *f)
+{
+	if (f->page) {
+		unlock_page(f->page);
+		put_page(f->page);
+		f->page = NULL;
+	}
+}
+
+/*
+ * The first record of a new cache (@rdc empty): it is valid from the
+ * request on, judged by the times from before it.  Lock held.
+ */
+static void vbridge_fs_rdc_begin(struct vbridge_fs_rdc *rdc,
+				 const struct vbridge_fs_rdc_fill *f)
+{
+	rdc->expires = f->expires;
+	rdc->known = f->known;
+	rdc->mtime = f->mtime;
+	rdc->ctime = f->ctime;
+}
+
+/*
+ * The record @d (@namelen: checked) follows the position @prev in the
+ * directory: cache it if the cache ends exactly at @prev and was not
+ * emptied since the request went out.
+ */
+static void vbridge_fs_rdc_add(struct inode *dir, struct vbridge_fs_rdc_fill *f,
+			       const struct vbridge_fs_dirent *d, u32 namelen,
+			       loff_t prev)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(dir);
+	struct vbridge_fs_rdc *rdc = &vi->rdc;
+	size_t reclen = VBRIDGE_FS_RDC_REC_SIZE(namelen);
+	struct vbridge_fs_rdc_rec *rec;
+	unsigned int offset;
+	loff_t at, size;
+	pgoff_t index;
+	void *addr;
+
+	if (!f->expires)
+		return;		/* not to be kept */
+	spin_lock(&vi->lock);
+	if (rdc->version != f->version || rdc->complete || rdc->pos != prev) {
+		spin_unlock(&vi->lock);
+		return;
+	}
+	size = rdc->size;
+	spin_unlock(&vi->lock);
+	at = size;
+	/* A record that does not fit starts the next page. */
+	if ((at & ~PAGE_MASK) + reclen > PAGE_SIZE)
+		at = ALIGN(at, PAGE_SIZE);
+	index = at >> PAGE_SHIFT;
+	offset = at & ~PAGE_MASK;
+
+	if (f->page && f->page->index != index)
+		vbridge_fs_rdc_fill_end(f);
+	if (!f->page) {
+		f->page = find_or_create_page(dir->i_mapping, index,
+					      mapping_gfp_constraint(dir->i_mapping,
+								     GFP_KERNEL));
+		if (!f->page)
+			return;		/* no more records fit the cache */
+	}
+
+	spin_lock(&vi->lock);
+	/* Another fill or a reset meanwhile: the page lock orders fills. */
+	if (rdc->version != f->version || rdc->complete || rdc->pos != prev ||
+	    rdc->size != size) {
+		spin_unlock(&vi->lock);
+		return;
+	}
+	addr = kmap_local_page(f->page);
+	if (!offset) {
+		clear_page(addr);
+		SetPageUptodate(f->page);
+	} else if (!PageUptodate(f->page)) {
+		/* The page with the records before this one was reclaimed. */
+		kunmap_local(addr);
+		vbridge_fs_rdc_reset_locked(rdc);
+		spin_unlock(&vi->lock);
+		return;
+	}
+	if (!rdc->size && !rdc->pos)
+		vbridge_fs_rdc_begin(rdc, f);
+	rec = addr + offset;
+	rec->ino = le64_to_cpu(d->entry.attr.ino);
+	rec->off = le64_to_cpu(d->off);
+	rec->namelen = namelen;
+	rec->type = le32_to_cpu(d->type) & 15;
+	memcpy(rec->name, d->name, namelen);
+	kunmap_local(addr);
+	rdc->size = at + reclen;
+	rdc->pos = le64_to_cpu(d->off);
+	spin_unlock(&vi->lock);
+}
+
+/* The device said the directory ends at @pos. */
+static void vbridge_fs_rdc_complete(struct inode *dir,
+				    const struct vbridge_fs_rdc_fill *f,
+				    loff_t pos)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(dir);
+	struct vbridge_fs_rdc *rdc = &vi->rdc;
+
+	spin_lock(&vi->lock);
+	if (rdc->version == f->version && !rdc->complete && rdc->pos == pos) {
+		if (!rdc->size)
+			vbridge_fs_rdc_begin(rdc, f);
+		/* A listing with no timeout is not kept. */
+		if (rdc->expires)
+			rdc->complete = true;
+	}
+	spin_unlock(&vi->lock);
+}
+
+/*
+ * Instantiate the entry of a READDIR record, or refresh the cached one,
+ * so that a stat of it right after the listing needs no LOOKUP.  The
+ * inode keeps the lookup the record holds until it is evicted.  The
+ * caller holds the directory's i_rwsem shared, as a lookup does.
+ */
+static void vbridge_fs_readdir_entry(struct file *file,
+				     const struct vbridge_fs_dirent *d,
+				     u32 namelen, u64 version)
+{
+	DECLARE_WAIT_QUEUE_HEAD_ONSTACK(wq);
+	struct dentry *parent = file->f_path.dentry;
+	struct vbridge_fs *fs = VBRIDGE_FS(parent->d_sb);
+	struct qstr name = QSTR_INIT(d->name, namelen);
+	struct dentry *dentry, *alias;
+	struct inode *inode;
+
+	if (is_dot_dotdot(name.name, name.len))
+		goto slow;
+	/*
+	 * Most often the name is cached with the node's inode already (a
+	 * listing again, or after a stat of each): refresh those, without
+	 * the inode hash.
+	 */
+	name.hash = full_name_hash(parent, name.name, name.len);
+	dentry = d_lookup(parent, &name);
+	if (dentry && d_really_is_positive(dentry) &&
+	    !vbridge_fs_check_entry(&d->entry) &&
+	    vbridge_fs_entry_again(d_inode(dentry), &d->entry, version)) {
+		if (fs->cache != VBRIDGE_FS_CACHE_NONE)
+			vbridge_fs_set_entry_timeout(dentry,
+						     le64_to_cpu(d->entry.entry_valid_ns));
+		dput(dentry);
+		return;
+	}
+	dput(dentry);
+slow:
+	inode = vbridge_fs_entry_inode(d_inode(parent), &d->entry, version, 0);
+	if (IS_ERR(inode))
+		return;
+	/* cache=none revalidates every dentry anyway. */
+	if (fs->cache == VBRIDGE_FS_CACHE_NONE ||
+	    is_dot_dotdot(name.name, name.len)) {
+		iput(inode);
+		return;
+	}
+retry:
+	dentry = d_lookup(parent, &name);
+	if (!dentry) {
+		dentry = d_alloc_parallel(parent, &name, &wq);
+		if (IS_ERR(dentry)) {
+			iput(inode);
+			return;
+		}
+	}
+	if (!d_in_lookup(dentry)) {
+		if (d_inode(dentry) != inode) {
+			/* Replaced on the device. */
+			d_invalidate(dentry);
+			dput(dentry);
+			goto retry;
+		}
+		iput(inode);
+	} else {
+		alias = d_splice_alias(inode, dentry);
+		d_lookup_done(dentry);
+		if (alias) {
+			dput(dentry);
+			if (IS_ERR(alias))
+				return;
+			dentry = alias;
+		}
+	}
+	vbridge_fs_set_entry_timeout(dentry,
+				     le64_to_cpu(d->entry.entry_valid_ns));
+	dput(dentry);
+}
+
+/*
+ * List @file from ctx->pos with READDIR requests, caching the records
+ * where they continue the cache.  The caller holds the directory's
+ * i_rwsem shared.
+ */
+static int vbridge_fs_readdir_device(struct file *file, struct dir_context *ctx)
+{
+	struct inode *dir = file_inode(file);
+	struct vbridge_fs *fs = VBRIDGE_FS(dir->i_sb);
+	struct vbridge_file *vf = file->private_data;
+	struct vbridge_fs_rdc_fill fill = {};
+	bool cache = vbridge_fs_rdc_enabled(dir);
+	struct {
+		struct vbridge_fs_in fs;
+		struct vbridge_fs_read_in read;
+	} in = {};
+	struct vbridge_args args = {
+		.opcode = VBRIDGE_OP_FS_READDIR,
+		.flags = VBRIDGE_REQ_KILLABLE,
+		.in = &in,
+		.in_len = sizeof(in),
+	};
+	bool full = false;
+	loff_t pos;
+	u64 version;
+	void *buf;
+	int err = 0;
+
+	args.out_len = min_t(u32, VBRIDGE_FS_READDIR_SIZE,
+			     vbridge_max_out_payload(fs->vb));
+	buf = kvmalloc(args.out_len, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	args.out = buf;
+	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, vf->fh);
+	in.read.size = cpu_to_le32(args.out_len);
+	/* Past the records already given: later ones are read ahead. */
+	pos = ctx->pos;
+
+	while (!full) {
+		u32 off = 0, len;
+
+		in.read.offset = cpu_to_le64(pos);
+		if (cache)
+			vbridge_fs_rdc_fill_start(dir, &fill);
+		version = atomic64_inc_return(&fs->attr_version);
+		err = vbridge_fs_call(fs, &args, 0);
+		if (err)
+			break;
+		len = min(args.out_actual, args.out_len);
+		if (!len) {
+			/* The end of the directory. */
+			if (cache)
+				vbridge_fs_rdc_complete(dir, &fill, pos);
+			break;
+		}
+		while (off < len) {
+			const struct vbridge_fs_dirent *d = buf + off;
+			u32 namelen, rlen;
+
+			if (len - off < sizeof(*d)) {
+				err = -EIO;
+				break;
+			}
+			namelen = le32_to_cpu(d->namelen);
+			rlen = VBRIDGE_FS_DIRENT_SIZE(namelen);
+			if (!namelen || namelen > VBRIDGE_FS_NAME_MAX ||
+			    rlen > len - off ||
+			    memchr(d->name, '/', namelen) ||
+			    memchr(d->name, '\0', namelen)) {
+				err = -EIO;
+				break;
+			}
+			off += rlen;
+			if (d->entry.nodeid)
+				vbridge_fs_readdir_entry(file, d, namelen,
+							 version);
+			if (cache)
+				vbridge_fs_rdc_add(dir, &fill, d, namelen, pos);
+			pos = le64_to_cpu(d->off);
+			/* Later records still hold lookups: account them all. */
+			if (full)
+				continue;
+			if (!dir_emit(ctx, d->name, namelen,
+				      le64_to_cpu(d->entry.attr.ino),
+				      le32_to_cpu(d->type) & 15)) {
+				full = true;
+				continue;
+			}
+			ctx->pos = pos;
+		}
+		vbridge_fs_rdc_fill_end(&fill);
+		if (err) {
+			/* The device keeps the lookups of the rest. */
+			pr_warn_ratelimited("%s: malformed READDIR reply\n",
+					    fs->vb->name);
+			break;
+		}
+	}
+	vbridge_fs_rdc_fill_end(&fill);
+	kvfree(buf);
+	return err;
+}
+
+/* The directory's times are still those from before the fill.  Lock held. */
+static bool vbridge_fs_rdc_same_times(struct inode *dir,
+				      const struct vbridge_fs_rdc *rdc)
+{
+	struct timespec64 mtime = inode_get_mtime(dir);
+	struct timespec64 ctime = inode_get_ctime(dir);
+
+	return timespec64_equal(&rdc->mtime, &mtime) &&
+	       timespec64_equal(&rdc->ctime, &ctime);
+}
+
+/*
+ * A listing from the start (opendir(), rewinddir()): keep the cache only
+ * within its timeout and while the directory's times, as last fetched,
+ * are those from before the fill (a stat may have seen a change the
+ * events did not tell).  A timed out listing is fetched again rather
+ * than checked: its records' dentries timed out with it, and a READDIR
+ * refreshes them all where a listing from the cache would leave a LOOKUP
+ * per name to the stat() that usually follows.
+ */
+static void vbridge_fs_rdc_revalidate(struct inode *dir)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(dir);
+	struct vbridge_fs_rdc *rdc = &vi->rdc;
+
+	spin_lock(&vi->lock);
+	if (rdc->complete &&
+	    ((rdc->known && !vbridge_fs_rdc_same_times(dir, rdc)) ||
+	     !time_before64(get_jiffies_64(), rdc->expires)))
+		vbridge_fs_rdc_reset_locked(rdc);
+	spin_unlock(&vi->lock);
+}
+
+/*
+ * Emit the cached records of one page from vf->rd_off on, up to @end
+ * bytes into the page.  Returns true once ctx is full.
+ */
+static bool vbridge_fs_rdc_emit(struct vbridge_file *vf, struct dir_context *ctx,
+				const void *addr, unsigned int end)
+{
+	unsigned int offset = vf->rd_off & ~PAGE_MASK;
+
+	while (offset < end) {
+		const struct vbridge_fs_rdc_rec *rec = addr + offset;
+		size_t reclen;
+
+		if (end - offset < sizeof(*rec) || !rec->namelen)
+			break;
+		reclen = VBRIDGE_FS_RDC_REC_SIZE(rec->namelen);
+		if (WARN_ON_ONCE(reclen > end - offset))
+			break;
+		if (vf->rd_pos == ctx->pos) {
+			if (!dir_emit(ctx, rec->name, rec->namelen, rec->ino,
+				      rec->type))
+				return true;
+			ctx->pos = rec->off;
+		}
+		vf->rd_pos = rec->off;
+		vf->rd_off += reclen;
+		offset += reclen;
+	}
+	return false;
+}
+
+/*
+ * Serve @file from ctx->pos out of the readdir cache: 0 once done (ctx
+ * full or the end of the directory), VBRIDGE_FS_RDC_MISS where the
+ * device must answer (no complete cache, or the position is not in it),
+ * or an error.
+ */
+static int vbridge_fs_readdir_cached(struct file *file, struct dir_context *ctx)
+{
+	struct inode *dir = file_inode(file);
+	struct vbridge_inode *vi = VBRIDGE_I(dir);
+	struct vbridge_fs_rdc *rdc = &vi->rdc;
+	struct vbridge_file *vf = file->private_data;
+	unsigned int end;
+	struct page *page;
+	pgoff_t index;
+	u64 version;
+	bool full;
+	void *addr;
+
+	/* A seek (or the device served the last call): scan from the start. */
+	if (vf->rd_pos != ctx->pos) {
+		vf->rd_pos = 0;
+		vf->rd_off = 0;
+	}
+	if (!ctx->pos)
+		vbridge_fs_rdc_revalidate(dir);
+
+	for (;;) {
+		spin_lock(&vi->lock);
+		if (!rdc->complete) {
+			spin_unlock(&vi->lock);
+			return VBRIDGE_FS_RDC_MISS;
+		}
+		/* Emptied and filled again since: scan the new one. */
+		if (vf->rd_version != rdc->version) {
+			vf->rd_version = rdc->version;
+			vf->rd_pos = 0;
+			vf->rd_off = 0;
+		}
+		version = rdc->version;
+		if (vf->rd_off >= rdc->size) {
+			spin_unlock(&vi->lock);
+			/* The end, if that is where the caller is. */
+			return vf->rd_pos == ctx->pos ? 0 : VBRIDGE_FS_RDC_MISS;
+		}
+		index = vf->rd_off >> PAGE_SHIFT;
+		end = index == rdc->size >> PAGE_SHIFT ?
+		      rdc->size & ~PAGE_MASK : PAGE_SIZE;
+		spin_unlock(&vi->lock);
+
+		page = find_lock_page(dir->i_mapping, index);
+		if (page && !PageUptodate(page)) {
+			unlock_page(page);
+			put_page(page);
+			page = NULL;
+		}
+		spin_lock(&vi->lock);
+		if (rdc->version != version) {
+			spin_unlock(&vi->lock);
+			if (page) {
+				unlock_page(page);
+				put_page(page);
+			}
+			continue;
+		}
+		if (!page) {
+			/* Reclaimed: the cache is incomplete now. */
+			vbridge_fs_rdc_reset_locked(rdc);
+			spin_unlock(&vi->lock);
+			return VBRIDGE_FS_RDC_MISS;
+		}
+		spin_unlock(&vi->lock);
+
+		/* The page lock keeps fills (and so resets' refills) out. */
+		addr = kmap_local_page(page);
+		full = vbridge_fs_rdc_emit(vf, ctx, addr, end);
+		kunmap_local(addr);
+		unlock_page(page);
+		put_page(page);
+		if (full)
+			return 0;
+		/* The rest of a page is unused where a record did not fit. */
+		vf->rd_off = ALIGN(vf->rd_off, PAGE_SIZE);
+	}
+}
+
+int vbridge_fs_readdir(struct file *file, struct dir_context *ctx)
+{
+	struct vbridge_file *vf = file->private_data;
+	int err;
+
+	if (vbridge_fs_rdc_enabled(file_inode(file))) {
+		err = vbridge_fs_readdir_cached(file, ctx);
+		if (err != VBRIDGE_FS_RDC_MISS)
+			return err;
+	}
+	err = vbridge_fs_readdir_device(file, ctx);
+	/* Where the device stopped is where a cached read would go on. */
+	vf->rd_pos = -1;
+	return err;
+}
