@@ -13,6 +13,7 @@
 #   appendn PATH N TEXT  append the line TEXT N times, one O_APPEND
 #                     write each (for races with the guest's appends)
 #   truncate PATH SIZE   set PATH's size to SIZE bytes
+#   remove PATH       remove PATH (not a directory)
 #   lock PATH         hold a POSIX write lock on PATH (tools/host-locker.c)
 #                     until PATH.unlock appears; done once it is held
 #   swap NAME TARGET  for about 3 s, swap directory NAME (one component,
@@ -227,6 +228,8 @@ run() {
 			fi ;;
 		truncate)
 			[[ ! $text =~ ^[0-9]+$ ]] || truncate -s "$text" "$DIR/$path" ;;
+		remove)
+			rm -f -- "$DIR/$path" ;;
 		lock)
 			coproc LOCK { exec "$LOCKER" "$DIR/$path" "$DIR/$path.unlock"; }
 			PIDS+=("$LOCK_PID")

@@ -400,6 +400,70 @@ TEST_F(rtt, ls_l_symlinks)
 	EXPECT_EQ(0, delta(&self->a, &self->b, VBRIDGE_OP_FS_LOOKUP));
 }
 
+/* New empty files @dir/fNNN, NNN from 0 to @n - 1; 0 or -1. */
+static int make_files(const char *dir, int n)
+{
+	char path[PATH_MAX];
+	int i, fd;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/f%03d", dir, i);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+		if (fd < 0 || close(fd))
+			return -1;
+	}
+	return 0;
+}
+
+/* Names in @dir (without "." and ".."), or -1. */
+static int count_names(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/*
+ * A directory listed again within the entry timeout comes from the
+ * readdir cache: no READDIR.  cache=none (/mnt/vb-none, where mounted)
+ * asks the device every time.
+ */
+TEST_F(rtt, readdir_twice)
+{
+	static const char none[] = "/mnt/vb-none";
+	char path[PATH_MAX];
+	struct stat st;
+
+	ASSERT_EQ(0, make_files(self->dir, 100));
+	settle();
+	ASSERT_EQ(0, stat(self->dir, &st));
+	ASSERT_EQ(100, count_names(self->dir));
+	BEGIN();
+	ASSERT_EQ(100, count_names(self->dir));
+	END();
+	log_delta(_metadata, "listing 100 names again", &self->a, &self->b);
+	EXPECT_EQ(0, delta(&self->a, &self->b, VBRIDGE_OP_FS_READDIR));
+
+	/* The same directory through the cache=none mount. */
+	snprintf(path, sizeof(path), "%s/rtt-%d", none, getpid());
+	if (stat(path, &st))
+		return;		/* not the same export */
+	ASSERT_EQ(100, count_names(path));
+	BEGIN();
+	ASSERT_EQ(100, count_names(path));
+	END();
+	log_delta(_metadata, "listing again with cache=none", &self->a,
+		  &self->b);
+	EXPECT_LE(1, delta(&self->a, &self->b, VBRIDGE_OP_FS_READDIR));
+}
+
 /*
  * Evicting many inodes gives their lookups back in a few requests
  * (BATCH_FORGET), not one FORGET each.
@@ -409,13 +473,11 @@ TEST_F(rtt, forget_batched)
 	long long sent = -1, prev;
 	char path[PATH_MAX];
 	struct stat st;
-	int i, fd;
+	int i;
 
+	ASSERT_EQ(0, make_files(self->dir, 64));
 	for (i = 0; i < 64; i++) {
-		snprintf(path, sizeof(path), "%s/f%02d", self->dir, i);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
-		ASSERT_LE(0, fd);
-		ASSERT_EQ(0, close(fd));
+		snprintf(path, sizeof(path), "%s/f%03d", self->dir, i);
 		ASSERT_EQ(0, lstat(path, &st));
 	}
 	BEGIN();
