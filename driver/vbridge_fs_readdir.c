@@ -302,6 +302,25 @@ retry:
 }
 
 /*
+ * Pages for READDIR replies, physically contiguous so that the device
+ * writes the records straight where they are parsed: no bounce buffer
+ * of the request layer (vmalloc()ed and zeroed beyond a page) and no
+ * copy.  VBRIDGE_FS_READDIR_SIZE where memory allows, else less, down to
+ * a page.  Returns the order; *@pagep NULL on failure.
+ */
+static unsigned int vbridge_fs_readdir_pages(struct page **pagep)
+{
+	unsigned int order = get_order(VBRIDGE_FS_READDIR_SIZE);
+
+	for (;; order--) {
+		*pagep = alloc_pages(order ? GFP_KERNEL | __GFP_NORETRY |
+					     __GFP_NOWARN : GFP_KERNEL, order);
+		if (*pagep || !order)
+			return order;
+	}
+}
+
+/*
  * List @file from ctx->pos with READDIR requests, caching the records
  * where they continue the cache.  The caller holds the directory's
  * i_rwsem shared.
@@ -323,20 +342,26 @@ static int vbridge_fs_readdir_device(struct file *file, struct dir_context *ctx)
 		.in = &in,
 		.in_len = sizeof(in),
 	};
+	unsigned int order;
+	struct page *page;
+	struct bio_vec bv;
 	bool full = false;
+	u32 size;
 	loff_t pos;
 	u64 version;
 	void *buf;
 	int err = 0;
 
-	args.out_len = min_t(u32, VBRIDGE_FS_READDIR_SIZE,
-			     vbridge_max_out_payload(fs->vb));
-	buf = kvmalloc(args.out_len, GFP_KERNEL);
-	if (!buf)
+	order = vbridge_fs_readdir_pages(&page);
+	if (!page)
 		return -ENOMEM;
-	args.out = buf;
+	buf = page_address(page);
+	size = min_t(u32, PAGE_SIZE << order, vbridge_max_out_payload(fs->vb));
+	bvec_set_page(&bv, page, size, 0);
+	args.out_bvec = &bv;
+	args.out_nr_bvec = 1;
 	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, vf->fh);
-	in.read.size = cpu_to_le32(args.out_len);
+	in.read.size = cpu_to_le32(size);
 	/* Past the records already given: later ones are read ahead. */
 	pos = ctx->pos;
 
@@ -350,7 +375,7 @@ static int vbridge_fs_readdir_device(struct file *file, struct dir_context *ctx)
 		err = vbridge_fs_call(fs, &args, 0);
 		if (err)
 			break;
-		len = min(args.out_actual, args.out_len);
+		len = min(args.out_actual, size);
 		if (!len) {
 			/* The end of the directory. */
 			if (cache)
@@ -401,7 +426,7 @@ static int vbridge_fs_readdir_device(struct file *file, struct dir_context *ctx)
 		}
 	}
 	vbridge_fs_rdc_fill_end(&fill);
-	kvfree(buf);
+	__free_pages(page, order);
 	return err;
 }
 
