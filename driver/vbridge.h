@@ -435,6 +435,10 @@ enum vbridge_fs_cache {
  *	the entry timeout of the root's MOUNT reply
  * @attr_version: bumped by every local change of an inode's size, so that
  *	attributes fetched before it do not overwrite it
+ * @inval_version: @attr_version when an INVAL event last may have missed
+ *	what a reply in flight is about to cache (a name, or a node not in
+ *	the inode cache yet): replies to requests sent before it are not
+ *	cached (vbridge_fs_valid_since())
  * @forget_lock: protects @forgets
  * @forgets: struct vbridge_fs_forget waiting for @forget_work
  * @forget_work: sends FORGET requests for evicted inodes, batched: it
@@ -458,6 +462,7 @@ struct vbridge_fs {
 	unsigned int max_pages;
 	u64 neg_valid_ns;
 	atomic64_t attr_version;
+	atomic64_t inval_version;
 	spinlock_t forget_lock;		/* see the kernel-doc above */
 	struct list_head forgets;
 	struct delayed_work forget_work;
@@ -585,6 +590,7 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len);
 void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
 bool vbridge_fs_mounted(struct vbridge_dev *vb);
 u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);
+u64 vbridge_fs_valid_since(struct vbridge_fs *fs, u64 version, u64 valid_ns);
 typedef int (*vbridge_fs_inode_fn)(struct inode *inode, void *arg);
 int vbridge_fs_iterate_inodes(struct super_block *sb, vbridge_fs_inode_fn fn,
 			      void *arg);

@@ -52,6 +52,8 @@ void vbridge_fs_inval_attr(struct inode *inode)
 
 	spin_lock(&vi->lock);
 	vi->attr_expires = 0;
+	/* Attributes fetched before are not cached (nor their size set). */
+	vi->attr_version = atomic64_inc_return(&VBRIDGE_FS(inode->i_sb)->attr_version);
 	link = rcu_replace_pointer(vi->link, NULL, lockdep_is_held(&vi->lock));
 	spin_unlock(&vi->lock);
 	if (link)
@@ -290,6 +292,10 @@ retry:
 	if (inode->i_state & I_NEW) {
 		vbridge_fs_init_inode(inode, &e->attr);
 		vbridge_fs_update_attr(inode, &e->attr,
+				       attr_version ?
+				       vbridge_fs_valid_since(VBRIDGE_FS(sb),
+							      attr_version,
+							      le64_to_cpu(e->attr_valid_ns)) :
 				       le64_to_cpu(e->attr_valid_ns), 0);
 		unlock_new_inode(inode);
 		return inode;
