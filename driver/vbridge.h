@@ -481,6 +481,9 @@ struct vbridge_fs {
  *	0 once invalidated
  * @attr_version: vbridge_fs.attr_version of the last local change of
  *	the file's size or data (bumped before and after the request)
+ * @inval_version: vbridge_fs.attr_version when an INVAL event of the
+ *	device last expired the attributes: a reply to a request sent
+ *	before is applied, but not cached
  * @local_change: the data changed through this guest since attributes
  *	were last fetched, so a new mtime or size is ours and must not
  *	invalidate the page cache
@@ -505,6 +508,7 @@ struct vbridge_inode {
 	u64 nlookup;
 	u64 attr_expires;
 	u64 attr_version;
+	u64 inval_version;
 	bool local_change;
 	u32 devidx;
 	struct list_head files;

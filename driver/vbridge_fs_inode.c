@@ -52,8 +52,6 @@ void vbridge_fs_inval_attr(struct inode *inode)
 
 	spin_lock(&vi->lock);
 	vi->attr_expires = 0;
-	/* Attributes fetched before are not cached (nor their size set). */
-	vi->attr_version = atomic64_inc_return(&VBRIDGE_FS(inode->i_sb)->attr_version);
 	link = rcu_replace_pointer(vi->link, NULL, lockdep_is_held(&vi->lock));
 	spin_unlock(&vi->lock);
 	if (link)
@@ -135,6 +133,9 @@ void vbridge_fs_update_attr(struct inode *inode,
 			inval = size != old_size ||
 				!timespec64_equal(&mtime, &old_mtime);
 	}
+	/* Fetched before the host said it changed: maybe older than that. */
+	if (attr_version && attr_version <= vi->inval_version)
+		valid_ns = 0;
 	vi->attr_expires = fresh ? vbridge_fs_timeout(fs, valid_ns) : 0;
 
 	inode->i_mode = (inode->i_mode & S_IFMT) |

@@ -158,6 +158,18 @@ static void vbridge_fs_inval_missed(struct vbridge_fs *fs)
 	atomic64_set(&fs->inval_version, atomic64_inc_return(&fs->attr_version));
 }
 
+/* An INVAL event expires @inode's attributes, and those in flight. */
+static void vbridge_fs_inval_event_attr(struct inode *inode)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	u64 version = atomic64_inc_return(&VBRIDGE_FS(inode->i_sb)->attr_version);
+
+	vbridge_fs_inval_attr(inode);
+	spin_lock(&vi->lock);
+	vi->inval_version = version;
+	spin_unlock(&vi->lock);
+}
+
 /* Forgets */
 
 /*
@@ -281,7 +293,7 @@ static void vbridge_fs_inval_inode(struct vbridge_fs *fs,
 		vbridge_fs_inval_missed(fs);
 		return;
 	}
-	vbridge_fs_inval_attr(inode);
+	vbridge_fs_inval_event_attr(inode);
 	if (S_ISREG(inode->i_mode)) {
 		first = ev->offset >> PAGE_SHIFT;
 		if (ev->len && ev->offset + ev->len > ev->offset)
@@ -305,7 +317,7 @@ static void vbridge_fs_inval_entry(struct vbridge_fs *fs,
 			 (void *)&ev->nodeid);
 	if (!inode)
 		return;
-	vbridge_fs_inval_attr(inode);
+	vbridge_fs_inval_event_attr(inode);
 	dir = d_find_alias(inode);
 	iput(inode);
 	if (!dir)
@@ -316,7 +328,7 @@ static void vbridge_fs_inval_entry(struct vbridge_fs *fs,
 		/* Expired: the next walk asks the device again. */
 		vbridge_fs_set_entry_timeout(dentry, 0);
 		if (d_really_is_positive(dentry))
-			vbridge_fs_inval_attr(d_inode(dentry));
+			vbridge_fs_inval_event_attr(d_inode(dentry));
 		dput(dentry);
 	}
 	dput(dir);
@@ -367,7 +379,7 @@ static int vbridge_fs_inval_one(struct inode *inode, void *arg)
 	hlist_for_each_entry(alias, &inode->i_dentry, d_u.d_alias)
 		vbridge_fs_set_entry_timeout(alias, 0);
 	spin_unlock(&inode->i_lock);
-	vbridge_fs_inval_attr(inode);
+	vbridge_fs_inval_event_attr(inode);
 	if (S_ISREG(inode->i_mode))
 		invalidate_inode_pages2(inode->i_mapping);
 	return 0;
@@ -513,6 +525,7 @@ static struct inode *vbridge_fs_alloc_inode(struct super_block *sb)
 	vi->nlookup = 0;
 	vi->attr_expires = 0;
 	vi->attr_version = 0;
+	vi->inval_version = 0;
 	vi->state = 0;
 	RCU_INIT_POINTER(vi->link, NULL);
 	vi->handle = NULL;
