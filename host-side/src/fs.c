@@ -324,7 +324,8 @@ struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 			fs->shares[i].root_dev = st.st_dev;
 
 		strncpy(fs->shares[i].tag, tag, VBRIDGE_TAG_LEN);
-		fs->shares[i].fan_fd = store->ops->export_watch_take ?
+		fs->shares[i].fan_fd = store->ops->export_watch_take &&
+				       !opts->inotify_only ?
 			store->ops->export_watch_take(store, i) : -1;
 		if (fs->shares[i].fan_fd < 0 && fs->shares[i].dir_fd >= 0)
 			log_debug("export '%s': watched with inotify (no fanotify group of its own)",

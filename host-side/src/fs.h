@@ -40,6 +40,8 @@ struct vbd_fs_opts {
 	bool allow_devices;		/* MKNOD of device nodes */
 	unsigned int xattr_ns;		/* VBD_XATTR_*: beyond user.* */
 	unsigned int max_watches;	/* inotify watches; 0: default */
+	/* No fanotify group: for peers that cannot take INVAL_EXPORT. */
+	bool inotify_only;
 	/* --handle-key: sealed node handles (VBRIDGE_F_FS_HANDLES) */
 	bool handle_key_set;
 	uint8_t handle_key[32];

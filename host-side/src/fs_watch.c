@@ -391,14 +391,19 @@ static void fan_event(struct vbd_fs *fs, unsigned int share,
 		out[n].id = node->id;
 		out[n].name = NULL;
 		out[n].namelen = 0;
-		/* A change of the child itself carries its name too. */
+		/*
+		 * A name created, deleted or moved: INVAL_ENTRY in the
+		 * directory.  Any other change reported with a name is the
+		 * child's (a directory's own carries "."), which its FID
+		 * record names.
+		 */
 		if (name && (m->mask & FAN_WATCH_ENTRY) && node->type == S_IFDIR &&
 		    fan_name_ok(name, namelen)) {
 			out[n].name = name;
 			out[n].namelen = namelen;
 		} else if (name && !(m->mask & FAN_WATCH_ENTRY) &&
 			   strcmp(name, ".")) {
-			continue;	/* the child's own record follows */
+			continue;
 		}
 		n++;
 	}

@@ -502,8 +502,14 @@ static void test_live(void)
 	CHECK(!vbd_fs_coherent(fs2));
 	vbd_fs_free(fs2);
 
-	/* Timeouts given on the command line are kept. */
+	/* The userspace bridge's filesystems take none (inotify_only). */
 	vbd_fs_free(d.fs);
+	fs2 = vbd_fs_new(d.st, &(struct vbd_fs_opts){ .inotify_only = true },
+			 capture, NULL);
+	CHECK(fs2);
+	CHECK(!vbd_fs_coherent(fs2));
+
+	/* Timeouts given on the command line are kept. */
 	d.fs = vbd_fs_new(d.st, &(struct vbd_fs_opts){
 		.timeouts_set = true, .attr_timeout_ns = 5000000,
 		.entry_timeout_ns = 0 }, capture, NULL);
@@ -515,6 +521,7 @@ static void test_live(void)
 			   sizeof(e)), 0);
 	CHECK_EQ(le64toh(e.attr_valid_ns), 5000000);
 	CHECK_EQ(le64toh(e.entry_valid_ns), 0);
+	vbd_fs_free(fs2);
 	direct_teardown(&d);
 	direct_set_event_fn(NULL, NULL);
 }
