@@ -742,10 +742,13 @@ int main(int argc, char **argv)
 	 * has.  Chroot mode has no /proc there: it enters last.
 	 */
 	dm.store = vbd_share_store_open(o.shares, o.nshares);
-	/* fanotify needs CAP_SYS_ADMIN, which the sandbox drops. */
-	if (dm.store)
-		vbd_share_store_watch(dm.store);
 	fd = dm.store ? open_sockets(&dm, &o) : -1;
+	/*
+	 * fanotify needs CAP_SYS_ADMIN, which the sandbox drops; only the
+	 * vhost-user device uses it (the userspace bridge keeps inotify).
+	 */
+	if (!fd && dm.listen_fd >= 0)
+		vbd_share_store_watch(dm.store);
 	if (o.vnc_password) {
 		explicit_bzero(o.vnc_password, strlen(o.vnc_password));
 		free(o.vnc_password);
