@@ -682,6 +682,11 @@ struct vbd_display *vbd_device_enable_display(struct vbd_device *dev,
 	return dev->display;
 }
 
+struct vbd_fs *vbd_device_fs(struct vbd_device *dev)
+{
+	return dev->fs;
+}
+
 void vbd_device_free(struct vbd_device *dev)
 {
 	if (dev->display)

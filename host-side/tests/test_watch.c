@@ -20,6 +20,8 @@
 
 #include <linux/vbridge.h>
 
+#include "device.h"
+#include "frontend.h"
 #include "fs_direct.h"
 #include "tap.h"
 
@@ -526,6 +528,76 @@ static void test_live(void)
 	direct_set_event_fn(NULL, NULL);
 }
 
+/*
+ * The first event a driver with features gets after share 0's queue
+ * overflowed: INVAL_EXPORT only for one that acked
+ * VBRIDGE_F_FS_COHERENT, which knows it; INVAL_ALL otherwise.
+ */
+static uint32_t overflow_event_for(uint64_t features, uint64_t *root)
+{
+	struct vbridge_event_fs_inval_export ev;
+	struct vbridge_fs_entry_out e;
+	struct fan_buf b = { .len = 0 };
+	char dir[64] = "/tmp/vbridged-dev-XXXXXX", spec[128], cmd[128];
+	char *specs[1] = { spec };
+	struct vbd_store *st;
+	uint32_t id, len;
+	struct fe f;
+
+	CHECK(mkdtemp(dir));
+	snprintf(spec, sizeof(spec), "data=%s", dir);
+	st = vbd_share_store_open(specs, 1);
+	CHECK(st);
+	vbd_share_store_watch(st);
+	fe_start_store(&f, 1, st, NULL);
+	fe_handshake(&f, features);
+	fe_setup_all(&f, 64);
+	CHECK_EQ(fe_init(&f, 1), 0);
+	CHECK_EQ(direct_op(vbd_device_fs(f.dev), VBRIDGE_OP_FS_MOUNT, 0, 0,
+			   &(struct vbridge_fs_mount_in){ .tag = "data" },
+			   sizeof(struct vbridge_fs_mount_in), NULL, &e,
+			   sizeof(e)), 0);
+	*root = le64toh(e.nodeid);
+	drv_add(&f, 0, &(struct drv_buf){ drv_alloc(&f, VBRIDGE_EVENT_BUF_SIZE),
+		VBRIDGE_EVENT_BUF_SIZE, true }, 1, false);
+	drv_kick(&f, 0);
+	fan_begin(&b, FAN_Q_OVERFLOW);
+	fan_end(&b);
+	vbd_fs_watch_input(vbd_device_fs(f.dev), 0, b.data, b.len);
+	CHECK(drv_wait_used(&f, 0, &id, &len, 5000));
+	memset(&ev, 0, sizeof(ev));
+	memcpy(&ev, gpa_ptr(&f, le64toh(f.vq[0].desc[id].addr)),
+	       len < sizeof(ev) ? len : sizeof(ev));
+	CHECK_EQ(le32toh(ev.hdr.len), len);
+	CHECK_EQ(fe_stop(&f), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_EQ(system(cmd), 0);
+	if (le32toh(ev.hdr.type) == VBRIDGE_EVT_FS_INVAL_EXPORT) {
+		CHECK_EQ(len, sizeof(ev));
+		CHECK_EQ(le64toh(ev.root), *root);
+	}
+	return le32toh(ev.hdr.type);
+}
+
+static void test_overflow_driver(void)
+{
+	uint64_t offered, root;
+	struct fe f;
+
+	/* What the device offers here, fanotify or not. */
+	fe_start(&f, 1, (const char *const[]){ "x" }, 1);
+	offered = fe_get_u64(&f, REQ_GET_FEATURES);
+	CHECK_EQ(fe_stop(&f), 0);
+	CHECK(!(offered & (1ULL << VBRIDGE_F_FS_COHERENT)));
+
+	CHECK_EQ(overflow_event_for(offered, &root), VBRIDGE_EVT_FS_INVAL_ALL);
+	if (!tap_log_contains("watched with fanotify")) {
+		tap_diag("no fanotify here: VBRIDGE_F_FS_COHERENT is not offered");
+		return;
+	}
+	CHECK_EQ(overflow_event_for(0, &root), VBRIDGE_EVT_FS_INVAL_EXPORT);
+}
+
 #define T(name)	{ #name, test_##name }
 
 static const struct tap_test tests[] = {
@@ -533,6 +605,7 @@ static const struct tap_test tests[] = {
 	T(confined),
 	T(malformed),
 	T(overflow),
+	T(overflow_driver),
 	T(live),
 };
 
