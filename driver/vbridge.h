@@ -435,6 +435,10 @@ enum vbridge_fs_cache {
  *	the entry timeout of the root's MOUNT reply
  * @attr_version: bumped by every local change of an inode's size, so that
  *	attributes fetched before it do not overwrite it
+ * @inval_version: @attr_version when an INVAL event last may have missed
+ *	what a reply in flight is about to cache (a name, or a node not in
+ *	the inode cache yet): replies to requests sent before it are not
+ *	cached (vbridge_fs_valid_since())
  * @forget_lock: protects @forgets
  * @forgets: struct vbridge_fs_forget waiting for @forget_work
  * @forget_work: sends FORGET requests for evicted inodes, batched: it
@@ -458,6 +462,7 @@ struct vbridge_fs {
 	unsigned int max_pages;
 	u64 neg_valid_ns;
 	atomic64_t attr_version;
+	atomic64_t inval_version;
 	spinlock_t forget_lock;		/* see the kernel-doc above */
 	struct list_head forgets;
 	struct delayed_work forget_work;
@@ -476,6 +481,9 @@ struct vbridge_fs {
  *	0 once invalidated
  * @attr_version: vbridge_fs.attr_version of the last local change of
  *	the file's size or data (bumped before and after the request)
+ * @inval_version: vbridge_fs.attr_version when an INVAL event of the
+ *	device last expired the attributes: a reply to a request sent
+ *	before is applied, but not cached
  * @local_change: the data changed through this guest since attributes
  *	were last fetched, so a new mtime or size is ours and must not
  *	invalidate the page cache
@@ -500,6 +508,7 @@ struct vbridge_inode {
 	u64 nlookup;
 	u64 attr_expires;
 	u64 attr_version;
+	u64 inval_version;
 	bool local_change;
 	u32 devidx;
 	struct list_head files;
@@ -585,6 +594,7 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len);
 void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
 bool vbridge_fs_mounted(struct vbridge_dev *vb);
 u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);
+u64 vbridge_fs_valid_since(struct vbridge_fs *fs, u64 version, u64 valid_ns);
 typedef int (*vbridge_fs_inode_fn)(struct inode *inode, void *arg);
 int vbridge_fs_iterate_inodes(struct super_block *sb, vbridge_fs_inode_fn fn,
 			      void *arg);

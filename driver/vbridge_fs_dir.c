@@ -79,7 +79,9 @@ static struct dentry *vbridge_fs_lookup(struct inode *dir,
 	err = vbridge_fs_do_lookup(dir, &dentry->d_name, &e);
 	if (err == -ENOENT) {
 		res = d_splice_alias(NULL, dentry);
-		vbridge_fs_set_entry_timeout(dentry, fs->neg_valid_ns);
+		vbridge_fs_set_entry_timeout(dentry,
+					     vbridge_fs_valid_since(fs, version,
+								    fs->neg_valid_ns));
 		return res;
 	}
 	if (err)
@@ -90,7 +92,8 @@ static struct dentry *vbridge_fs_lookup(struct inode *dir,
 	res = d_splice_alias(inode, dentry);
 	if (!IS_ERR(res))
 		vbridge_fs_set_entry_timeout(res ?: dentry,
-					     le64_to_cpu(e.entry_valid_ns));
+					     vbridge_fs_valid_since(fs, version,
+								    le64_to_cpu(e.entry_valid_ns)));
 	return res;
 }
 
@@ -128,7 +131,9 @@ static int vbridge_fs_d_revalidate(struct dentry *dentry, unsigned int flags)
 	spin_unlock(&VBRIDGE_I(inode)->lock);
 	vbridge_fs_update_attr(inode, &e.attr, le64_to_cpu(e.attr_valid_ns),
 			       version);
-	vbridge_fs_set_entry_timeout(dentry, le64_to_cpu(e.entry_valid_ns));
+	vbridge_fs_set_entry_timeout(dentry,
+				     vbridge_fs_valid_since(fs, version,
+							    le64_to_cpu(e.entry_valid_ns)));
 	return 1;
 }
 
@@ -635,7 +640,8 @@ retry:
 		}
 	}
 	vbridge_fs_set_entry_timeout(dentry,
-				     le64_to_cpu(d->entry.entry_valid_ns));
+				     vbridge_fs_valid_since(fs, version,
+							    le64_to_cpu(d->entry.entry_valid_ns)));
 	dput(dentry);
 }
 
