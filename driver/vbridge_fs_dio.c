@@ -59,7 +59,7 @@ struct vbridge_fs_dio {
 	bool wait;
 	struct vbridge_fs_dio_part *parts;
 	atomic_t pending;
-	spinlock_t lock;
+	spinlock_t lock;	/* protects @end and @err */
 	loff_t end;
 	int err;
 	struct work_struct work;
