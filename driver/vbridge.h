@@ -694,6 +694,12 @@ int vbridge_fs_open_common(struct inode *inode, struct file *file,
 			   u64 fh, u32 open_flags);
 int vbridge_fs_drop_range(struct inode *inode, loff_t start, loff_t end);
 
+/* vbridge_fs_dio.c */
+ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
+			     bool write, u32 wflags);
+int vbridge_fs_dio_init(void);
+void vbridge_fs_dio_exit(void);
+
 static inline bool vbridge_has_feature(const struct vbridge_dev *vb,
 				       unsigned int fbit)
 {

@@ -839,9 +839,18 @@ int vbridge_fs_register(void)
 						 vbridge_inode_init_once);
 	if (!vbridge_inode_cachep)
 		return -ENOMEM;
+	err = vbridge_fs_dio_init();
+	if (err)
+		goto destroy_cache;
 	err = register_filesystem(&vbridge_fs_type);
 	if (err)
-		kmem_cache_destroy(vbridge_inode_cachep);
+		goto dio_exit;
+	return 0;
+
+dio_exit:
+	vbridge_fs_dio_exit();
+destroy_cache:
+	kmem_cache_destroy(vbridge_inode_cachep);
 	return err;
 }
 
@@ -849,6 +858,7 @@ void vbridge_fs_unregister(void)
 {
 	unregister_filesystem(&vbridge_fs_type);
 	flush_work(&vbridge_fs_inval_work);
+	vbridge_fs_dio_exit();
 	/* Inodes are freed after an RCU grace period. */
 	rcu_barrier();
 	kmem_cache_destroy(vbridge_inode_cachep);
