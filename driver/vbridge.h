@@ -436,6 +436,10 @@ enum vbridge_fs_cache {
  *	the entry timeout of the root's MOUNT reply
  * @attr_version: bumped by every local change of an inode's size, so that
  *	attributes fetched before it do not overwrite it
+ * @inval_version: @attr_version when an INVAL event last may have missed
+ *	what a reply in flight is about to cache (a name, or a node not in
+ *	the inode cache yet): replies to requests sent before it are not
+ *	cached (vbridge_fs_valid_since())
  * @forget_lock: protects @forgets
  * @forgets: struct vbridge_fs_forget waiting for @forget_work
  * @forget_work: sends FORGET requests for evicted inodes, batched: it
@@ -459,6 +463,7 @@ struct vbridge_fs {
 	unsigned int max_pages;
 	u64 neg_valid_ns;
 	atomic64_t attr_version;
+	atomic64_t inval_version;
 	spinlock_t forget_lock;		/* see the kernel-doc above */
 	struct list_head forgets;
 	struct delayed_work forget_work;
@@ -503,6 +508,9 @@ struct vbridge_fs_rdc {
  *	0 once invalidated
  * @attr_version: vbridge_fs.attr_version of the last local change of
  *	the file's size or data (bumped before and after the request)
+ * @inval_version: vbridge_fs.attr_version when an INVAL event of the
+ *	device last expired the attributes: a reply to a request sent
+ *	before is applied, but not cached
  * @local_change: the data changed through this guest since attributes
  *	were last fetched, so a new mtime or size is ours and must not
  *	invalidate the page cache
@@ -528,6 +536,7 @@ struct vbridge_inode {
 	u64 nlookup;
 	u64 attr_expires;
 	u64 attr_version;
+	u64 inval_version;
 	bool local_change;
 	u32 devidx;
 	struct list_head files;
@@ -621,6 +630,7 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len);
 void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
 bool vbridge_fs_mounted(struct vbridge_dev *vb);
 u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);
+u64 vbridge_fs_valid_since(struct vbridge_fs *fs, u64 version, u64 valid_ns);
 typedef int (*vbridge_fs_inode_fn)(struct inode *inode, void *arg);
 int vbridge_fs_iterate_inodes(struct super_block *sb, vbridge_fs_inode_fn fn,
 			      void *arg);
@@ -727,6 +737,12 @@ static inline bool vbridge_fs_locks_lost(struct inode *inode)
 int vbridge_fs_open_common(struct inode *inode, struct file *file,
 			   u64 fh, u32 open_flags);
 int vbridge_fs_drop_range(struct inode *inode, loff_t start, loff_t end);
+
+/* vbridge_fs_dio.c */
+ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
+			     bool write, u32 wflags);
+int vbridge_fs_dio_init(void);
+void vbridge_fs_dio_exit(void);
 
 static inline bool vbridge_has_feature(const struct vbridge_dev *vb,
 				       unsigned int fbit)

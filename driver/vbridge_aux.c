@@ -200,11 +200,14 @@ EXPORT_SYMBOL_GPL(vbridge_adev_request);
  * @opcode: enum vbridge_opcode
  * @in: input payload, copied; may be on the stack
  * @in_len: bytes at @in
- * @end: called with the result, from the completion work (or teardown)
+ * @end: called with the result, in interrupt context (the virtqueue
+ *	callback) or from teardown: it must not sleep
  * @data: passed to @end
  *
  * Returns once the request is on the ring, for callers that must not
- * wait for the host (the display's plane updates).  Waits, without
+ * wait for the host (the display's plane updates).  @end only records and
+ * wakes (VBRIDGE_REQ_END_ATOMIC): whoever waits for the host learns at
+ * the interrupt, not one kworker wake-up later.  Waits, without
  * giving up on signals, while the ring is full or the device suspended,
  * as background requests do; the watchdog bounds those waits too.
  *
@@ -217,7 +220,7 @@ int vbridge_adev_request_async(struct vbridge_adev *vadev, u32 opcode,
 {
 	struct vbridge_args args = {
 		.opcode = opcode,
-		.flags = VBRIDGE_REQ_BACKGROUND,
+		.flags = VBRIDGE_REQ_BACKGROUND | VBRIDGE_REQ_END_ATOMIC,
 		.in = in,
 		.in_len = in_len,
 		.end = end,

@@ -160,6 +160,7 @@ static void vbridge_event_dispatch(struct vbridge_dev *vb, const void *buf,
 	case VBRIDGE_EVT_FS_INVAL_INODE:
 	case VBRIDGE_EVT_FS_INVAL_ENTRY:
 	case VBRIDGE_EVT_FS_INVAL_ALL:
+	case VBRIDGE_EVT_FS_INVAL_EXPORT:
 		if (!vbridge_has_feature(vb, VBRIDGE_F_FS) ||
 		    !vbridge_fs_event(vb, buf, hlen)) {
 			dev_warn_ratelimited(dev, "event: malformed filesystem event %#x (%u bytes)\n",

@@ -86,7 +86,9 @@ static struct dentry *vbridge_fs_lookup(struct inode *dir,
 	err = vbridge_fs_do_lookup(dir, &dentry->d_name, &e);
 	if (err == -ENOENT) {
 		res = d_splice_alias(NULL, dentry);
-		vbridge_fs_set_entry_timeout(dentry, fs->neg_valid_ns);
+		vbridge_fs_set_entry_timeout(dentry,
+					     vbridge_fs_valid_since(fs, version,
+								    fs->neg_valid_ns));
 		return res;
 	}
 	if (err)
@@ -97,7 +99,8 @@ static struct dentry *vbridge_fs_lookup(struct inode *dir,
 	res = d_splice_alias(inode, dentry);
 	if (!IS_ERR(res))
 		vbridge_fs_set_entry_timeout(res ?: dentry,
-					     le64_to_cpu(e.entry_valid_ns));
+					     vbridge_fs_valid_since(fs, version,
+								    le64_to_cpu(e.entry_valid_ns)));
 	return res;
 }
 
@@ -132,7 +135,9 @@ static int vbridge_fs_d_revalidate(struct dentry *dentry, unsigned int flags)
 	dput(parent);
 	if (err)
 		return err == -ENOENT ? 0 : err;
-	vbridge_fs_set_entry_timeout(dentry, le64_to_cpu(e.entry_valid_ns));
+	vbridge_fs_set_entry_timeout(dentry,
+				     vbridge_fs_valid_since(fs, version,
+							    le64_to_cpu(e.entry_valid_ns)));
 	return 1;
 }
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vbridgefs regular files: open and close, the page cache (READ straight
- * into and WRITE straight from the folios' pages), direct I/O from the
- * caller's pages, shared writable mmap, fsync, fallocate, lseek,
- * copy_file_range and locks.
+ * into and WRITE straight from the folios' pages), shared writable mmap,
+ * fsync, fallocate, lseek, copy_file_range and locks.  Direct I/O from
+ * the caller's pages is in vbridge_fs_dio.c.
  *
  * Without the writeback mount option the page cache is write-through:
  * write() copies into the folios and sends exactly the bytes written,
@@ -840,6 +840,8 @@ int vbridge_fs_drop_range(struct inode *inode, loff_t start, loff_t end)
 
 	lockdep_assert_held_write(&inode->i_rwsem);
 	lockdep_assert_held_write(&inode->i_mapping->invalidate_lock);
+	/* Asynchronous direct I/O in flight ends first: no late WRITE. */
+	inode_dio_wait(inode);
 	err = filemap_write_and_wait_range(inode->i_mapping, start, end);
 	if (err)
 		return err;
@@ -860,102 +862,6 @@ const struct address_space_operations vbridge_fs_aops = {
 	/* O_DIRECT is served by read_iter/write_iter. */
 	.direct_IO	= noop_direct_IO,
 };
-
-/*
- * Direct I/O: straight between the caller's pages and the device.
- * @wflags: VBRIDGE_FS_WRITE_* flags of a write.
- */
-static ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
-				    bool write, u32 wflags)
-{
-	struct inode *inode = file_inode(iocb->ki_filp);
-	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
-	struct vbridge_file *vf = iocb->ki_filp->private_data;
-	size_t count = iov_iter_count(iter);
-	loff_t pos = iocb->ki_pos, start = pos;
-	struct page **pages;
-	struct bio_vec *bv;
-	ssize_t err = 0, done;
-
-	if (!count)
-		return 0;
-	/*
-	 * Coherence with mmap, which always goes through the page cache.
-	 * An append lands wherever the device's end of file is.
-	 */
-	err = filemap_write_and_wait_range(inode->i_mapping, pos,
-					   (wflags & VBRIDGE_FS_WRITE_APPEND) ?
-					   LLONG_MAX : pos + count - 1);
-	if (err)
-		return err;
-	pages = kmalloc_array(fs->max_pages, sizeof(*pages), GFP_KERNEL);
-	bv = kmalloc_array(fs->max_pages, sizeof(*bv), GFP_KERNEL);
-	if (!pages || !bv) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (iov_iter_count(iter)) {
-		size_t want = min_t(size_t, iov_iter_count(iter),
-				    (size_t)fs->max_pages << PAGE_SHIFT);
-		bool pinned = iov_iter_extract_will_pin(iter);
-		size_t off, left, seg;
-		unsigned int n = 0;
-		ssize_t got;
-		u32 done = 0;
-
-		got = iov_iter_extract_pages(iter, &pages, want, fs->max_pages,
-					     0, &off);
-		if (got <= 0) {
-			err = got ?: -EFAULT;
-			break;
-		}
-		for (left = got; left; left -= seg, off = 0, n++) {
-			seg = min_t(size_t, PAGE_SIZE - off, left);
-			bvec_set_page(&bv[n], pages[n], seg, off);
-		}
-		if (write) {
-			ssize_t w = vbridge_fs_write_pages(inode, vf->fh, pos,
-							   bv, n, got, wflags,
-							   VBRIDGE_REQ_KILLABLE);
-
-			if (w < 0)
-				err = w;
-			else
-				done = w;
-		} else {
-			err = vbridge_fs_read_pages(inode, vf->fh, pos, bv, n,
-						    got, &done, NULL);
-		}
-		if (pinned)
-			unpin_user_pages_dirty_lock(pages, n, !write && done);
-		if (err)
-			break;
-		pos += done;
-		if (done < got) {
-			iov_iter_revert(iter, got - done);
-			break;
-		}
-	}
-out:
-	kfree(pages);
-	kfree(bv);
-	done = pos - start;
-	if (write && done && (wflags & VBRIDGE_FS_WRITE_APPEND)) {
-		/*
-		 * Where the data landed is the device's business: take its
-		 * size as the position and drop what may now be stale.
-		 */
-		invalidate_inode_pages2(inode->i_mapping);
-		if (!vbridge_fs_refresh_attr(inode, true))
-			pos = max_t(loff_t, i_size_read(inode), pos);
-	} else if (write && done) {
-		invalidate_inode_pages2_range(inode->i_mapping,
-					      start >> PAGE_SHIFT,
-					      (pos - 1) >> PAGE_SHIFT);
-	}
-	iocb->ki_pos = pos;
-	return done ? done : err;
-}
 
 static bool vbridge_fs_is_direct(struct kiocb *iocb)
 {

@@ -133,6 +133,9 @@ void vbridge_fs_update_attr(struct inode *inode,
 			inval = size != old_size ||
 				!timespec64_equal(&mtime, &old_mtime);
 	}
+	/* Fetched before the host said it changed: maybe older than that. */
+	if (attr_version && attr_version <= vi->inval_version)
+		valid_ns = 0;
 	vi->attr_expires = fresh ? vbridge_fs_timeout(fs, valid_ns) : 0;
 
 	inode->i_mode = (inode->i_mode & S_IFMT) |
@@ -290,6 +293,10 @@ retry:
 	if (inode->i_state & I_NEW) {
 		vbridge_fs_init_inode(inode, &e->attr);
 		vbridge_fs_update_attr(inode, &e->attr,
+				       attr_version ?
+				       vbridge_fs_valid_since(VBRIDGE_FS(sb),
+							      attr_version,
+							      le64_to_cpu(e->attr_valid_ns)) :
 				       le64_to_cpu(e->attr_valid_ns), 0);
 		unlock_new_inode(inode);
 		return inode;

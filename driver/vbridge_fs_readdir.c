@@ -239,6 +239,8 @@ static void vbridge_fs_readdir_entry(struct file *file,
 	struct qstr name = QSTR_INIT(d->name, namelen);
 	struct dentry *dentry, *alias;
 	struct inode *inode;
+	u64 valid_ns = vbridge_fs_valid_since(fs, version,
+					      le64_to_cpu(d->entry.entry_valid_ns));
 
 	if (is_dot_dotdot(name.name, name.len))
 		goto slow;
@@ -253,8 +255,7 @@ static void vbridge_fs_readdir_entry(struct file *file,
 	    !vbridge_fs_check_entry(&d->entry) &&
 	    vbridge_fs_entry_again(d_inode(dentry), &d->entry, version)) {
 		if (fs->cache != VBRIDGE_FS_CACHE_NONE)
-			vbridge_fs_set_entry_timeout(dentry,
-						     le64_to_cpu(d->entry.entry_valid_ns));
+			vbridge_fs_set_entry_timeout(dentry, valid_ns);
 		dput(dentry);
 		return;
 	}
@@ -296,8 +297,7 @@ retry:
 			dentry = alias;
 		}
 	}
-	vbridge_fs_set_entry_timeout(dentry,
-				     le64_to_cpu(d->entry.entry_valid_ns));
+	vbridge_fs_set_entry_timeout(dentry, valid_ns);
 	dput(dentry);
 }
 

@@ -61,7 +61,8 @@ struct vbridge_fs_inval {
 	struct list_head node;
 	struct vbridge_dev *vb;		/* referenced */
 	u32 type;
-	u64 nodeid;			/* INVAL_INODE: the node; ENTRY: parent */
+	/* INVAL_INODE: the node; ENTRY: parent; EXPORT: the export's root */
+	u64 nodeid;
 	u64 offset;
 	u64 len;
 	u32 namelen;
@@ -137,6 +138,36 @@ u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns)
 	if (!valid_ns)
 		return 0;
 	return get_jiffies_64() + nsecs_to_jiffies64(min(valid_ns, 1ULL << 62));
+}
+
+/*
+ * @valid_ns for what a reply to a request sent when fs->attr_version was
+ * @version may cache, or 0 if an INVAL event came meanwhile that it may
+ * have missed: the event found nothing to expire yet, so the reply
+ * must not be cached for long (INVAL_ENTRY of a name being looked up,
+ * INVAL_INODE of a node the reply is the first to name).
+ */
+u64 vbridge_fs_valid_since(struct vbridge_fs *fs, u64 version, u64 valid_ns)
+{
+	return version > (u64)atomic64_read(&fs->inval_version) ? valid_ns : 0;
+}
+
+/* Later replies in flight may carry what the event just expired. */
+static void vbridge_fs_inval_missed(struct vbridge_fs *fs)
+{
+	atomic64_set(&fs->inval_version, atomic64_inc_return(&fs->attr_version));
+}
+
+/* An INVAL event expires @inode's attributes, and those in flight. */
+static void vbridge_fs_inval_event_attr(struct inode *inode)
+{
+	struct vbridge_inode *vi = VBRIDGE_I(inode);
+	u64 version = atomic64_inc_return(&VBRIDGE_FS(inode->i_sb)->attr_version);
+
+	vbridge_fs_inval_attr(inode);
+	spin_lock(&vi->lock);
+	vi->inval_version = version;
+	spin_unlock(&vi->lock);
 }
 
 /* Forgets */
@@ -258,9 +289,11 @@ static void vbridge_fs_inval_inode(struct vbridge_fs *fs,
 
 	inode = ilookup5(fs->sb, ev->nodeid, vbridge_fs_inode_test,
 			 (void *)&ev->nodeid);
-	if (!inode)
+	if (!inode) {
+		vbridge_fs_inval_missed(fs);
 		return;
-	vbridge_fs_inval_attr(inode);
+	}
+	vbridge_fs_inval_event_attr(inode);
 	if (S_ISDIR(inode->i_mode))
 		vbridge_fs_rdc_reset(inode);
 	if (S_ISREG(inode->i_mode)) {
@@ -280,12 +313,15 @@ static void vbridge_fs_inval_entry(struct vbridge_fs *fs,
 	struct inode *inode;
 	struct qstr name = QSTR_INIT(ev->name, ev->namelen);
 
+	/* A lookup of the name may be in flight: d_lookup() misses it. */
+	vbridge_fs_inval_missed(fs);
 	inode = ilookup5(fs->sb, ev->nodeid, vbridge_fs_inode_test,
 			 (void *)&ev->nodeid);
 	if (!inode)
 		return;
+	vbridge_fs_inval_event_attr(inode);
 	/* A name came, went or moved: the listing too. */
-	vbridge_fs_dir_changed(inode);
+	vbridge_fs_rdc_reset(inode);
 	dir = d_find_alias(inode);
 	iput(inode);
 	if (!dir)
@@ -296,7 +332,7 @@ static void vbridge_fs_inval_entry(struct vbridge_fs *fs,
 		/* Expired: the next walk asks the device again. */
 		vbridge_fs_set_entry_timeout(dentry, 0);
 		if (d_really_is_positive(dentry))
-			vbridge_fs_inval_attr(d_inode(dentry));
+			vbridge_fs_inval_event_attr(d_inode(dentry));
 		dput(dentry);
 	}
 	dput(dir);
@@ -347,7 +383,7 @@ static int vbridge_fs_inval_one(struct inode *inode, void *arg)
 	hlist_for_each_entry(alias, &inode->i_dentry, d_u.d_alias)
 		vbridge_fs_set_entry_timeout(alias, 0);
 	spin_unlock(&inode->i_lock);
-	vbridge_fs_inval_attr(inode);
+	vbridge_fs_inval_event_attr(inode);
 	if (S_ISREG(inode->i_mode))
 		invalidate_inode_pages2(inode->i_mapping);
 	else if (S_ISDIR(inode->i_mode))
@@ -356,12 +392,14 @@ static int vbridge_fs_inval_one(struct inode *inode, void *arg)
 }
 
 /*
- * INVAL_ALL: the device lost changes.  Unused dentries go; every other
+ * INVAL_ALL: the device lost changes (INVAL_EXPORT: of the export of
+ * this superblock).  Unused dentries go; every other
  * dentry and every inode's attributes expire, and clean pages are
  * dropped, so that the next use asks the device again.
  */
 static void vbridge_fs_inval_all(struct vbridge_fs *fs)
 {
+	vbridge_fs_inval_missed(fs);
 	shrink_dcache_sb(fs->sb);
 	vbridge_fs_iterate_inodes(fs->sb, vbridge_fs_inval_one, NULL);
 }
@@ -391,7 +429,8 @@ static void vbridge_fs_inval_work_fn(struct work_struct *work)
 				vbridge_fs_inval_inode(fs, ev);
 			else if (ev->type == VBRIDGE_EVT_FS_INVAL_ENTRY)
 				vbridge_fs_inval_entry(fs, ev);
-			else
+			else if (ev->type == VBRIDGE_EVT_FS_INVAL_ALL ||
+				 ev->nodeid == fs->root)
 				vbridge_fs_inval_all(fs);
 		}
 		mutex_unlock(&vbridge_fs_lock);
@@ -411,6 +450,7 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len)
 {
 	const struct vbridge_event_fs_inval_inode *ii = buf;
 	const struct vbridge_event_fs_inval_entry *ie = buf;
+	const struct vbridge_event_fs_inval_export *ix = buf;
 	u32 type = le32_to_cpu(ii->hdr.type);
 	struct vbridge_fs_inval *ev, *old, *tmp;
 	LIST_HEAD(dropped);
@@ -421,6 +461,11 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len)
 			return false;
 	} else if (type == VBRIDGE_EVT_FS_INVAL_ALL) {
 		if (len < sizeof(ii->hdr))
+			return false;
+	} else if (type == VBRIDGE_EVT_FS_INVAL_EXPORT) {
+		/* Only a device that offered it may send it. */
+		if (len < sizeof(*ix) ||
+		    !vbridge_has_feature(vb, VBRIDGE_F_FS_COHERENT))
 			return false;
 	} else {
 		if (len < sizeof(*ie))
@@ -445,6 +490,8 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len)
 		ev->nodeid = le64_to_cpu(ie->parent);
 		ev->namelen = namelen;
 		memcpy(ev->name, ie->name, namelen);
+	} else if (type == VBRIDGE_EVT_FS_INVAL_EXPORT) {
+		ev->nodeid = le64_to_cpu(ix->root);
 	}
 	vbridge_dev_get(vb);
 	ev->vb = vb;
@@ -484,6 +531,7 @@ static struct inode *vbridge_fs_alloc_inode(struct super_block *sb)
 	vi->nlookup = 0;
 	vi->attr_expires = 0;
 	vi->attr_version = 0;
+	vi->inval_version = 0;
 	vi->state = 0;
 	RCU_INIT_POINTER(vi->link, NULL);
 	vi->handle = NULL;
@@ -709,6 +757,7 @@ static int vbridge_fs_get_tree(struct fs_context *fc)
 	fs->writeback = ctx->writeback;
 	INIT_LIST_HEAD(&fs->entry);
 	atomic64_set(&fs->attr_version, 1);
+	atomic64_set(&fs->inval_version, 0);
 	spin_lock_init(&fs->forget_lock);
 	INIT_LIST_HEAD(&fs->forgets);
 	INIT_DELAYED_WORK(&fs->forget_work, vbridge_fs_forget_work);
@@ -797,9 +846,18 @@ int vbridge_fs_register(void)
 						 vbridge_inode_init_once);
 	if (!vbridge_inode_cachep)
 		return -ENOMEM;
+	err = vbridge_fs_dio_init();
+	if (err)
+		goto destroy_cache;
 	err = register_filesystem(&vbridge_fs_type);
 	if (err)
-		kmem_cache_destroy(vbridge_inode_cachep);
+		goto dio_exit;
+	return 0;
+
+dio_exit:
+	vbridge_fs_dio_exit();
+destroy_cache:
+	kmem_cache_destroy(vbridge_inode_cachep);
 	return err;
 }
 
@@ -807,6 +865,7 @@ void vbridge_fs_unregister(void)
 {
 	unregister_filesystem(&vbridge_fs_type);
 	flush_work(&vbridge_fs_inval_work);
+	vbridge_fs_dio_exit();
 	/* Inodes are freed after an RCU grace period. */
 	rcu_barrier();
 	kmem_cache_destroy(vbridge_inode_cachep);

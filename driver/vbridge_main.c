@@ -806,6 +806,7 @@ static const unsigned int vbridge_features[] = {
 	VBRIDGE_F_EVENT_QUEUE,
 	VBRIDGE_F_DEBUG,
 	VBRIDGE_F_FS_HANDLES,
+	VBRIDGE_F_FS_COHERENT,
 };
 
 static struct virtio_driver vbridge_driver = {

@@ -20,6 +20,17 @@
 #                     not a link) for a symlink to TARGET and back, over
 #                     and over (the escape suite's lookup races); done
 #                     at once.  TARGET is only ever a link's text.
+#   chase PATH N      coherence latency: N times, write a new 8-digit
+#                     number into PATH and wait for the guest to write it
+#                     back into PATH.ack (it polls PATH through its
+#                     cache); the done file holds "ok N P50 P90 P99 MAX",
+#                     the round trips in ms (host clock), or "error"
+#   flood PATH NAME   with vbridged stopped, make 12000 files in a new
+#                     directory (more change notifications than the
+#                     host's queue holds), then append "FLOOD" to PATH
+#                     and create NAME, so that only an overflow event
+#                     can tell the guest; go on, remove the directory
+#                     (needs $VBRIDGED_PIDFILE)
 #   sha256 PATH       the host's view of the regular file PATH: the done
 #                     file holds "ok HEX SIZE" (sha256sum, size in bytes)
 #                     or "error"
@@ -196,6 +207,38 @@ run() {
 			reply=ok
 		else
 			STALL_PID=
+			reply=error
+		fi
+	elif [ "$verb" = chase ]; then
+		if safe_path "$path" && [[ $text =~ ^[0-9]+$ ]] &&
+		   reply=$(python3 "$ROOT/scripts/lib/host-chase.py" \
+				"$DIR/$path" "$text"); then
+			reply="ok $reply"
+		else
+			reply=error
+		fi
+	elif [ "$verb" = flood ]; then
+		if safe_path "$path" && safe_path "$text" &&
+		   [ -n "${VBRIDGED_PIDFILE:-}" ] &&
+		   kpid=$(cat "$VBRIDGED_PIDFILE" 2>/dev/null) &&
+		   [[ $kpid =~ ^[0-9]+$ ]]; then
+			local fl=$DIR/.flood-$id i
+			signal_backend STOP "$kpid"
+			# Two notifications each (created, closed): 24000, more
+			# than fanotify's and inotify's queues (16384) hold.  A
+			# shell loop: no process per file, a few seconds at most,
+			# well within the guest's request timeout.
+			if mkdir "$fl"; then
+				for ((i = 0; i < 12000; i++)); do
+					: >"$fl/f$i"
+				done
+			fi
+			printf 'FLOOD' >>"$DIR/$path"
+			: >"$DIR/$text"
+			signal_backend CONT "$kpid"
+			rm -rf "$fl"
+			reply=ok
+		else
 			reply=error
 		fi
 	elif [ "$verb" = vnc ]; then

@@ -94,9 +94,11 @@ CTLDIR=$(mktemp -d /tmp/vbridge-ctl.XXXXXX)
 export VBRIDGE_CONTROL=$CTLDIR/control.sock
 # Its VNC server (--vnc :7): the agent captures the screen as a client.
 export VBRIDGE_VNC=127.0.0.1:5907
-"$ROOT/scripts/host-agent.sh" "$SHARE" &
+# vbridged's pid: the agent stops it to overflow its change notifications.
+MPIDFILE=$(mktemp /tmp/vbridge-mpid.XXXXXX)
+VBRIDGED_PIDFILE=$MPIDFILE "$ROOT/scripts/host-agent.sh" "$SHARE" &
 AGENT_PID=$!
-"$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
+VBRIDGED_PIDFILE=$MPIDFILE "$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
 	--kernel "$KIMAGE" --initrd "$INITRD" --job test --timeout 900 \
 	--log "$LOGDIR/guest.log" -- \
 	--shared-dir "share=$SHARE" --shared-dir "ro=$RO:ro" \
@@ -107,7 +109,7 @@ wait "$AGENT_PID" 2>/dev/null
 if mountpoint -q "$SHARE/submnt"; then
 	umount "$SHARE/submnt" || umount -l "$SHARE/submnt"
 fi
-rm -rf "$SHARE" "$RO" "$CTLDIR"
+rm -rf "$SHARE" "$RO" "$CTLDIR" "$MPIDFILE"
 count_guest "$LOGDIR/guest.log"
 if [ "$vm_status" != 0 ] && [ "$GUEST_FAIL" = 0 ]; then
 	record "guest run completed (see $LOGDIR/guest.log)" 1

@@ -31,7 +31,9 @@
 				 (1ULL << VBRIDGE_F_DISPLAY) | \
 				 (1ULL << VBRIDGE_F_MQ) | \
 				 (1ULL << VBRIDGE_F_EVENT_QUEUE) | \
-				 (1ULL << VBRIDGE_F_DEBUG))
+				 (1ULL << VBRIDGE_F_DEBUG) | \
+				 (1ULL << VBRIDGE_F_FS_HANDLES) | \
+				 (1ULL << VBRIDGE_F_FS_COHERENT))
 #define GUARD			64
 #define GUARD_BYTE		0x5a
 

@@ -31,6 +31,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <linux/aio_abi.h>
 #include <linux/falloc.h>
 
 #include "kselftest_harness.h"
@@ -425,6 +426,115 @@ TEST_F(vbfs, o_direct)
 	memcpy(buf + 4097, buf + 1, 100);
 	ASSERT_EQ((ssize_t)size, read_file(pathf(self, "d"), rd, size));
 	EXPECT_EQ(0, memcmp(buf, rd, size));
+	free(buf);
+	free(rd);
+}
+
+/* One asynchronous O_DIRECT I/O (linux/aio_abi.h): its result. */
+static void aio_prep(struct iocb *cb, int fd, bool write, void *buf,
+		     size_t len, off_t off)
+{
+	memset(cb, 0, sizeof(*cb));
+	cb->aio_fildes = fd;
+	cb->aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+	cb->aio_buf = (uintptr_t)buf;
+	cb->aio_nbytes = len;
+	cb->aio_offset = off;
+	cb->aio_data = (uintptr_t)cb;
+}
+
+/* Submit @nr I/Os at once and wait for them all; their results in @res. */
+static int aio_run(aio_context_t ctx, struct iocb *cbs, int nr, long long *res)
+{
+	struct iocb *list[32];
+	struct io_event ev[32];
+	int i, got = 0, n;
+
+	if (nr > 32)
+		return -1;
+	for (i = 0; i < nr; i++)
+		list[i] = &cbs[i];
+	if (syscall(SYS_io_submit, ctx, nr, list) != nr)
+		return -1;
+	while (got < nr) {
+		n = syscall(SYS_io_getevents, ctx, 1, nr - got, ev, NULL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		for (i = 0; i < n; i++)
+			res[(struct iocb *)(uintptr_t)ev[i].data - cbs] = ev[i].res;
+		got += n;
+	}
+	return 0;
+}
+
+/*
+ * Asynchronous direct I/O (AIO; io_uring takes the same path): many I/Os
+ * in flight at once, I/Os larger than one request, extending writes, a
+ * short read at the end of the file, a read past it.
+ */
+TEST_F(vbfs, aio_direct)
+{
+	const size_t size = 3 * MiB + 10000, blk = 4096;
+	unsigned char *buf, *rd;
+	aio_context_t ctx = 0;
+	struct iocb cbs[16];
+	long long res[16];
+	struct stat st;
+	int fd, i;
+
+	ASSERT_EQ(0, syscall(SYS_io_setup, 32, &ctx));
+	ASSERT_EQ(0, posix_memalign((void **)&buf, blk, size + blk));
+	ASSERT_EQ(0, posix_memalign((void **)&rd, blk, size + 64 * 1024));
+	fill(buf, size, 11);
+	fd = open(pathf(self, "aio"), O_CREAT | O_RDWR | O_DIRECT, 0644);
+	ASSERT_LE(0, fd);
+	/* One write of several requests that extends the file. */
+	aio_prep(&cbs[0], fd, true, buf, size, 0);
+	ASSERT_EQ(0, aio_run(ctx, cbs, 1, res));
+	ASSERT_EQ((long long)size, res[0]);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ((off_t)size, st.st_size);
+	/* 16 writes inside the file at once, out of order (48 blocks apart). */
+	for (i = 0; i < 16; i++) {
+		off_t off = (off_t)((i * 7) % 16) * 48 * blk;
+
+		fill(buf + off, blk, 100 + i);
+		aio_prep(&cbs[i], fd, true, buf + off, blk, off);
+	}
+	ASSERT_EQ(0, aio_run(ctx, cbs, 16, res));
+	for (i = 0; i < 16; i++)
+		EXPECT_EQ((long long)blk, res[i]);
+	/* 16 reads at once, each checked. */
+	for (i = 0; i < 16; i++)
+		aio_prep(&cbs[i], fd, false, rd + i * blk, blk,
+			 (off_t)i * 48 * blk);
+	ASSERT_EQ(0, aio_run(ctx, cbs, 16, res));
+	for (i = 0; i < 16; i++) {
+		EXPECT_EQ((long long)blk, res[i]);
+		EXPECT_EQ(0, memcmp(rd + i * blk, buf + i * 48 * blk, blk));
+	}
+	/* The whole file in one read of several requests, asking for more. */
+	memset(rd, 0, size);
+	aio_prep(&cbs[0], fd, false, rd, size + 64 * 1024 - 10000, 0);
+	/* A read that ends past the end of the file is short... */
+	aio_prep(&cbs[1], fd, false, rd + size, 64 * 1024 - 10000 + blk,
+		 size - 10000 + blk);
+	/* ... and one that starts past it reads nothing. */
+	aio_prep(&cbs[2], fd, false, buf + size, blk, size + blk);
+	ASSERT_EQ(0, aio_run(ctx, cbs, 3, res));
+	EXPECT_EQ((long long)size, res[0]);
+	EXPECT_EQ(0, memcmp(rd, buf, size));
+	EXPECT_EQ(10000 - (long long)blk, res[1]);
+	EXPECT_EQ(0, res[2]);
+	close(fd);
+	/* What the host has, through the page cache of a fresh open. */
+	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "3", 1));
+	memset(rd, 0, size);
+	ASSERT_EQ((ssize_t)size, read_file(pathf(self, "aio"), rd, size + 1));
+	EXPECT_EQ(0, memcmp(rd, buf, size));
+	syscall(SYS_io_destroy, ctx);
 	free(buf);
 	free(rd);
 }

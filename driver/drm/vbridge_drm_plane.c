@@ -17,8 +17,8 @@
  * FLUSH is pipelined, as virtio-gpu queues its transfers: the plane update
  * puts it on the ring and returns, so that the host copies the damage
  * while the guest draws the next frame, instead of the commit (and
- * DIRTYFB) waiting for the copy.  Its completion, from the request
- * engine's completion work, marks the scanout idle again.  One FLUSH per
+ * DIRTYFB) waiting for the copy.  Its completion, from the virtqueue
+ * callback, marks the scanout idle again.  One FLUSH per
  * scanout is in flight at most: the next plane update waits for it
  * before it sends anything, which keeps SET_SCANOUT and RESOURCE_DESTROY
  * behind the FLUSHes of the resource they replace (the request queues
@@ -412,7 +412,10 @@ static void vbridge_rect_put(struct vbridge_display_rect *r,
 	r->height = cpu_to_le32(drm_rect_height(clip));
 }
 
-/* Background FLUSH done (or failed): the scanout is idle again. */
+/*
+ * Background FLUSH done (or failed): the scanout is idle again.  In
+ * interrupt context (vbridge_adev_request_async()).
+ */
 static void vbridge_flush_end(struct vbridge_dev *vb, void *data, int error,
 			      const void *out, u32 out_actual)
 {

@@ -229,7 +229,19 @@ static int post_event(struct vbd_device *dev, const void *data, uint32_t len,
 static void post_fs_event(void *opaque, const void *data, uint32_t len)
 {
 	struct vbd_device *dev = opaque;
+	const struct vbridge_event_hdr *hdr = data;
+	struct vbridge_event_hdr all = {
+		.type = htole32(VBRIDGE_EVT_FS_INVAL_ALL),
+		.len = htole32(sizeof(all)),
+	};
 
+	/* A driver without VBRIDGE_F_FS_COHERENT knows no INVAL_EXPORT. */
+	if (le32toh(hdr->type) == VBRIDGE_EVT_FS_INVAL_EXPORT &&
+	    !(__atomic_load_n(&dev->features, __ATOMIC_RELAXED) &
+	      F(VBRIDGE_F_FS_COHERENT))) {
+		data = &all;
+		len = sizeof(all);
+	}
 	if (post_event(dev, data, len, true, true) && vbd_ratelimit(&dev->fs_rl))
 		log_warn("event queue full: host change notifications dropped, the guest will drop its whole cache");
 }
@@ -633,6 +645,8 @@ struct vbd_device *vbd_device_new(const struct vbd_store *store,
 			vbd_device_free(dev);
 			return NULL;
 		}
+		if (vbd_fs_coherent(dev->fs))
+			dev->offered |= F(VBRIDGE_F_FS_COHERENT);
 	}
 	return dev;
 }
@@ -666,6 +680,11 @@ struct vbd_display *vbd_device_enable_display(struct vbd_device *dev,
 	dev->config.display_height = htole32(opts->height);
 	dev->offered |= F(VBRIDGE_F_DISPLAY);
 	return dev->display;
+}
+
+struct vbd_fs *vbd_device_fs(struct vbd_device *dev)
+{
+	return dev->fs;
 }
 
 void vbd_device_free(struct vbd_device *dev)

@@ -77,6 +77,9 @@ uint32_t vbd_device_max_req_size(struct vbd_device *dev);
 void vbd_device_detach(struct vbd_device *dev);
 void vbd_device_free(struct vbd_device *dev);
 
+/* Its filesystem, NULL without exports (tests feed its watcher). */
+struct vbd_fs *vbd_device_fs(struct vbd_device *dev);
+
 /* How the vhost-user layer reaches the device. */
 void vbd_device_vu_info(struct vbd_device *dev, struct vu_dev_info *info);
 

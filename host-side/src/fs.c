@@ -11,7 +11,7 @@
  *   fs_data.c     open files: attributes, open, read, write, fallocate
  *   fs_xattr.c    extended attributes and the namespaces allowed
  *   fs_lock.c     POSIX, OFD and BSD locks
- *   fs_watch.c    inotify watches -> invalidation events
+ *   fs_watch.c    fanotify and inotify -> invalidation events
  */
 #include <endian.h>
 #include <errno.h>
@@ -266,6 +266,29 @@ int vbd_fs_timeout_parse(const char *s, uint64_t *ns)
 	return 0;
 }
 
+/* Give the fanotify groups back to the store (no watcher running). */
+static void watch_give(struct vbd_fs *fs)
+{
+	unsigned int i;
+
+	for (i = 0; i < fs->nshares; i++) {
+		if (fs->shares[i].fan_fd < 0)
+			continue;
+		fs->store->ops->export_watch_give(fs->store, i);
+		fs->shares[i].fan_fd = -1;
+	}
+}
+
+bool vbd_fs_coherent(const struct vbd_fs *fs)
+{
+	unsigned int i;
+
+	for (i = 0; i < fs->nshares; i++)
+		if (fs->shares[i].fan_fd < 0)
+			return false;
+	return fs->nshares && fs->watching;
+}
+
 struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 			  const struct vbd_fs_opts *opts,
 			  vbd_fs_event_fn *post_event, void *opaque)
@@ -301,7 +324,14 @@ struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 			fs->shares[i].root_dev = st.st_dev;
 
 		strncpy(fs->shares[i].tag, tag, VBRIDGE_TAG_LEN);
+		fs->shares[i].fan_fd = store->ops->export_watch_take &&
+				       !opts->inotify_only ?
+			store->ops->export_watch_take(store, i) : -1;
+		if (fs->shares[i].fan_fd < 0 && fs->shares[i].dir_fd >= 0)
+			log_debug("export '%s': watched with inotify (no fanotify group of its own)",
+				  tag);
 	}
+	fs->store = store;
 	fs->uid = geteuid();
 	fs->gid = getegid();
 	fs->post_event = post_event;
@@ -314,17 +344,23 @@ struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 		log_err("/proc/self/fd: %s", strerror(errno));
 		goto fail;
 	}
+	/* For the nodes fanotify does not cover, if any. */
 	fs->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	fs->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (fs->inotify_fd < 0 || fs->stop_fd < 0 ||
-	    pthread_create(&fs->watcher, NULL, watcher, fs)) {
+	if (fs->stop_fd < 0 || pthread_create(&fs->watcher, NULL, watcher, fs)) {
 		log_warn("filesystem: host changes will not be signalled to the guest");
+		watch_give(fs);
 		if (fs->inotify_fd >= 0)
 			close(fs->inotify_fd);
 		fs->inotify_fd = -1;
+	} else {
+		fs->watching = true;
 	}
 	return fs;
 fail:
+	watch_give(fs);
+	if (fs->stop_fd >= 0)
+		close(fs->stop_fd);
 	pthread_mutex_destroy(&fs->lock);
 	free(fs);
 	return NULL;
@@ -335,10 +371,11 @@ void vbd_fs_free(struct vbd_fs *fs)
 	static const uint64_t one = 1;
 	unsigned int i;
 
-	if (fs->inotify_fd >= 0) {
+	if (fs->watching) {
 		if (write(fs->stop_fd, &one, sizeof(one)) != sizeof(one))
 			log_err("filesystem: cannot stop the watcher thread");
 		pthread_join(fs->watcher, NULL);
+		watch_give(fs);
 	}
 	fs_clear(fs);
 	for (i = 0; i < fs->nanchors; i++)

@@ -40,6 +40,8 @@ struct vbd_fs_opts {
 	bool allow_devices;		/* MKNOD of device nodes */
 	unsigned int xattr_ns;		/* VBD_XATTR_*: beyond user.* */
 	unsigned int max_watches;	/* inotify watches; 0: default */
+	/* No fanotify group: for peers that cannot take INVAL_EXPORT. */
+	bool inotify_only;
 	/* --handle-key: sealed node handles (VBRIDGE_F_FS_HANDLES) */
 	bool handle_key_set;
 	uint8_t handle_key[32];
@@ -54,6 +56,11 @@ int vbd_fs_handle_key_load(const char *path, uint8_t key[VBD_HANDLE_KEY_LEN]);
 int vbd_id_map_parse(const char *s, struct vbd_id_map *m);
 
 #define VBD_FS_DEFAULT_TIMEOUT_NS	1000000000ULL
+/*
+ * The default timeouts of files fanotify watches (VBRIDGE_F_FS_COHERENT):
+ * their changes come as events, the timeout only bounds a lost one.
+ */
+#define VBD_FS_COHERENT_TIMEOUT_NS	(3600ULL * 1000000000ULL)
 #define VBD_FS_MAX_TIMEOUT_MS		3600000UL	/* an hour */
 
 /* Parse a cache timeout in milliseconds, 0 to VBD_FS_MAX_TIMEOUT_MS. */
@@ -69,6 +76,21 @@ struct vbd_fs *vbd_fs_new(const struct vbd_store *store,
 			  const struct vbd_fs_opts *opts,
 			  vbd_fs_event_fn *post_event, void *opaque);
 void vbd_fs_free(struct vbd_fs *fs);
+/*
+ * Whether fanotify watches every export (VBRIDGE_F_FS_COHERENT): each
+ * had a group from the store (vbd_share_store_watch()) free to take.
+ */
+bool vbd_fs_coherent(const struct vbd_fs *fs);
+
+/*
+ * A fanotify group with a filesystem mark on the filesystem of dir_fd,
+ * reporting file handles, or -1 (logged: inotify is used instead).
+ * Needs CAP_SYS_ADMIN: called before the sandbox.
+ */
+int vbd_fs_watch_open(int dir_fd, const char *tag);
+/* Events read from share's fanotify group (the watcher's path; tests). */
+void vbd_fs_watch_input(struct vbd_fs *fs, unsigned int share,
+			const void *buf, size_t len);
 /* Forget every node and handle (device reset; no request in flight). */
 void vbd_fs_reset(struct vbd_fs *fs);
 

@@ -52,7 +52,7 @@ static unsigned int iov_slice(const struct iovec *iov, unsigned int cnt,
 static int reply_attr(struct fs_ctx *x, int fd)
 {
 	struct vbridge_fs_attr_out out = {
-		.attr_valid_ns = htole64(x->fs->opts.attr_timeout_ns),
+		.attr_valid_ns = htole64(attr_timeout(x->fs, x->node)),
 	};
 	struct stat st;
 

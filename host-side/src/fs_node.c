@@ -160,6 +160,7 @@ static void node_free_locked(struct vbd_fs *fs, struct fs_node *n)
 
 	UNLINK_FROM(&fs->by_id[hash64(n->id)], n, next_id);
 	UNLINK_FROM(&fs->by_ino[ino_hash(n->dev, n->ino, n->share)], n, next_ino);
+	node_fh_del_locked(fs, n);
 	node_unwatch_locked(fs, n);
 	lru_del_locked(fs, n);
 	for (o = n->owners; o; o = next) {
@@ -334,6 +335,27 @@ void fill_attr(struct vbd_fs *fs, unsigned int share,
 	a->devidx = htole32(dev_index(fs, share, st->st_dev));
 }
 
+/*
+ * How long the guest may cache n's attributes, and a name of n: what
+ * --attr-timeout and --entry-timeout say, by default long where fanotify
+ * sees every change of n (the name's directory is on the same
+ * filesystem, but for a mount point, whose name cannot change while
+ * mounted).  n is immutable in what this reads.
+ */
+uint64_t attr_timeout(const struct vbd_fs *fs, const struct fs_node *n)
+{
+	if (!fs->opts.timeouts_set && node_fanotified(fs, n))
+		return VBD_FS_COHERENT_TIMEOUT_NS;
+	return fs->opts.attr_timeout_ns;
+}
+
+uint64_t entry_timeout(const struct vbd_fs *fs, const struct fs_node *n)
+{
+	if (!fs->opts.timeouts_set && node_fanotified(fs, n))
+		return VBD_FS_COHERENT_TIMEOUT_NS;
+	return fs->opts.entry_timeout_ns;
+}
+
 /* Whether evicted node n is still the inode st, fh describe. */
 static bool node_same_locked(const struct fs_node *n, const struct stat *st,
 			     const struct file_handle *fh)
@@ -439,6 +461,7 @@ int node_add(struct vbd_fs *fs, unsigned int share, int fd,
 		fs->by_id[hash64(n->id)] = n;
 		n->next_ino = fs->by_ino[h];
 		fs->by_ino[h] = n;
+		node_fh_add_locked(fs, n);
 	}
 	node_watch_locked(fs, n);
 	n->nlookup++;
@@ -452,10 +475,18 @@ int node_add(struct vbd_fs *fs, unsigned int share, int fd,
 	}
 	memset(e, 0, sizeof(*e));
 	e->nodeid = htole64(n->id);
+	e->entry_valid_ns = htole64(entry_timeout(fs, n));
+	e->attr_valid_ns = htole64(attr_timeout(fs, n));
+	/*
+	 * Attributes cached long must be read after the node is in by_fh:
+	 * a host change before that sends no event (no node matched), so
+	 * it must show in them.  (The fd cannot be evicted under the lock.)
+	 */
+	if (node_fanotified(fs, n) && n->fd >= 0 &&
+	    fstatat(n->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		e->attr_valid_ns = 0;
 	pthread_mutex_unlock(&fs->lock);
 
-	e->entry_valid_ns = htole64(fs->opts.entry_timeout_ns);
-	e->attr_valid_ns = htole64(fs->opts.attr_timeout_ns);
 	fill_attr(fs, share, &st, &e->attr);
 	return 0;
 }

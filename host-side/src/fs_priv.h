@@ -58,7 +58,7 @@ struct fs_node {
 	unsigned int refs;		/* requests and handles using it */
 	int wd;				/* inotify watch, or -1 */
 	struct fs_lock_owner *owners;
-	struct fs_node *next_id, *next_ino, *next_wd;
+	struct fs_node *next_id, *next_ino, *next_wd, *next_fh;
 };
 
 struct fs_handle {
@@ -79,6 +79,8 @@ struct fs_share {
 	bool readonly;
 	char tag[VBRIDGE_TAG_LEN];
 	dev_t root_dev;			/* st_dev of dir_fd: devidx 0 */
+	/* fanotify group of the export, taken from the store; -1: none. */
+	int fan_fd;
 	/* Protected by vbd_fs.lock: st_dev of devidx 1..ndevs. */
 	unsigned int ndevs;
 	dev_t devs[VBRIDGE_FS_DEVIDX_MAX - 1];
@@ -94,8 +96,10 @@ struct vbd_fs {
 	gid_t gid;
 	vbd_fs_event_fn *post_event;
 	void *opaque;
-	int inotify_fd;			/* -1 without coherence */
+	const struct vbd_store *store;	/* for the fanotify groups */
+	int inotify_fd;			/* -1 without it */
 	int stop_fd;			/* eventfd: stop the watcher */
+	bool watching;			/* the watcher thread runs */
 	pthread_t watcher;
 
 	/* lock protects the fields below and those marked in nodes and handles. */
@@ -120,6 +124,8 @@ struct vbd_fs {
 	struct fs_node *by_id[FS_HASH_SIZE];
 	struct fs_node *by_ino[FS_HASH_SIZE];
 	struct fs_node *by_wd[FS_HASH_SIZE];
+	/* Nodes with a file handle, by handle (fanotify events). */
+	struct fs_node *by_fh[FS_HASH_SIZE];
 	struct fs_handle *handles[FS_HASH_SIZE];
 };
 
@@ -207,6 +213,8 @@ struct fs_node *node_get_err(struct vbd_fs *fs, uint64_t id, int *err);
 struct fs_node *node_get(struct vbd_fs *fs, uint64_t id);
 void fill_attr(struct vbd_fs *fs, unsigned int share, const struct stat *st,
 	       struct vbridge_fs_attr *a);
+uint64_t attr_timeout(const struct vbd_fs *fs, const struct fs_node *n);
+uint64_t entry_timeout(const struct vbd_fs *fs, const struct fs_node *n);
 int node_add(struct vbd_fs *fs, unsigned int share, int fd, bool root,
 	     struct vbridge_fs_entry_out *e, struct fs_node **ref);
 int lookup(struct vbd_fs *fs, struct fs_node *dir, const char *name,
@@ -222,6 +230,9 @@ int get_handle(struct fs_ctx *x, bool dir, struct fs_handle **out);
 /* fs_watch.c: change notifications (lock held) */
 void node_watch_locked(struct vbd_fs *fs, struct fs_node *n);
 void node_unwatch_locked(struct vbd_fs *fs, struct fs_node *n);
+bool node_fanotified(const struct vbd_fs *fs, const struct fs_node *n);
+void node_fh_add_locked(struct vbd_fs *fs, struct fs_node *n);
+void node_fh_del_locked(struct vbd_fs *fs, struct fs_node *n);
 void *watcher(void *arg);
 
 /* fs_lock.c */

@@ -102,11 +102,14 @@ static void usage(FILE *f)
 "                          vbridged by host file handle, sealed with the\n"
 "                          key in FILE (made, mode 0600, if missing; keep it\n"
 "                          private and give every restart the same one)\n"
-"  --max-watches=N         host files watched for changes (default 1024)\n"
+"  --max-watches=N         host files watched one by one with inotify, where\n"
+"                          fanotify does not watch the export's whole\n"
+"                          filesystem (default 1024)\n"
 "  --attr-timeout=MS       how long the guest may cache attributes, 0 to %lu\n"
-"                          milliseconds (default 1000; cache=auto and\n"
-"                          writeback mounts; short values are for testing)\n"
-"  --entry-timeout=MS      the same for names looked up (default 1000)\n"
+"                          milliseconds (default 1000, an hour for files\n"
+"                          fanotify watches; cache=auto and writeback\n"
+"                          mounts; short values are for testing)\n"
+"  --entry-timeout=MS      the same for names looked up (same defaults)\n"
 "  --display=WIDTHxHEIGHT[,heads=N]\n"
 "                          offer N displays (1 to %d, default 1) with this\n"
 "                          preferred mode\n"
@@ -740,6 +743,12 @@ int main(int argc, char **argv)
 	 */
 	dm.store = vbd_share_store_open(o.shares, o.nshares);
 	fd = dm.store ? open_sockets(&dm, &o) : -1;
+	/*
+	 * fanotify needs CAP_SYS_ADMIN, which the sandbox drops; only the
+	 * vhost-user device uses it (the userspace bridge keeps inotify).
+	 */
+	if (!fd && dm.listen_fd >= 0)
+		vbd_share_store_watch(dm.store);
 	if (o.vnc_password) {
 		explicit_bzero(o.vnc_password, strlen(o.vnc_password));
 		free(o.vnc_password);

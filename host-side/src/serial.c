@@ -218,13 +218,19 @@ struct vbd_serial_conn *vbd_serial_conn_new(const struct vbd_store *store,
 					    unsigned int nworkers)
 {
 	struct vbd_serial_conn *conn = calloc(1, sizeof(*conn));
+	struct vbd_fs_opts o = opts ? *opts : (struct vbd_fs_opts){ 0 };
 
 	if (!conn || !nworkers)
 		goto fail;
 	conn->threads = calloc(nworkers, sizeof(*conn->threads));
 	if (!conn->threads)
 		goto fail;
-	conn->dev = vbd_device_new(store, 1, opts);
+	/*
+	 * The userspace bridge (FUSE) cannot drop a whole export's cache
+	 * (INVAL_EXPORT): it keeps short timeouts and inotify.
+	 */
+	o.inotify_only = true;
+	conn->dev = vbd_device_new(store, 1, &o);
 	if (!conn->dev)
 		goto fail;
 	conn->fd = -1;

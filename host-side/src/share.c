@@ -14,6 +14,7 @@
 
 #include <linux/vbridge.h>
 
+#include "fs.h"
 #include "log.h"
 #include "share.h"
 
@@ -21,6 +22,8 @@ struct vbd_share {
 	char tag[VBRIDGE_TAG_LEN + 1];	/* NUL-terminated */
 	int dir_fd;			/* O_PATH | O_DIRECTORY */
 	bool readonly;
+	int fan_fd;			/* fanotify group, or -1 */
+	bool fan_taken;			/* by a filesystem; atomic */
 };
 
 struct vbd_share_store {
@@ -55,13 +58,45 @@ static bool share_export_readonly(const struct vbd_store *st, unsigned int i)
 	return to_share_store(st)->shares[i].readonly;
 }
 
-static void share_destroy(struct vbd_store *st)
+/* The store is shared by the filesystems of several connections. */
+static int share_export_watch_take(const struct vbd_store *st, unsigned int i)
+{
+	struct vbd_share *s = (struct vbd_share *)&to_share_store(st)->shares[i];
+
+	if (s->fan_fd < 0 || __atomic_exchange_n(&s->fan_taken, true,
+						 __ATOMIC_ACQ_REL))
+		return -1;
+	return s->fan_fd;
+}
+
+static void share_export_watch_give(const struct vbd_store *st, unsigned int i)
+{
+	struct vbd_share *s = (struct vbd_share *)&to_share_store(st)->shares[i];
+
+	__atomic_store_n(&s->fan_taken, false, __ATOMIC_RELEASE);
+}
+
+void vbd_share_store_watch(struct vbd_store *st)
 {
 	struct vbd_share_store *ss = (struct vbd_share_store *)st;
 	unsigned int i;
 
 	for (i = 0; i < ss->n; i++)
+		if (ss->shares[i].fan_fd < 0)
+			ss->shares[i].fan_fd = vbd_fs_watch_open(ss->shares[i].dir_fd,
+								 ss->shares[i].tag);
+}
+
+static void share_destroy(struct vbd_store *st)
+{
+	struct vbd_share_store *ss = (struct vbd_share_store *)st;
+	unsigned int i;
+
+	for (i = 0; i < ss->n; i++) {
 		close(ss->shares[i].dir_fd);
+		if (ss->shares[i].fan_fd >= 0)
+			close(ss->shares[i].fan_fd);
+	}
 	free(ss);
 }
 
@@ -70,6 +105,8 @@ static const struct vbd_store_ops share_store_ops = {
 	.export_tag = share_export_tag,
 	.export_dir = share_export_dir,
 	.export_readonly = share_export_readonly,
+	.export_watch_take = share_export_watch_take,
+	.export_watch_give = share_export_watch_give,
 	.destroy = share_destroy,
 };
 
@@ -108,6 +145,7 @@ static int share_add(struct vbd_share_store *ss, const char *spec)
 	}
 	memset(s->tag, 0, sizeof(s->tag));
 	memcpy(s->tag, spec, taglen);
+	s->fan_fd = -1;
 	if (!vbd_share_tag_valid(s->tag)) {
 		log_err("--shared-dir %s: the tag must be printable ASCII without spaces",
 			spec);

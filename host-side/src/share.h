@@ -21,6 +21,14 @@ struct vbd_store_ops {
 	 */
 	int (*export_dir)(const struct vbd_store *st, unsigned int i);
 	bool (*export_readonly)(const struct vbd_store *st, unsigned int i);
+	/*
+	 * The fanotify group watching export i (vbd_fs_watch_open()), owned
+	 * by the store, for one reader at a time: take gives it to the
+	 * caller until it gives it back (-1: none, or taken already).
+	 * NULL: none.
+	 */
+	int (*export_watch_take)(const struct vbd_store *st, unsigned int i);
+	void (*export_watch_give)(const struct vbd_store *st, unsigned int i);
 	void (*destroy)(struct vbd_store *st);
 };
 
@@ -33,6 +41,13 @@ struct vbd_store {
  * NULL after logging why one of them is unusable.
  */
 struct vbd_store *vbd_share_store_open(char *const *specs, unsigned int n);
+
+/*
+ * Watch every export for host changes with fanotify where the kernel
+ * and the filesystem allow it (logged either way).  Needs CAP_SYS_ADMIN:
+ * before the sandbox.
+ */
+void vbd_share_store_watch(struct vbd_store *st);
 
 /* Whether tag is a valid export tag: printable ASCII, no spaces. */
 bool vbd_share_tag_valid(const char *tag);

@@ -21,6 +21,7 @@
 #include <linux/vbridge.h>
 
 #include "frontend.h"
+#include "fs_direct.h"
 #include "fs_xattr.h"
 #include "tap.h"
 
@@ -35,16 +36,6 @@ struct tfs {
 	char other[64];		/* export "other", read-only */
 	uint64_t root;
 };
-
-static char *path_in(const char *dir, const char *name)
-{
-	static char buf[4][512];
-	static unsigned int i;
-	char *p = buf[i++ % 4];
-
-	snprintf(p, 512, "%s/%s", dir, name);
-	return p;
-}
 
 static void fs_start(struct tfs *t, const struct vbd_fs_opts *opts);
 
@@ -1898,108 +1889,6 @@ static void test_xattr_parse(void)
 	CHECK_EQ(vbd_xattr_parse("trustedx", &m), -EINVAL);
 }
 
-/*
- * The filesystem dispatcher called directly from several threads, as
- * the request queues do: a request of len bytes of payload in, out_max
- * bytes out.
- */
-static int32_t direct_req(struct vbd_fs *fs, uint32_t opcode,
-			  const void *in, size_t len, void *out, size_t out_max)
-{
-	uint8_t rd[sizeof(struct vbridge_req_hdr) + 512];
-	uint8_t wr[sizeof(struct vbridge_resp_hdr) + 512];
-	struct virtq_chain c = { 0 };
-	struct vbd_fs_req r = {
-		.c = &c, .opcode = opcode, .in_len = len,
-		.out_max = out_max, .max_req_size = 65536,
-	};
-	int32_t err;
-
-	CHECK(len <= 512 && out_max <= 512);
-	memcpy(rd + sizeof(struct vbridge_req_hdr), in, len);
-	c.iov[0] = (struct iovec){ rd, sizeof(struct vbridge_req_hdr) + len };
-	c.iov[1] = (struct iovec){ wr, sizeof(struct vbridge_resp_hdr) + out_max };
-	c.rd = &c.iov[0];
-	c.nr_rd = 1;
-	c.wr = &c.iov[1];
-	c.nr_wr = 1;
-	err = vbd_fs_handle(fs, &r);
-	if (!err && out)
-		memcpy(out, wr + sizeof(struct vbridge_resp_hdr), r.out_len);
-	return err;
-}
-
-/* fs_in, then arg, then a name. */
-static int32_t direct_op(struct vbd_fs *fs, uint32_t opcode, uint64_t node,
-			 uint64_t fh, const void *arg, size_t arg_len,
-			 const char *name, void *out, size_t out_max)
-{
-	uint8_t buf[512];
-	struct vbridge_fs_in in = {
-		.nodeid = htole64(node), .fh = htole64(fh),
-	};
-	size_t len = sizeof(in);
-
-	memcpy(buf, &in, sizeof(in));
-	if (arg_len)
-		memcpy(buf + len, arg, arg_len);
-	len += arg_len;
-	if (name) {
-		memcpy(buf + len, name, strlen(name));
-		len += strlen(name);
-	}
-	return direct_req(fs, opcode, buf, len, out, out_max);
-}
-
-static void direct_event(void *opaque, const void *ev, uint32_t len)
-{
-}
-
-struct direct_fs {
-	char dir[64];
-	struct vbd_store *st;
-	struct vbd_fs *fs;
-	uint64_t root;
-};
-
-static void direct_setup(struct direct_fs *d, const struct vbd_fs_opts *opts)
-{
-	struct vbridge_fs_mount_in min = { .tag = "data" };
-	struct vbridge_fs_entry_out e;
-	char spec[128];
-	char *specs[1] = { spec };
-
-	strcpy(d->dir, "/tmp/vbridged-fs-XXXXXX");
-	CHECK(mkdtemp(d->dir));
-	snprintf(spec, sizeof(spec), "data=%s", d->dir);
-	d->st = vbd_share_store_open(specs, 1);
-	CHECK(d->st);
-	d->fs = vbd_fs_new(d->st, opts, direct_event, NULL);
-	CHECK(d->fs);
-	CHECK_EQ(direct_op(d->fs, VBRIDGE_OP_FS_MOUNT, 0, 0, &min, sizeof(min),
-			   NULL, &e, sizeof(e)), 0);
-	d->root = le64toh(e.nodeid);
-}
-
-static void direct_teardown(struct direct_fs *d)
-{
-	char cmd[128];
-
-	vbd_fs_free(d->fs);
-	d->st->ops->destroy(d->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
-	CHECK_EQ(system(cmd), 0);
-}
-
-static int32_t direct_lookup(struct direct_fs *d, uint64_t parent,
-			     const char *name, struct vbridge_fs_entry_out *e)
-{
-	struct vbridge_fs_name_in in = { .namelen = htole32(strlen(name)) };
-
-	return direct_op(d->fs, VBRIDGE_OP_FS_LOOKUP, parent, 0, &in,
-			 sizeof(in), name, e, sizeof(*e));
-}
-
 static volatile bool race_stop;
 
 static void *race_lookups(void *arg)
@@ -2114,38 +2003,6 @@ static void test_ino_reuse(void)
 	CHECK_EQ(direct_op(d.fs, VBRIDGE_OP_FS_GETATTR, fid, 0, NULL, 0, NULL,
 			   out, sizeof(struct vbridge_fs_attr_out)), -ESTALE);
 	direct_teardown(&d);
-}
-
-/* The inotify watches the process holds. */
-static unsigned int count_watches(void)
-{
-	unsigned int n = 0;
-	struct dirent *de;
-	DIR *dir = opendir("/proc/self/fd");
-
-	CHECK(dir);
-	while ((de = readdir(dir))) {
-		char link[64], path[300], line[256];
-		ssize_t len;
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
-		if (len < 0)
-			continue;
-		link[len] = 0;
-		if (strcmp(link, "anon_inode:inotify"))
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/fdinfo/%s", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f))
-			n += !strncmp(line, "inotify wd:", 11);
-		fclose(f);
-	}
-	closedir(dir);
-	return n;
 }
 
 /*

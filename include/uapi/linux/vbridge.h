@@ -49,6 +49,11 @@
  *        VBRIDGE_OP_FS_RESOLVE finds the node again from it on a new
  *        backend, so that files renamed while the backend was away are
  *        recovered.  Used only when the feature is negotiated.
+ *   2.3  VBRIDGE_F_FS_COHERENT: the device sees every change any host
+ *        process makes on the filesystem of each export (fanotify
+ *        filesystem marks on Linux hosts) and says so; with it,
+ *        VBRIDGE_EVT_FS_INVAL_EXPORT drops what the driver cached of one
+ *        export when the device lost changes to it.
  */
 #ifndef _UAPI_LINUX_VBRIDGE_H
 #define _UAPI_LINUX_VBRIDGE_H
@@ -63,7 +68,7 @@
 #define VBRIDGE_VIRTIO_ID		63
 
 #define VBRIDGE_PROTO_MAJOR		2
-#define VBRIDGE_PROTO_MINOR		2
+#define VBRIDGE_PROTO_MINOR		3
 #define VBRIDGE_PROTO_VERSION(major, minor)	(((major) << 16) | (minor))
 
 /*
@@ -84,6 +89,19 @@
  * with handles that stay valid across backend restarts (2.2).
  */
 #define VBRIDGE_F_FS_HANDLES		5
+/*
+ * Coherence (2.3).  The device watches the whole host filesystem of every
+ * export, not file by file, so that it sends INVAL_INODE and INVAL_ENTRY
+ * for every change any host process makes to a file of an export on the
+ * export root's own filesystem (vbridge_fs_attr.devidx 0), with no bound
+ * on the files watched.  When it lost changes of an export it sends
+ * VBRIDGE_EVT_FS_INVAL_EXPORT (to a driver that negotiated this bit;
+ * VBRIDGE_EVT_FS_INVAL_ALL to one that did not).  The entry and
+ * attribute timeouts it answers for such files may therefore be long.
+ * Files on other filesystems mounted below an export are watched one by
+ * one, as without the bit, within the device's own bound.
+ */
+#define VBRIDGE_F_FS_COHERENT		6
 
 #define VBRIDGE_TAG_LEN			36	/* NUL-padded, like virtio-fs */
 /*
@@ -240,6 +258,7 @@ enum vbridge_event_type {
 	VBRIDGE_EVT_FS_INVAL_INODE	= 0x1100,
 	VBRIDGE_EVT_FS_INVAL_ENTRY	= 0x1101,
 	VBRIDGE_EVT_FS_INVAL_ALL	= 0x1102,
+	VBRIDGE_EVT_FS_INVAL_EXPORT	= 0x1103,	/* 2.3, VBRIDGE_F_FS_COHERENT */
 	VBRIDGE_EVT_DISPLAY_CHANGED	= 0x1200,
 };
 
@@ -650,6 +669,9 @@ struct vbridge_fs_lock_out {
  * data from offset).  INVAL_ENTRY: drop the dentry name in parent.
  * INVAL_ALL (header only): changes were lost; drop everything cached
  * of every mount of the device.
+ * INVAL_EXPORT (VBRIDGE_F_FS_COHERENT): changes to one export were lost;
+ * drop every cached name, attribute and clean page of the mounts whose
+ * root is root (the node id MOUNT answered for that export).
  */
 struct vbridge_event_fs_inval_inode {
 	struct vbridge_event_hdr hdr;
@@ -664,6 +686,11 @@ struct vbridge_event_fs_inval_entry {
 	__le32 namelen;
 	__le32 padding;
 	char name[];
+};
+
+struct vbridge_event_fs_inval_export {
+	struct vbridge_event_hdr hdr;
+	__le64 root;
 };
 
 /*
