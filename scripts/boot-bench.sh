@@ -114,8 +114,14 @@ boot() {
 		-L /usr/share/seabios -L /usr/share/qemu -nodefaults -no-reboot \
 		-nic none -display none -monitor none -serial stdio \
 		-kernel "$kimg" "${args[@]}" -append "$append" </dev/null 2>/dev/null |
-		tr -d '\r' | grep -m1 '^BOOTBENCH ' || true)
-	wall=$((($(date +%s%N) - t0) / 1000000))
+		tr -d '\r' | { grep -m1 '^BOOTBENCH ' && date +%s%N; } || true)
+	# The time the line came, not when QEMU exited: the substitution
+	# waits for the whole pipeline, the guest's reboot and QEMU's exit.
+	wall=0
+	if [ -n "$line" ]; then
+		wall=$(((${line##*$'\n'} - t0) / 1000000))
+		line=${line%%$'\n'*}
+	fi
 	if [ -n "$BACKEND_PID" ]; then
 		kill "$BACKEND_PID" 2>/dev/null || true
 		wait "$BACKEND_PID" 2>/dev/null || true
