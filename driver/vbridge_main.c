@@ -107,6 +107,43 @@ void vbridge_dev_fail(struct vbridge_dev *vb)
 	schedule_work(&vb->fail_work);
 }
 
+/* The 32-bit fields before the tags in struct vbridge_config, in order. */
+enum {
+	VBRIDGE_CFG_NUM_RQ,
+	VBRIDGE_CFG_NUM_TAGS,
+	VBRIDGE_CFG_NUM_SCANOUTS,
+	VBRIDGE_CFG_WIDTH,
+	VBRIDGE_CFG_HEIGHT,
+	VBRIDGE_CFG_GENERATION,
+	VBRIDGE_CFG_HEAD_WORDS
+};
+
+static_assert(offsetof(struct vbridge_config, generation) ==
+	      VBRIDGE_CFG_GENERATION * sizeof(__le32));
+static_assert(offsetof(struct vbridge_config, display_height) ==
+	      VBRIDGE_CFG_HEIGHT * sizeof(__le32));
+static_assert(offsetof(struct vbridge_config, tags) ==
+	      VBRIDGE_CFG_HEAD_WORDS * sizeof(__le32));
+static_assert(VBRIDGE_TAG_LEN % sizeof(u32) == 0);
+
+/* The transport's config generation (0 where it keeps none). */
+static u32 vbridge_config_generation(struct virtio_device *vdev)
+{
+	return vdev->config->generation ? vdev->config->generation(vdev) : 0;
+}
+
+/* @words 32-bit words of the config space from @offset, as stored. */
+static void vbridge_cread_words(struct virtio_device *vdev,
+				unsigned int offset, void *buf,
+				unsigned int words)
+{
+	unsigned int i;
+
+	for (i = 0; i < words; i++)
+		vdev->config->get(vdev, offset + i * sizeof(u32),
+				  buf + i * sizeof(u32), sizeof(u32));
+}
+
 /*
  * Read and validate the configuration space.  Returns 0 or -EINVAL, with
  * a message saying what is wrong.
@@ -114,16 +151,34 @@ void vbridge_dev_fail(struct vbridge_dev *vb)
 static int vbridge_read_config(struct virtio_device *vdev,
 			       struct vbridge_cfg *cfg)
 {
-	char tags[VBRIDGE_MAX_TAGS][VBRIDGE_TAG_LEN];
+	char tags[VBRIDGE_MAX_TAGS][VBRIDGE_TAG_LEN] __aligned(4);
+	__le32 head[VBRIDGE_CFG_HEAD_WORDS];
 	struct device *dev = &vdev->dev;
-	unsigned int i, j, len;
+	unsigned int i, j, len, ntags;
+	u32 gen;
 
 	memset(cfg, 0, sizeof(*cfg));
-	virtio_cread_le(vdev, struct vbridge_config, num_request_queues,
-			&cfg->num_request_queues);
-	virtio_cread_le(vdev, struct vbridge_config, num_tags, &cfg->num_tags);
-	virtio_cread_le(vdev, struct vbridge_config, generation,
-			&cfg->generation);
+	/*
+	 * Whole 32-bit words, and only the tags in use: on a vhost-user
+	 * device every config space access is a GET_CONFIG round trip to
+	 * the backend, and virtio_cread_bytes() reads one byte at a time
+	 * (the 216 bytes of tags were 216 round trips, twice per probe,
+	 * before the root could be mounted).  The fields and the tags are
+	 * all 32-bit aligned, and a word read keeps the bytes' order.  One
+	 * generation for the fields and the tags: a new backend may come
+	 * with other tags.
+	 */
+	do {
+		gen = vbridge_config_generation(vdev);
+		vbridge_cread_words(vdev, 0, head, ARRAY_SIZE(head));
+		ntags = min(le32_to_cpu(head[VBRIDGE_CFG_NUM_TAGS]),
+			    VBRIDGE_MAX_TAGS);
+		vbridge_cread_words(vdev, offsetof(struct vbridge_config, tags),
+				    tags, ntags * VBRIDGE_TAG_LEN / sizeof(u32));
+	} while (vbridge_config_generation(vdev) != gen);
+	cfg->num_request_queues = le32_to_cpu(head[VBRIDGE_CFG_NUM_RQ]);
+	cfg->num_tags = le32_to_cpu(head[VBRIDGE_CFG_NUM_TAGS]);
+	cfg->generation = le32_to_cpu(head[VBRIDGE_CFG_GENERATION]);
 
 	if (cfg->num_request_queues < 1 ||
 	    cfg->num_request_queues > VBRIDGE_MAX_REQUEST_QUEUES) {
@@ -143,8 +198,6 @@ static int vbridge_read_config(struct virtio_device *vdev,
 			cfg->num_tags, VBRIDGE_MAX_TAGS);
 		return -EINVAL;
 	}
-	virtio_cread_bytes(vdev, offsetof(struct vbridge_config, tags),
-			   tags, sizeof(tags));
 	for (i = 0; i < cfg->num_tags; i++) {
 		/* NUL-padded; a tag may fill the whole field. */
 		len = strnlen(tags[i], VBRIDGE_TAG_LEN);
@@ -176,12 +229,9 @@ static int vbridge_read_config(struct virtio_device *vdev,
 
 	if (!virtio_has_feature(vdev, VBRIDGE_F_DISPLAY))
 		return 0;
-	virtio_cread_le(vdev, struct vbridge_config, num_scanouts,
-			&cfg->num_scanouts);
-	virtio_cread_le(vdev, struct vbridge_config, display_width,
-			&cfg->display_width);
-	virtio_cread_le(vdev, struct vbridge_config, display_height,
-			&cfg->display_height);
+	cfg->num_scanouts = le32_to_cpu(head[VBRIDGE_CFG_NUM_SCANOUTS]);
+	cfg->display_width = le32_to_cpu(head[VBRIDGE_CFG_WIDTH]);
+	cfg->display_height = le32_to_cpu(head[VBRIDGE_CFG_HEIGHT]);
 	if (cfg->num_scanouts < 1 ||
 	    cfg->num_scanouts > VBRIDGE_DISPLAY_MAX_SCANOUTS) {
 		dev_err(dev, "config: num_scanouts %u is outside 1..%u\n",

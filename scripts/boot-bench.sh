@@ -11,8 +11,9 @@
 # build/env (scripts/build.sh).
 #
 # Debian's kernel has vbridge and 9p as modules: those two boot through
-# the project's initramfs (build/initramfs.cpio.gz, vb_root=), which
-# loads them and switches to the root; virtiofs is built in there.
+# the small initramfs of image/build-rootinit.sh (build/rootinit.cpio,
+# vb_root=), which loads them and switches to the root; virtiofs is
+# built in there.
 #
 # usage: boot-bench.sh [--runs N] [--accel tcg|kvm]
 set -euo pipefail
@@ -63,7 +64,7 @@ chmod 0755 "$WORK/root/bench-init"
 # or "- - -" when it printed nothing.
 boot() {
 	local kernel=$1 kind=$2 append args=() sock=$WORK/sock t0 line wall
-	local viainitrd=0
+	local viainitrd=0 p9opts=trans=virtio,version=9p2000.L,msize=512000,cache=loose
 	append="console=ttyS0 loglevel=0 reboot=t panic=-1 no_timer_check rw"
 	case $kind in
 	vbridge)
@@ -79,9 +80,9 @@ boot() {
 			-device "vhost-user-vbridge-pci,chardev=c") ;;
 	9p)
 		if [ "$kernel" = debian ]; then
-			viainitrd=1; append="$append vb_root=r9 vb_rootfstype=9p"
+			viainitrd=1; append="$append vb_root=r9 vb_rootfstype=9p vb_rootflags=$p9opts"
 		else
-			append="$append root=r9 rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000,cache=loose"
+			append="$append root=r9 rootfstype=9p rootflags=$p9opts"
 		fi
 		args+=(-virtfs "local,path=$WORK/root,mount_tag=r9,security_model=none,id=r9") ;;
 	virtiofs)
@@ -96,8 +97,8 @@ boot() {
 		append="$append rdinit=/bench-init" ;;
 	esac
 	if [ "$viainitrd" = 1 ]; then
-		# The project's /init runs /bin/sh with what follows "--".
-		args+=(-initrd "$INITRD")
+		# Its /init runs the root's /bin/sh with what follows "--".
+		args+=(-initrd "$ROOTINIT")
 		append="$append -- /bench-init"
 	elif [ "$kind" != initramfs ]; then
 		append="$append init=/bench-init"
@@ -113,8 +114,14 @@ boot() {
 		-L /usr/share/seabios -L /usr/share/qemu -nodefaults -no-reboot \
 		-nic none -display none -monitor none -serial stdio \
 		-kernel "$kimg" "${args[@]}" -append "$append" </dev/null 2>/dev/null |
-		tr -d '\r' | grep -m1 '^BOOTBENCH ' || true)
-	wall=$((($(date +%s%N) - t0) / 1000000))
+		tr -d '\r' | { grep -m1 '^BOOTBENCH ' && date +%s%N; } || true)
+	# The time the line came, not when QEMU exited: the substitution
+	# waits for the whole pipeline, the guest's reboot and QEMU's exit.
+	wall=0
+	if [ -n "$line" ]; then
+		wall=$(((${line##*$'\n'} - t0) / 1000000))
+		line=${line%%$'\n'*}
+	fi
 	if [ -n "$BACKEND_PID" ]; then
 		kill "$BACKEND_PID" 2>/dev/null || true
 		wait "$BACKEND_PID" 2>/dev/null || true
@@ -147,4 +154,4 @@ for kind in vbridge 9p virtiofs initramfs; do
 	echo "$row |"
 done
 echo
-echo "# $ACCEL, q35, 512 MiB, 1 vCPU, best of $RUNS (by wall time); minimal bzImage $(stat -c %s "$KMIN") bytes, Debian $(basename "$KIMAGE") $(stat -c %s "$KIMAGE") bytes, project initramfs $(stat -c %s "$INITRD") bytes, busybox initramfs $(stat -c %s "$WORK/root.cpio.gz") bytes"
+echo "# $ACCEL, q35, 512 MiB, 1 vCPU, best of $RUNS (by wall time); minimal bzImage $(stat -c %s "$KMIN") bytes, Debian $(basename "$KIMAGE") $(stat -c %s "$KIMAGE") bytes, root initramfs $(stat -c %s "$ROOTINIT") bytes, busybox initramfs $(stat -c %s "$WORK/root.cpio.gz") bytes"

@@ -55,6 +55,11 @@ HOST_BINS=(--host-bin "$ROOT/build/ubridge")
 	--extra-module 9p --extra-module 9pnet_virtio \
 	--extra-module virtio-gpu --extra-module virtio_mmio "${HOST_BINS[@]}" \
 	--out "$ROOT/build/initramfs.cpio.gz"
+# The root initramfs of "vbridge run --kernel debian" and of the boot
+# benchmark: one static init and the modules, uncompressed.
+"$ROOT/image/build-rootinit.sh" --kroot "$KROOT" --kver "$KVER" \
+	--vbridge "$ROOT/vbridge.ko" --vbridge-drm "$ROOT/vbridge_drm.ko" \
+	--out "$ROOT/build/rootinit.cpio"
 # The data-integrity boot (job vb-data) also gets stress-ng and fio, with
 # their ~100 MB of libraries: an image of its own, so that the other
 # boots stay small.
@@ -104,6 +109,7 @@ QEMU=$QEMU
 VBRIDGED=$ROOT/host-side/build/vbridged
 INITRD=$ROOT/build/initramfs.cpio.gz
 INITRD_DATA=$ROOT/build/initramfs-data.cpio.gz
+ROOTINIT=$ROOT/build/rootinit.cpio
 EOV
 printf '%s' "$MATRIX_ENV" >>"$ROOT/build/env"
 step "build done"
