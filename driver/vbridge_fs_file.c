@@ -523,17 +523,21 @@ static struct vbridge_fs_ra *vbridge_fs_ra_alloc(struct vbridge_file *vf,
 }
 
 /*
- * Read ahead with several READs in flight, each of a quarter of the
- * largest request: the reader does not wait for the window it only
- * prepares, and copies the first pages of a window while the device
- * still fills the rest.  The ring bounds the requests in flight (a full
- * ring makes the submission wait).  Folios left in @rac when memory runs
- * out are unlocked by the caller and read one by one when needed.
+ * Read ahead with several READs in flight, each as large as a request
+ * may be: the reader does not wait for the window it only prepares.
+ * The window is several requests deep (bdi ra_pages, see
+ * vbridge_fs_fill_super()), so that the device fills the next ones
+ * while the reader copies: splitting a window into smaller READs only
+ * made more requests (with large folios most READs are one folio
+ * anyway), and measured no faster.  The ring bounds the requests in
+ * flight (a full ring makes the submission wait).  Folios left in @rac
+ * when memory runs out are unlocked by the caller and read one by one
+ * when needed.
  */
 static void vbridge_fs_readahead(struct readahead_control *rac)
 {
 	struct inode *inode = rac->mapping->host;
-	unsigned int chunk = max(VBRIDGE_FS(inode->i_sb)->max_pages / 4, 1U);
+	unsigned int chunk = VBRIDGE_FS(inode->i_sb)->max_pages;
 	struct vbridge_fs_ra *ra = NULL;
 	struct vbridge_file *vf;
 	unsigned int pages = 0;
