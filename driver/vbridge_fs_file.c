@@ -19,12 +19,14 @@
  * Writeback without a file (the flusher, mmap) uses any writable handle
  * of the inode, referenced (vbridge_file.ref) for as long as it is used;
  * a file's dirty pages are written back when it is closed, so an inode
- * has dirty pages only while a writable handle is open.  Writeback's
- * WRITEs ignore signals (VBRIDGE_REQ_NOSIGNAL): a task killed in close()
- * or fsync() still writes its dirty folios before the handle goes, where
- * giving up would strand them without a handle.  A WRITE that failed for
- * a transient reason (timeout, memory) redirties its folios instead of
- * dropping them.
+ * has dirty pages only while a writable handle is open.  Writeback sends
+ * its WRITEs in the background, several in flight (struct
+ * vbridge_fs_wreq), and ignores signals: a task killed in close() or
+ * fsync() still writes its dirty folios before the handle goes, where
+ * giving up would strand them without a handle.  The folios stay under
+ * writeback until the device answered; an error is recorded in the
+ * mapping for fsync and close, and a WRITE that failed for a transient
+ * reason (memory) also redirties its folios instead of dropping them.
  *
  * Operations that change data on the device behind the page cache's
  * back (truncate, punch hole, zero range, copy_file_range) hold i_rwsem
@@ -263,6 +265,9 @@ static struct vbridge_file *vbridge_fs_get_file(struct inode *inode,
 	return found;
 }
 
+struct vbridge_fs_wreq;
+static void vbridge_fs_wb_end(struct vbridge_dev *vb, void *data, int error,
+			      const void *out, u32 out_actual);
 struct vbridge_fs_ra;
 static void vbridge_fs_ra_end(struct vbridge_dev *vb, void *data, int error,
 			      const void *out, u32 out_actual);
@@ -315,18 +320,20 @@ static int vbridge_fs_read_pages(struct inode *inode, u64 fh, loff_t pos,
 /*
  * WRITE @size bytes at @pos from @bv; returns the bytes written.
  * @req_flags: VBRIDGE_REQ_KILLABLE for a write(2), VBRIDGE_REQ_NOSIGNAL
- * for writeback, whose dirty data no signal to the task that happens to
- * write it back may strand.  With
+ * for laundering a dirty folio, whose data no signal to the task that
+ * happens to write it back may strand.  With
  * VBRIDGE_FS_WRITE_APPEND the device writes at its end of file instead
  * and the size is left for the caller to fetch.  The change is recorded
  * before and after (vbridge_fs_local_change()): attributes fetched
  * meanwhile must neither shrink the file nor read our new mtime as a
- * change on the host.
+ * change on the host.  With @wr (writeback), in the background:
+ * vbridge_fs_wb_end() gets the result unless this fails, and 0 means
+ * sent.
  */
 static ssize_t vbridge_fs_write_pages(struct inode *inode, u64 fh, loff_t pos,
 				      const struct bio_vec *bv,
 				      unsigned int nr, u32 size, u32 flags,
-				      u32 req_flags)
+				      u32 req_flags, struct vbridge_fs_wreq *wr)
 {
 	struct vbridge_fs_write_out out;
 	struct {
@@ -346,13 +353,21 @@ static ssize_t vbridge_fs_write_pages(struct inode *inode, u64 fh, loff_t pos,
 	u32 written;
 	int err;
 
+	if (wr) {
+		/* The completion gets the reply: see vbridge_fs_wb_end(). */
+		args.flags = VBRIDGE_REQ_BACKGROUND;
+		args.out = NULL;
+		args.end = vbridge_fs_wb_end;
+		args.end_data = wr;
+	}
 	vbridge_fs_in_init(&in.fs, VBRIDGE_I(inode)->nodeid, fh);
 	in.write.offset = cpu_to_le64(pos);
 	in.write.size = cpu_to_le32(size);
 	in.write.flags = cpu_to_le32(flags);
 	vbridge_fs_local_change(inode, -1);
-	err = vbridge_fs_call(VBRIDGE_FS(inode->i_sb), &args, sizeof(out));
-	if (err)
+	err = vbridge_fs_call(VBRIDGE_FS(inode->i_sb), &args,
+			      wr ? 0 : sizeof(out));
+	if (err || wr)
 		return err;
 	written = le32_to_cpu(out.size);
 	if (written > size)
@@ -508,17 +523,21 @@ static struct vbridge_fs_ra *vbridge_fs_ra_alloc(struct vbridge_file *vf,
 }
 
 /*
- * Read ahead with several READs in flight, each of a quarter of the
- * largest request: the reader does not wait for the window it only
- * prepares, and copies the first pages of a window while the device
- * still fills the rest.  The ring bounds the requests in flight (a full
- * ring makes the submission wait).  Folios left in @rac when memory runs
- * out are unlocked by the caller and read one by one when needed.
+ * Read ahead with several READs in flight, each as large as a request
+ * may be: the reader does not wait for the window it only prepares.
+ * The window is several requests deep (bdi ra_pages, see
+ * vbridge_fs_fill_super()), so that the device fills the next ones
+ * while the reader copies: splitting a window into smaller READs only
+ * made more requests (with large folios most READs are one folio
+ * anyway), and measured no faster.  The ring bounds the requests in
+ * flight (a full ring makes the submission wait).  Folios left in @rac
+ * when memory runs out are unlocked by the caller and read one by one
+ * when needed.
  */
 static void vbridge_fs_readahead(struct readahead_control *rac)
 {
 	struct inode *inode = rac->mapping->host;
-	unsigned int chunk = max(VBRIDGE_FS(inode->i_sb)->max_pages / 4, 1U);
+	unsigned int chunk = VBRIDGE_FS(inode->i_sb)->max_pages;
 	struct vbridge_fs_ra *ra = NULL;
 	struct vbridge_file *vf;
 	unsigned int pages = 0;
@@ -611,7 +630,7 @@ static int vbridge_fs_write_through(struct file *file, struct inode *inode,
 		bvec_set_folio(&bv, folio, copied, off);
 		written = vbridge_fs_write_pages(inode, vf->fh, pos, &bv, 1,
 						 copied, 0,
-						 VBRIDGE_REQ_KILLABLE);
+						 VBRIDGE_REQ_KILLABLE, NULL);
 	}
 	if (written == copied) {
 		if (!off && copied == folio_size(folio))
@@ -666,17 +685,32 @@ out:
 
 VBRIDGE_AOPS_WRITE_WRAPPERS(vbridge_fs_write_begin, vbridge_fs_write_end)
 
-/* Contiguous folios under writeback, sent as one WRITE. */
-struct vbridge_fs_wb {
+/*
+ * One WRITE of writeback: contiguous folios under writeback, sent in the
+ * background (as FUSE's writepages), so that the walk gathers the next
+ * WRITE while the device writes this one and several are in flight.
+ * The folios keep their writeback flag until the device answered (or
+ * the request failed): fsync and close wait for exactly that, and a
+ * folio under writeback cannot be truncated or invalidated, which also
+ * keeps the inode alive until vbridge_fs_wb_done() has ended the last.
+ */
+struct vbridge_fs_wreq {
 	struct inode *inode;
-	struct writeback_control *wbc;
-	u64 fh;
+	struct vbridge_file *vf;
 	loff_t pos;
 	u32 size;
 	unsigned int nr;
-	struct folio **folios;
+	struct folio *folios[];
+};
+
+/* The writepages walk: the WRITE being gathered. */
+struct vbridge_fs_wb {
+	struct inode *inode;
+	struct writeback_control *wbc;
+	struct vbridge_file *vf;
+	struct vbridge_fs_wreq *wr;
 	struct bio_vec *bv;
-	/* The first error of a WRITE, kept while the walk goes on. */
+	/* The first error of a WRITE sent, kept while the walk goes on. */
 	int err;
 };
 
@@ -692,34 +726,81 @@ static bool vbridge_fs_wb_retry(int err)
 	       err == -ENOMEM || err == -EAGAIN;
 }
 
-static int vbridge_fs_wb_flush(struct vbridge_fs_wb *wb)
+/*
+ * The end of @wr's WRITE with @err: record the new size, or the error
+ * for fsync and close (mapping_set_error()), redirtying the folios for a
+ * transient one, then end their writeback.  @wbc: the walk's, when the
+ * WRITE could not even be sent; NULL from the completion.  Nothing here
+ * sleeps or waits for another request (vbridge_end_t).
+ */
+static void vbridge_fs_wb_done(struct vbridge_fs_wreq *wr, int err,
+			       struct writeback_control *wbc)
 {
-	ssize_t written;
+	struct vbridge_file *vf = wr->vf;
+	bool retry = vbridge_fs_wb_retry(err);
 	unsigned int i;
-	bool retry;
-	int err = 0;
 
-	if (!wb->nr)
-		return 0;
-	written = vbridge_fs_write_pages(wb->inode, wb->fh, wb->pos, wb->bv,
-					 wb->nr, wb->size, 0,
-					 VBRIDGE_REQ_NOSIGNAL);
-	if (written < 0)
-		err = written;
-	else if (written != wb->size)
-		err = -EIO;
-	retry = vbridge_fs_wb_retry(err);
-	for (i = 0; i < wb->nr; i++) {
-		/* Under writeback the folio cannot be truncated away. */
-		if (retry)
-			folio_redirty_for_writepage(wb->wbc, wb->folios[i]);
-		else if (err)
-			mapping_set_error(wb->inode->i_mapping, err);
-		folio_end_writeback(wb->folios[i]);
+	if (!err)
+		vbridge_fs_local_change(wr->inode, wr->pos + wr->size);
+	else
+		mapping_set_error(wr->inode->i_mapping, err);
+	for (i = 0; i < wr->nr; i++) {
+		/*
+		 * Still dirty data, written again later; the error above
+		 * tells fsync that it is not on the device yet.  Under
+		 * writeback the folio cannot be truncated away.
+		 */
+		if (retry && wbc)
+			folio_redirty_for_writepage(wbc, wr->folios[i]);
+		else if (retry)
+			folio_mark_dirty(wr->folios[i]);
+		/* The last one may let the inode go: not touched after. */
+		folio_end_writeback(wr->folios[i]);
 	}
-	wb->nr = 0;
-	wb->size = 0;
-	return err;
+	vbridge_fs_put_file(vf);
+	kfree(wr);
+}
+
+/* vbridge_end_t of a writeback WRITE, from the completion work. */
+static void vbridge_fs_wb_end(struct vbridge_dev *vb, void *data, int error,
+			      const void *out, u32 out_actual)
+{
+	const struct vbridge_fs_write_out *wo = out;
+	struct vbridge_fs_wreq *wr = data;
+
+	if (!error && out_actual < sizeof(*wo))
+		error = -EIO;
+	/* A short write: the device could not take it all. */
+	else if (!error && le32_to_cpu(wo->size) != wr->size)
+		error = -EIO;
+	vbridge_fs_wb_done(wr, error, NULL);
+}
+
+/*
+ * Send the WRITE gathered in @wb in the background.  Writeback's
+ * WRITEs ignore signals: no signal to the task that happens to write
+ * back (a process killed in close() or fsync()) may strand dirty data,
+ * and a WRITE on the ring is always waited for.
+ */
+static void vbridge_fs_wb_send(struct vbridge_fs_wb *wb)
+{
+	struct vbridge_fs_wreq *wr = wb->wr;
+	unsigned int i;
+	int err;
+
+	wb->wr = NULL;
+	for (i = 0; i < wr->nr; i++)
+		bvec_set_folio(&wb->bv[i], wr->folios[i],
+			       min_t(loff_t, folio_size(wr->folios[i]),
+				     wr->pos + wr->size -
+				     folio_pos(wr->folios[i])), 0);
+	err = vbridge_fs_write_pages(wr->inode, wr->vf->fh, wr->pos, wb->bv,
+				     wr->nr, wr->size, 0, 0, wr);
+	if (err) {
+		/* Never on the ring: the walk's caller gets the error too. */
+		wb->err = wb->err ?: err;
+		vbridge_fs_wb_done(wr, err, wb->wbc);
+	}
 }
 
 /*
@@ -734,6 +815,7 @@ static int vbridge_fs_wb_folio(struct folio *folio,
 	struct inode *inode = wb->inode;
 	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
 	loff_t isize = i_size_read(inode), fpos = folio_pos(folio);
+	struct vbridge_fs_wreq *wr = wb->wr;
 	size_t len;
 
 	if (fpos >= isize) {
@@ -745,17 +827,32 @@ static int vbridge_fs_wb_folio(struct folio *folio,
 		return 0;
 	}
 	len = min_t(loff_t, folio_size(folio), isize - fpos);
-	if (wb->nr && (fpos != wb->pos + wb->size ||
-		       wb->size + len > (size_t)fs->max_pages << PAGE_SHIFT ||
-		       (wb->size & (PAGE_SIZE - 1))))
-		wb->err = vbridge_fs_wb_flush(wb) ?: wb->err;
+	if (wr && (fpos != wr->pos + wr->size ||
+		   wr->size + len > (size_t)fs->max_pages << PAGE_SHIFT ||
+		   (wr->size & (PAGE_SIZE - 1)))) {
+		vbridge_fs_wb_send(wb);
+		wr = NULL;
+	}
+	if (!wr) {
+		wr = kzalloc(struct_size(wr, folios, fs->max_pages),
+			     GFP_KERNEL);
+		if (!wr) {
+			/* Still dirty, for the next writeback. */
+			folio_redirty_for_writepage(wbc, folio);
+			folio_unlock(folio);
+			wb->err = wb->err ?: -ENOMEM;
+			return 0;
+		}
+		refcount_inc(&wb->vf->ref);
+		wr->vf = wb->vf;
+		wr->inode = inode;
+		wr->pos = fpos;
+		wb->wr = wr;
+	}
 	folio_start_writeback(folio);
 	folio_unlock(folio);
-	if (!wb->nr)
-		wb->pos = fpos;
-	bvec_set_folio(&wb->bv[wb->nr], folio, len, 0);
-	wb->folios[wb->nr++] = folio;
-	wb->size += len;
+	wr->folios[wr->nr++] = folio;
+	wr->size += len;
 	return 0;
 }
 
@@ -765,31 +862,28 @@ static int vbridge_fs_writepages(struct address_space *mapping,
 	struct inode *inode = mapping->host;
 	struct vbridge_fs *fs = VBRIDGE_FS(inode->i_sb);
 	struct vbridge_fs_wb wb = { .inode = inode, .wbc = wbc };
-	struct vbridge_file *vf;
 	unsigned int nofs;
 	int err = 0;
 
-	vf = vbridge_fs_get_file(inode, NULL, FMODE_WRITE);
-	if (!vf)
+	wb.vf = vbridge_fs_get_file(inode, NULL, FMODE_WRITE);
+	if (!wb.vf)
 		return -EBADF;
-	wb.fh = vf->fh;
 	/* Reclaim must not recurse into the filesystem from here. */
 	nofs = memalloc_nofs_save();
-	wb.folios = kmalloc_array(fs->max_pages, sizeof(*wb.folios),
-				  GFP_KERNEL);
+	/* Reused by each WRITE: the request copies it. */
 	wb.bv = kmalloc_array(fs->max_pages, sizeof(*wb.bv), GFP_KERNEL);
-	if (!wb.folios || !wb.bv) {
+	if (!wb.bv) {
 		wb.err = -ENOMEM;
 		goto out;
 	}
 	err = vbridge_write_cache_folios(mapping, wbc, vbridge_fs_wb_folio,
 					 &wb);
-	wb.err = vbridge_fs_wb_flush(&wb) ?: wb.err;
-out:
-	kfree(wb.folios);
+	if (wb.wr)
+		vbridge_fs_wb_send(&wb);
 	kfree(wb.bv);
+out:
 	memalloc_nofs_restore(nofs);
-	vbridge_fs_put_file(vf);
+	vbridge_fs_put_file(wb.vf);
 	return wb.err ?: err;
 }
 
@@ -818,7 +912,7 @@ static int vbridge_fs_launder_folio(struct folio *folio)
 	bvec_set_folio(&bv, folio, len, 0);
 	nofs = memalloc_nofs_save();
 	written = vbridge_fs_write_pages(inode, vf->fh, fpos, &bv, 1, len, 0,
-					 VBRIDGE_REQ_NOSIGNAL);
+					 VBRIDGE_REQ_NOSIGNAL, NULL);
 	memalloc_nofs_restore(nofs);
 	vbridge_fs_put_file(vf);
 	if (written == len)
