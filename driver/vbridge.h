@@ -627,6 +627,7 @@ void vbridge_fs_unregister(void);
 void vbridge_fs_add_device(struct vbridge_dev *vb);
 void vbridge_fs_remove_device(struct vbridge_dev *vb);
 bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len);
+void vbridge_fs_device_failed(struct vbridge_dev *vb);
 void vbridge_fs_forget(struct vbridge_fs *fs, u64 nodeid, u64 nlookup);
 bool vbridge_fs_mounted(struct vbridge_dev *vb);
 u64 vbridge_fs_timeout(struct vbridge_fs *fs, u64 valid_ns);

@@ -518,6 +518,22 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len)
 	return true;
 }
 
+/*
+ * @vb failed: no INVAL event comes any more, so what the mounts cache
+ * holds only for as long as the host would tell of a change (an hour
+ * where it watches with fanotify) expires now, as on INVAL_ALL.  Calls
+ * then go to the device and fail until a new backend takes over.
+ */
+void vbridge_fs_device_failed(struct vbridge_dev *vb)
+{
+	struct vbridge_event_hdr hdr = {
+		.type = cpu_to_le32(VBRIDGE_EVT_FS_INVAL_ALL),
+		.len = cpu_to_le32(sizeof(hdr)),
+	};
+
+	vbridge_fs_event(vb, &hdr, sizeof(hdr));
+}
+
 /* Superblock */
 
 static struct inode *vbridge_fs_alloc_inode(struct super_block *sb)

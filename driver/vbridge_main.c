@@ -484,6 +484,7 @@ static void vbridge_fail_work(struct work_struct *work)
 	mutex_unlock(&vb->state_lock);
 	wake_up_all(&vb->state_wq);
 	wake_up_all(&vb->evt_wq);
+	vbridge_fs_device_failed(vb);
 }
 
 /*
