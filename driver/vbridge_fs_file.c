@@ -37,6 +37,7 @@
  * land in the range afterwards and no stale folio can show through.
  */
 
+#include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/falloc.h>
 #include <linux/mm.h>
@@ -1236,7 +1237,7 @@ static int vbridge_fs_lock_req(struct file *file, u32 opcode, u32 kind,
 	} in = {};
 	struct vbridge_args args = {
 		.opcode = opcode,
-		/* A blocked SETLKW is interrupted by any signal. */
+		/* A blocking lock is interrupted by any signal. */
 		.flags = opcode == VBRIDGE_OP_FS_SETLKW ? 0 :
 			 VBRIDGE_REQ_KILLABLE,
 		.in = &in,
@@ -1265,6 +1266,9 @@ static int vbridge_fs_lock_req(struct file *file, u32 opcode, u32 kind,
 	return err;
 }
 
+/* Longest pause between two tries of a blocking lock held elsewhere. */
+#define VBRIDGE_FS_LOCK_POLL_MAX_MS	32
+
 /*
  * Take or drop a lock on the device, then record it locally so that the
  * VFS drops it on close and /proc/locks shows it.  Unlocking goes the
@@ -1274,6 +1278,7 @@ static int vbridge_fs_lock_req(struct file *file, u32 opcode, u32 kind,
 static int vbridge_fs_setlk(struct file *file, bool wait, u32 kind,
 			    const void *owner, struct file_lock *fl)
 {
+	unsigned int delay_ms = 1;
 	int err;
 
 	if (lock_is_unlock(fl)) {
@@ -1287,11 +1292,16 @@ static int vbridge_fs_setlk(struct file *file, bool wait, u32 kind,
 		err = vbridge_fs_lock_req(file, wait ? VBRIDGE_OP_FS_SETLKW :
 					  VBRIDGE_OP_FS_SETLK, kind, owner,
 					  fl, NULL);
-		/* The device waited a while: ask again. */
 		if (!wait || err != -EAGAIN)
 			break;
-		if (signal_pending(current))
+		/*
+		 * Held elsewhere.  The device does not wait for it (that
+		 * would hold up its queue), so poll, backing off as NFS
+		 * does, until the lock is ours or a signal comes.
+		 */
+		if (msleep_interruptible(delay_ms) || signal_pending(current))
 			return -ERESTARTSYS;
+		delay_ms = min(delay_ms * 2, VBRIDGE_FS_LOCK_POLL_MAX_MS);
 	}
 	if (err)
 		return err;

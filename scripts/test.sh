@@ -125,7 +125,7 @@ echo "==> data-integrity tests (QEMU, vbridged, host CPU load)"
 "$ROOT/scripts/data-test.sh" --log "$LOGDIR/data.log" --timeout 900 \
 	--attr-timeout 2 --entry-timeout 0
 data_status=$?
-tr -d '\r' <"$LOGDIR/data.log" | grep -a '^\(not \)\?ok - \|^# \(MISMATCH\|FAIL\|mode\|data\|after\)\|^#   \(expected\|got\|after\)'
+tr -d '\r' <"$LOGDIR/data.log" | grep -a '^\(not \)\?ok - \|^# \(MISMATCH\|FAIL\|mode\|data\|after\)\|^#   \(expected\|got\|after\|stress-ng\)'
 data_pass=$(grep -ac '^ok - ' "$LOGDIR/data.log")
 data_fail=$(grep -ac '^not ok - ' "$LOGDIR/data.log")
 PASSED=$((PASSED + data_pass)); FAILED=$((FAILED + data_fail))

@@ -16,6 +16,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -764,13 +765,22 @@ static int child_lock(const char *path, int kind)
 	return WEXITSTATUS(status);
 }
 
+/* Only interrupts: the blocked F_SETLKW must fail with EINTR. */
+static void on_lock_alarm(int sig)
+{
+	(void)sig;
+}
+
 TEST_F(vbfs, locks)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	char *f = pathf(self, "lk");
-	int fd, r, status;
+	int fd, r, i, status;
+	cpu_set_t cpu0, all;
+	double t0, dt;
 	pid_t pid;
 
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(all), &all));
 	ASSERT_EQ(0, write_file(f, "locks", 5));
 	fd = open(f, O_RDWR);
 	ASSERT_LE(0, fd);
@@ -789,7 +799,15 @@ TEST_F(vbfs, locks)
 	close(open(f, O_RDONLY));
 	EXPECT_EQ(0, child_lock(f, 0));
 
-	/* SETLKW waits past the device's 1 s round. */
+	/*
+	 * SETLKW waits while the lock is held and gets it once freed.  The
+	 * waiter must not hold up the device meanwhile: on one CPU (so one
+	 * request queue) with it, five of our requests and the unlock go
+	 * through at once.
+	 */
+	CPU_ZERO(&cpu0);
+	CPU_SET(0, &cpu0);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(cpu0), &cpu0));
 	ASSERT_EQ(0, fcntl(fd, F_SETLK, &fl));
 	pid = fork();
 	if (!pid) {
@@ -801,11 +819,35 @@ TEST_F(vbfs, locks)
 			_exit(1);
 		_exit(fcntl(cfd, F_SETLKW, &cl) ? 2 : 0);
 	}
-	usleep(1500 * 1000);
+	usleep(300 * 1000);
+	t0 = now_ms();
+	for (i = 0; i < 5; i++)
+		EXPECT_EQ(-1, getxattr(f, "user.vbridge-none", NULL, 0));
 	fl.l_type = F_UNLCK;
 	ASSERT_EQ(0, fcntl(fd, F_SETLK, &fl));
+	dt = now_ms() - t0;
+	EXPECT_GT(1000, dt) TH_LOG("5 requests and the unlock took %.0f ms", dt);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	sched_setaffinity(0, sizeof(all), &all);
+
+	/* Any signal ends the wait: EINTR without SA_RESTART. */
+	fl.l_type = F_WRLCK;
+	ASSERT_EQ(0, fcntl(fd, F_SETLK, &fl));
+	pid = fork();
+	if (!pid) {
+		struct sigaction sa = { .sa_handler = on_lock_alarm };
+		int cfd = open(f, O_RDWR);
+		struct flock cl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+		sigaction(SIGALRM, &sa, NULL);
+		alarm(1);
+		_exit(fcntl(cfd, F_SETLKW, &cl) == -1 && errno == EINTR ? 0 : 3);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fl.l_type = F_UNLCK;
+	ASSERT_EQ(0, fcntl(fd, F_SETLK, &fl));
 
 	/* OFD */
 	fl.l_type = F_WRLCK;

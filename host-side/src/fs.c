@@ -166,7 +166,7 @@ static const struct fs_op fs_ops[] = {
 	OP(GETLK, op_getlk, sizeof(struct vbridge_fs_lock_in),
 	   sizeof(struct vbridge_fs_lock_out), 0),
 	OP(SETLK, op_setlk, sizeof(struct vbridge_fs_lock_in), 0, 0),
-	OP(SETLKW, op_setlkw, sizeof(struct vbridge_fs_lock_in), 0, 0),
+	OP(SETLKW, op_setlk, sizeof(struct vbridge_fs_lock_in), 0, 0),
 	OP(BATCH_FORGET, op_batch_forget,
 	   sizeof(struct vbridge_fs_batch_forget_in), 0, 0),
 	OP(GET_HANDLE, op_get_handle, 0, sizeof(struct vbridge_fs_handle), 0),

@@ -6,9 +6,10 @@
  * open file description of the node private to that owner, so owners
  * conflict with each other and with host processes.  OFD locks use the
  * handle's own description, BSD locks flock() it.  A blocking SETLKW
- * retries the non-blocking lock for up to FS_LOCK_WAIT_MS, then
- * answers -EAGAIN and the driver asks again: the queue thread is never
- * blocked for long, and nothing is left pending at reset.
+ * is tried once and answered -EAGAIN while the lock is held elsewhere;
+ * the driver waits and asks again.  Waiting here would hold up the
+ * request queue, whose next request may be the unlock that frees the
+ * lock, and nothing is ever left pending at reset.
  */
 #include <endian.h>
 #include <errno.h>
@@ -20,8 +21,6 @@
 #include <sys/file.h>
 
 #include "fs_priv.h"
-
-#define FS_LOCK_WAIT_MS		1000
 
 /* Drop owner's POSIX locks on n and its description (lock held). */
 void owner_drop_locked(struct vbd_fs *fs, struct fs_node *n,
@@ -120,13 +119,12 @@ static int try_lock_locked(struct fs_ctx *x, struct fs_handle *h,
 	return -EINVAL;
 }
 
-static int do_lock(struct fs_ctx *x, bool get, bool wait)
+static int do_lock(struct fs_ctx *x, bool get)
 {
 	struct vbridge_fs_lock_out out = { 0 };
 	struct vbridge_fs_lock_in in;
 	struct fs_handle *h;
 	struct flock fl;
-	unsigned int waited = 0, delay = 1;
 	uint32_t type;
 	int err;
 
@@ -146,18 +144,9 @@ static int do_lock(struct fs_ctx *x, bool get, bool wait)
 		return -EBADF;
 	}
 	lock_to_flock(&in.lk, &fl);
-	for (;;) {
-		pthread_mutex_lock(&x->fs->lock);
-		err = try_lock_locked(x, h, &in, get ? F_OFD_GETLK : F_OFD_SETLK,
-				      &fl);
-		pthread_mutex_unlock(&x->fs->lock);
-		if (!wait || (err != -EAGAIN && err != -EWOULDBLOCK) ||
-		    waited >= FS_LOCK_WAIT_MS)
-			break;
-		usleep(delay * 1000);
-		waited += delay;
-		delay = delay < 32 ? delay * 2 : delay;
-	}
+	pthread_mutex_lock(&x->fs->lock);
+	err = try_lock_locked(x, h, &in, get ? F_OFD_GETLK : F_OFD_SETLK, &fl);
+	pthread_mutex_unlock(&x->fs->lock);
 	handle_put(x->fs, h);
 	if (err || !get)
 		return err;
@@ -171,15 +160,11 @@ static int do_lock(struct fs_ctx *x, bool get, bool wait)
 
 int op_getlk(struct fs_ctx *x)
 {
-	return do_lock(x, true, false);
+	return do_lock(x, true);
 }
 
+/* SETLK and SETLKW alike: see the top of this file. */
 int op_setlk(struct fs_ctx *x)
 {
-	return do_lock(x, false, false);
-}
-
-int op_setlkw(struct fs_ctx *x)
-{
-	return do_lock(x, false, true);
+	return do_lock(x, false);
 }

@@ -282,6 +282,5 @@ int op_resolve(struct fs_ctx *x);
 
 int op_getlk(struct fs_ctx *x);
 int op_setlk(struct fs_ctx *x);
-int op_setlkw(struct fs_ctx *x);
 
 #endif /* VBD_FS_PRIV_H */

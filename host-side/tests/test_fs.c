@@ -1245,6 +1245,7 @@ static void test_locks(void)
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 10 };
 	struct vbridge_fs_flush_in flush = { .lock_owner = htole64(1) };
 	struct vbridge_fs_lock c;
+	struct timespec t0, t1;
 	uint64_t id, fh, fh2;
 	struct fe_resp r;
 	struct tfs t;
@@ -1263,9 +1264,16 @@ static void test_locks(void)
 	CHECK_EQ(lock_op(&t, VBRIDGE_OP_FS_GETLK, id, fh2, 2, VBRIDGE_FS_LK_POSIX,
 			 F_WRLCK, &c), 0);
 	CHECK_EQ(le32toh(c.type), F_RDLCK);
-	/* SETLKW gives up after a while: the driver asks again. */
+	/*
+	 * SETLKW does not hold the queue while the lock is held: it is
+	 * answered at once, and the driver asks again.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	CHECK_EQ(lock_op(&t, VBRIDGE_OP_FS_SETLKW, id, fh2, 2, VBRIDGE_FS_LK_POSIX,
 			 F_WRLCK, NULL), -EAGAIN);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK((t1.tv_sec - t0.tv_sec) * 1000 +
+	      (t1.tv_nsec - t0.tv_nsec) / 1000000 < 200);
 	/* The host sees the guest's lock. */
 	fd = open(path_in(t.dir, "f"), O_RDWR | O_CLOEXEC);
 	CHECK(fd >= 0);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -443,27 +444,39 @@ static void lock_to_wire(const struct flock *l, struct vbridge_fs_lock *w)
 	w->pid = htole32(l->l_pid);
 }
 
-/* GETLK, SETLK, SETLKW; SETLKW is sent again while the device says EAGAIN. */
+/*
+ * GETLK, SETLK, SETLKW.  The device answers SETLKW with EAGAIN at once
+ * while the lock is held elsewhere: ask again after a pause, backing off
+ * to UB_LOCK_POLL_MAX_MS, until the lock is ours or the request is
+ * interrupted.
+ */
+#define UB_LOCK_POLL_MAX_MS	32
+
 static int lock_op(fuse_req_t req, uint32_t opcode, fuse_ino_t ino,
 		   struct fuse_file_info *fi, uint32_t kind,
 		   struct vbridge_fs_lock_in *li, struct vbridge_fs_lock_out *lo)
 {
+	unsigned int delay_ms = 1;
 	struct fsreq r;
 	int err;
 
 	li->owner = htole64(fi->lock_owner);
 	li->kind = htole32(kind);
-	do {
+	for (;;) {
 		fsreq_init(&r, req, ino, fi->fh);
 		fsreq_add(&r, li, sizeof(*li));
 		if (lo)
 			err = fsreq_call_exact(&r, opcode, lo, sizeof(*lo));
 		else
 			err = fsreq_call(&r, opcode, NULL, 0, NULL);
-		if (err == -EAGAIN && opcode == VBRIDGE_OP_FS_SETLKW &&
-		    fuse_req_interrupted(req))
+		if (err != -EAGAIN || opcode != VBRIDGE_OP_FS_SETLKW)
+			break;
+		if (fuse_req_interrupted(req))
 			return -EINTR;
-	} while (err == -EAGAIN && opcode == VBRIDGE_OP_FS_SETLKW);
+		usleep(delay_ms * 1000);
+		delay_ms = delay_ms < UB_LOCK_POLL_MAX_MS ? delay_ms * 2 :
+			   delay_ms;
+	}
 	return err;
 }
 

@@ -54,6 +54,10 @@
  *        filesystem marks on Linux hosts) and says so; with it,
  *        VBRIDGE_EVT_FS_INVAL_EXPORT drops what the driver cached of one
  *        export when the device lost changes to it.
+ *   2.3  (compatible) SETLKW: devices answer -EAGAIN at once while the
+ *        lock is held elsewhere, and drivers wait before asking again
+ *        (formerly the device waited up to a second, which held up the
+ *        request queue behind it).
  */
 #ifndef _UAPI_LINUX_VBRIDGE_H
 #define _UAPI_LINUX_VBRIDGE_H
@@ -637,9 +641,11 @@ struct vbridge_fs_copy_range_out {
  * (owner); the device takes the same kind of lock on the host file, so
  * guest locks conflict with host locks and other guests' locks.
  * GETLK answers with the conflicting lock, or type F_UNLCK.  SETLKW may
- * be answered with -EAGAIN when the device waited a while without
- * getting the lock: the driver then sends it again, unless the caller
- * has a signal pending.
+ * be answered with -EAGAIN while the lock is held elsewhere: the driver
+ * then waits a little (backing off) and sends it again, unless the
+ * caller has a signal pending.  A device should answer at once rather
+ * than wait for the lock: the request that frees it may be queued
+ * behind.
  */
 #define VBRIDGE_FS_LK_POSIX		0
 #define VBRIDGE_FS_LK_OFD		1
