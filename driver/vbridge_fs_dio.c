@@ -29,7 +29,10 @@
 
 #include "vbridge.h"
 
-/* Ends asynchronous I/O in process context; flushed at module exit. */
+/*
+ * Ends asynchronous I/O that must sleep to end (writes, READs into pages
+ * that were cleaned meanwhile); flushed at module exit.
+ */
 static struct workqueue_struct *vbridge_fs_dio_wq;
 
 /**
@@ -92,18 +95,105 @@ static void vbridge_fs_dio_stop(struct vbridge_fs_dio *dio, loff_t pos,
 }
 
 /*
- * Drop one of @dio's pending references: the last queues the end of an
- * asynchronous I/O; a waiting submitter is woken.  @dio may be gone once
- * the count is down (wake_up_var() only hashes the address).
+ * Release the caller's pages and @dio's parts; the bytes done.  Unless
+ * @may_sleep, the pages of a READ are known to be dirty already.
+ */
+static size_t vbridge_fs_dio_release(struct vbridge_fs_dio *dio,
+				     bool may_sleep)
+{
+	struct vbridge_fs_dio_part *part;
+	loff_t end = min_t(loff_t, dio->end, dio->start + dio->sent);
+
+	while ((part = dio->parts)) {
+		dio->parts = part->next;
+		/* The device wrote into the pages of a READ. */
+		if (part->pinned)
+			unpin_user_pages_dirty_lock(part->pages, part->nr,
+						    may_sleep && !dio->write &&
+						    part->done);
+		kfree(part);
+	}
+	return end - dio->start;
+}
+
+/*
+ * End @dio once no request is in flight: the pages, the page cache over
+ * what was written, the position.  Returns the bytes done or the error.
+ * Without @may_sleep, only for a READ vbridge_fs_dio_atomic_end() allows.
+ */
+static ssize_t vbridge_fs_dio_complete(struct vbridge_fs_dio *dio,
+				       u32 wflags, bool may_sleep)
+{
+	struct inode *inode = dio->inode;
+	size_t done = vbridge_fs_dio_release(dio, may_sleep);
+	loff_t pos = dio->start + done;
+	ssize_t ret = done ?: dio->err;
+
+	if (dio->write && done && (wflags & VBRIDGE_FS_WRITE_APPEND)) {
+		/*
+		 * Where the data landed is the device's business: take its
+		 * size as the position and drop what may now be stale.
+		 */
+		invalidate_inode_pages2(inode->i_mapping);
+		if (!vbridge_fs_refresh_attr(inode, true))
+			pos = max_t(loff_t, i_size_read(inode), pos);
+	} else if (dio->write) {
+		/* Only now may the size show what the device has. */
+		vbridge_fs_local_change(inode, done ? pos : -1);
+		if (done)
+			invalidate_inode_pages2_range(inode->i_mapping,
+						      dio->start >> PAGE_SHIFT,
+						      (pos - 1) >> PAGE_SHIFT);
+	}
+	inode_dio_end(inode);
+	dio->iocb->ki_pos = pos;
+	kfree(dio);
+	return ret;
+}
+
+/*
+ * Whether @dio can end without sleeping, in the virtqueue callback: a
+ * READ whose caller's pages are all still dirty (dirtied when pinned, as
+ * the block layer's bio_set_pages_dirty() does), so that unpinning them
+ * need not lock any.  Writes end in process context: the page cache over
+ * them and the attributes are updated under sleeping locks.
+ */
+static bool vbridge_fs_dio_atomic_end(const struct vbridge_fs_dio *dio)
+{
+	const struct vbridge_fs_dio_part *part;
+	unsigned int i;
+
+	if (dio->write)
+		return false;
+	for (part = dio->parts; part; part = part->next) {
+		if (!part->pinned)
+			continue;
+		for (i = 0; i < part->nr; i++)
+			if (!PageDirty(part->pages[i]))
+				return false;
+	}
+	return true;
+}
+
+/*
+ * Drop one of @dio's pending references: the last ends an asynchronous
+ * I/O, here or in the workqueue; a waiting submitter is woken.  @dio may
+ * be gone once the count is down (wake_up_var() only hashes the address).
  */
 static void vbridge_fs_dio_put(struct vbridge_fs_dio *dio)
 {
 	bool wait = dio->wait;
 
-	if (atomic_dec_and_test(&dio->pending))
+	if (!atomic_dec_and_test(&dio->pending)) {
+		if (wait)
+			wake_up_var(&dio->pending);
+	} else if (vbridge_fs_dio_atomic_end(dio)) {
+		/* No hop through the workqueue: one wake-up fewer. */
+		dio->iocb->ki_complete(dio->iocb,
+				       vbridge_fs_dio_complete(dio, 0, false));
+	} else {
 		queue_work(vbridge_fs_dio_wq, &dio->work);
-	else if (wait)
-		wake_up_var(&dio->pending);
+	}
 }
 
 /* Wait until only the submitter's reference is left: nothing in flight. */
@@ -224,60 +314,13 @@ vbridge_fs_dio_part_get(struct vbridge_fs_dio *dio, struct iov_iter *iter,
 	for (left = got, part->nr = 0; left; left -= seg, off = 0) {
 		seg = min_t(size_t, PAGE_SIZE - off, left);
 		bvec_set_page(&bv[part->nr], part->pages[part->nr], seg, off);
+		/* Dirtied now, the pages need no lock when the READ ends. */
+		if (!dio->write && part->pinned &&
+		    !PageDirty(part->pages[part->nr]))
+			set_page_dirty_lock(part->pages[part->nr]);
 		part->nr++;
 	}
 	return part;
-}
-
-/* Release the caller's pages and @dio's parts; the bytes done. */
-static size_t vbridge_fs_dio_release(struct vbridge_fs_dio *dio)
-{
-	struct vbridge_fs_dio_part *part;
-	loff_t end = min_t(loff_t, dio->end, dio->start + dio->sent);
-
-	while ((part = dio->parts)) {
-		dio->parts = part->next;
-		/* The device wrote into the pages of a READ. */
-		if (part->pinned)
-			unpin_user_pages_dirty_lock(part->pages, part->nr,
-						    !dio->write && part->done);
-		kfree(part);
-	}
-	return end - dio->start;
-}
-
-/*
- * End @dio once no request is in flight: the pages, the page cache over
- * what was written, the position.  Returns the bytes done or the error.
- */
-static ssize_t vbridge_fs_dio_complete(struct vbridge_fs_dio *dio,
-				       u32 wflags)
-{
-	struct inode *inode = dio->inode;
-	size_t done = vbridge_fs_dio_release(dio);
-	loff_t pos = dio->start + done;
-	ssize_t ret = done ?: dio->err;
-
-	if (dio->write && done && (wflags & VBRIDGE_FS_WRITE_APPEND)) {
-		/*
-		 * Where the data landed is the device's business: take its
-		 * size as the position and drop what may now be stale.
-		 */
-		invalidate_inode_pages2(inode->i_mapping);
-		if (!vbridge_fs_refresh_attr(inode, true))
-			pos = max_t(loff_t, i_size_read(inode), pos);
-	} else if (dio->write) {
-		/* Only now may the size show what the device has. */
-		vbridge_fs_local_change(inode, done ? pos : -1);
-		if (done)
-			invalidate_inode_pages2_range(inode->i_mapping,
-						      dio->start >> PAGE_SHIFT,
-						      (pos - 1) >> PAGE_SHIFT);
-	}
-	inode_dio_end(inode);
-	dio->iocb->ki_pos = pos;
-	kfree(dio);
-	return ret;
 }
 
 static void vbridge_fs_dio_work(struct work_struct *work)
@@ -286,7 +329,7 @@ static void vbridge_fs_dio_work(struct work_struct *work)
 						  work);
 	struct kiocb *iocb = dio->iocb;
 
-	iocb->ki_complete(iocb, vbridge_fs_dio_complete(dio, 0));
+	iocb->ki_complete(iocb, vbridge_fs_dio_complete(dio, 0, true));
 }
 
 /*
@@ -374,7 +417,7 @@ ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
 	}
 	vbridge_fs_dio_wait(dio);
 	sent = dio->sent;
-	ret = vbridge_fs_dio_complete(dio, wflags);
+	ret = vbridge_fs_dio_complete(dio, wflags, true);
 	/* The caller sees the bytes not done as not consumed. */
 	iov_iter_revert(iter, sent - (ret > 0 ? ret : 0));
 	return ret;
