@@ -442,6 +442,39 @@ static void vbridge_fs_inval_work_fn(struct work_struct *work)
 static DECLARE_WORK(vbridge_fs_inval_work, vbridge_fs_inval_work_fn);
 
 /*
+ * Queue @ev (its type and arguments set) for the INVAL work; past
+ * VBRIDGE_FS_MAX_INVALS, @vb's queued events become one INVAL_ALL.
+ */
+static void vbridge_fs_queue_inval(struct vbridge_dev *vb,
+				   struct vbridge_fs_inval *ev)
+{
+	struct vbridge_fs_inval *old, *tmp;
+	LIST_HEAD(dropped);
+
+	vbridge_dev_get(vb);
+	ev->vb = vb;
+	spin_lock(&vbridge_fs_inval_lock);
+	if (vbridge_fs_ninvals >= VBRIDGE_FS_MAX_INVALS) {
+		list_for_each_entry_safe(old, tmp, &vbridge_fs_invals, node) {
+			if (old->vb != vb)
+				continue;
+			list_move(&old->node, &dropped);
+			vbridge_fs_ninvals--;
+		}
+		ev->type = VBRIDGE_EVT_FS_INVAL_ALL;
+	}
+	list_add_tail(&ev->node, &vbridge_fs_invals);
+	vbridge_fs_ninvals++;
+	spin_unlock(&vbridge_fs_inval_lock);
+	schedule_work(&vbridge_fs_inval_work);
+
+	list_for_each_entry_safe(old, tmp, &dropped, node) {
+		vbridge_dev_put(old->vb);
+		kfree(old);
+	}
+}
+
+/*
  * Validate an INVAL event of @vb (@len: its header's length) and queue it
  * for the INVAL work: the event queue must not wait for inode locks.
  * Returns false for a malformed event.
@@ -452,8 +485,7 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len)
 	const struct vbridge_event_fs_inval_entry *ie = buf;
 	const struct vbridge_event_fs_inval_export *ix = buf;
 	u32 type = le32_to_cpu(ii->hdr.type);
-	struct vbridge_fs_inval *ev, *old, *tmp;
-	LIST_HEAD(dropped);
+	struct vbridge_fs_inval *ev;
 	u32 namelen = 0;
 
 	if (type == VBRIDGE_EVT_FS_INVAL_INODE) {
@@ -493,28 +525,7 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len)
 	} else if (type == VBRIDGE_EVT_FS_INVAL_EXPORT) {
 		ev->nodeid = le64_to_cpu(ix->root);
 	}
-	vbridge_dev_get(vb);
-	ev->vb = vb;
-	spin_lock(&vbridge_fs_inval_lock);
-	if (vbridge_fs_ninvals >= VBRIDGE_FS_MAX_INVALS) {
-		/* Too many: this device's queued events become one INVAL_ALL. */
-		list_for_each_entry_safe(old, tmp, &vbridge_fs_invals, node) {
-			if (old->vb != vb)
-				continue;
-			list_move(&old->node, &dropped);
-			vbridge_fs_ninvals--;
-		}
-		ev->type = VBRIDGE_EVT_FS_INVAL_ALL;
-	}
-	list_add_tail(&ev->node, &vbridge_fs_invals);
-	vbridge_fs_ninvals++;
-	spin_unlock(&vbridge_fs_inval_lock);
-	schedule_work(&vbridge_fs_inval_work);
-
-	list_for_each_entry_safe(old, tmp, &dropped, node) {
-		vbridge_dev_put(old->vb);
-		kfree(old);
-	}
+	vbridge_fs_queue_inval(vb, ev);
 	return true;
 }
 
@@ -526,12 +537,12 @@ bool vbridge_fs_event(struct vbridge_dev *vb, const void *buf, u32 len)
  */
 void vbridge_fs_device_failed(struct vbridge_dev *vb)
 {
-	struct vbridge_event_hdr hdr = {
-		.type = cpu_to_le32(VBRIDGE_EVT_FS_INVAL_ALL),
-		.len = cpu_to_le32(sizeof(hdr)),
-	};
+	struct vbridge_fs_inval *ev;
 
-	vbridge_fs_event(vb, &hdr, sizeof(hdr));
+	/* Small, and no later event would make up for it. */
+	ev = kzalloc(struct_size(ev, name, 1), GFP_KERNEL | __GFP_NOFAIL);
+	ev->type = VBRIDGE_EVT_FS_INVAL_ALL;
+	vbridge_fs_queue_inval(vb, ev);
 }
 
 /* Superblock */
