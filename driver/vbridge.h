@@ -310,6 +310,11 @@ struct vbridge_dev {
  * pages.
  */
 #define VBRIDGE_REQ_END_ATOMIC		BIT(4)
+/*
+ * Fail with -EAGAIN, the device never having seen the request, rather
+ * than wait for the device to run or for ring space (IOCB_NOWAIT).
+ */
+#define VBRIDGE_REQ_NOWAIT		BIT(5)
 
 struct vbridge_dev;
 

@@ -42,8 +42,9 @@ static struct workqueue_struct *vbridge_fs_dio_wq;
  * @start: where the I/O starts
  * @sent: bytes put on the ring (or not sent on failure)
  * @write: a WRITE, else a READ
+ * @nowait: IOCB_NOWAIT: one request, sent only if that needs no waiting
  * @wait: the submitter waits for the requests and ends the I/O itself;
- *	else the last completion queues @work, which ends it
+ *	else the last completion ends it (itself, or through @work)
  * @parts: requests sent, for their pages once all are done; built by the
  *	submitter only, read once @pending is zero
  * @pending: requests in flight, plus one held by the submitter until it
@@ -59,6 +60,7 @@ struct vbridge_fs_dio {
 	loff_t start;
 	size_t sent;
 	bool write;
+	bool nowait;
 	bool wait;
 	struct vbridge_fs_dio_part *parts;
 	atomic_t pending;
@@ -251,7 +253,8 @@ static int vbridge_fs_dio_send(struct vbridge_fs_dio *dio,
 		u8 op[sizeof(op)];
 	} in = {};
 	struct vbridge_args args = {
-		.flags = VBRIDGE_REQ_BACKGROUND | VBRIDGE_REQ_END_ATOMIC,
+		.flags = VBRIDGE_REQ_BACKGROUND | VBRIDGE_REQ_END_ATOMIC |
+			 (dio->nowait ? VBRIDGE_REQ_NOWAIT : 0),
 		.in = &in,
 		.end = vbridge_fs_dio_part_end,
 		.end_data = part,
@@ -345,14 +348,35 @@ ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
 	bool append = wflags & VBRIDGE_FS_WRITE_APPEND;
 	size_t count = iov_iter_count(iter);
 	loff_t pos = iocb->ki_pos;
+	bool nowait = iocb->ki_flags & IOCB_NOWAIT;
 	struct vbridge_fs_dio *dio;
 	struct bio_vec *bv;
+	bool wait;
 	size_t sent;
 	ssize_t ret;
 	int err;
 
 	if (!count)
 		return 0;
+	wait = is_sync_kiocb(iocb) ||
+	       (write && (append || iocb_is_dsync(iocb) ||
+			  pos + count > i_size_read(inode)));
+	/*
+	 * IOCB_NOWAIT (io_uring's first try, in the submitter's context):
+	 * only an I/O of one request that nothing needs to wait for, neither
+	 * before it (writeback, ring space) nor after (the submitter), and
+	 * only while no other direct I/O of the file is in flight.  For the
+	 * rest -EAGAIN, and io_uring tries again from a worker: at queue
+	 * depth 1 that saves a worker's two switches per I/O, while deeper
+	 * queues keep the workers, which build their requests on every CPU
+	 * at once.
+	 */
+	if (nowait &&
+	    (wait || atomic_read(&inode->i_dio_count) ||
+	     iov_iter_npages(iter, fs->max_pages + 1) > fs->max_pages ||
+	     filemap_range_needs_writeback(inode->i_mapping, pos,
+					   pos + count - 1)))
+		return -EAGAIN;
 	/*
 	 * Coherence with mmap, which always goes through the page cache.
 	 * An append lands wherever the device's end of file is.
@@ -372,9 +396,8 @@ ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
 	dio->inode = inode;
 	dio->start = pos;
 	dio->write = write;
-	dio->wait = is_sync_kiocb(iocb) ||
-		    (write && (append || iocb_is_dsync(iocb) ||
-			       pos + count > i_size_read(inode)));
+	dio->nowait = nowait;
+	dio->wait = wait;
 	dio->end = LLONG_MAX;
 	spin_lock_init(&dio->lock);
 	atomic_set(&dio->pending, 1);
@@ -411,7 +434,11 @@ ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
 	}
 	kfree(bv);
 
-	if (!dio->wait) {
+	/*
+	 * Nothing in flight (IOCB_NOWAIT's -EAGAIN, say): the result is
+	 * known, and returned as a synchronous one would be.
+	 */
+	if (!dio->wait && atomic_read(&dio->pending) > 1) {
 		vbridge_fs_dio_put(dio);
 		return -EIOCBQUEUED;
 	}

@@ -101,6 +101,8 @@ int vbridge_fs_open_common(struct inode *inode, struct file *file,
 	vf->direct = fs->cache == VBRIDGE_FS_CACHE_NONE ||
 		     (open_flags & VBRIDGE_FS_OPEN_DIRECT_IO);
 	file->private_data = vf;
+	/* io_uring may issue O_DIRECT I/O inline: see read_iter/write_iter. */
+	file->f_mode |= FMODE_NOWAIT;
 	spin_lock(&vi->lock);
 	list_add(&vf->entry, &vi->files);
 	spin_unlock(&vi->lock);
@@ -972,6 +974,11 @@ static ssize_t vbridge_fs_read_iter(struct kiocb *iocb, struct iov_iter *to)
 
 	if (vbridge_fs_locks_lost(inode))
 		return -EIO;
+	if (iocb->ki_flags & IOCB_DIRECT)
+		return vbridge_fs_direct_rw(iocb, to, false, 0);
+	/* Only O_DIRECT tries IOCB_NOWAIT (FMODE_NOWAIT): the rest may wait. */
+	if (iocb->ki_flags & IOCB_NOWAIT)
+		return -EAGAIN;
 	if (vbridge_fs_is_direct(iocb))
 		return vbridge_fs_direct_rw(iocb, to, false, 0);
 	/* The size bounds what the page cache reads. */
@@ -992,6 +999,10 @@ static ssize_t vbridge_fs_write_iter(struct kiocb *iocb, struct iov_iter *from)
 
 	if (vbridge_fs_locks_lost(inode))
 		return -EIO;
+	/* As in read_iter; appends wait for the device's size. */
+	if ((iocb->ki_flags & IOCB_NOWAIT) &&
+	    (!(iocb->ki_flags & IOCB_DIRECT) || append))
+		return -EAGAIN;
 	/*
 	 * O_APPEND: unless the guest owns the size (writeback), only the
 	 * device knows its end of file, which the host may move at any
@@ -1008,7 +1019,15 @@ static ssize_t vbridge_fs_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (!vbridge_fs_is_direct(iocb) && !wflags)
 		return generic_file_write_iter(iocb, from);
 
-	inode_lock(inode);
+	if (!(iocb->ki_flags & IOCB_NOWAIT)) {
+		inode_lock(inode);
+	} else if (!inode_trylock(inode)) {
+		return -EAGAIN;
+	} else if (!IS_NOSEC(inode)) {
+		/* Whether it has privileges to drop may take a GETXATTR. */
+		inode_unlock(inode);
+		return -EAGAIN;
+	}
 	ret = generic_write_checks(iocb, from);
 	if (ret > 0)
 		ret = file_remove_privs(file);

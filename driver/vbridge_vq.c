@@ -503,6 +503,8 @@ static int vbridge_wait_running(struct vbridge_dev *vb,
 			return 0;
 		if (state != VBRIDGE_STATE_SUSPENDED)
 			return vbridge_state_err(state);
+		if (args->flags & VBRIDGE_REQ_NOWAIT)
+			return -EAGAIN;
 		err = vbridge_wait_resumed(vb, dl);
 		if (err)
 			return err;
@@ -878,8 +880,9 @@ static int vbridge_req_wait(struct vbridge_vq *vbq, struct vbridge_req *req,
  * request unanswered for request_timeout_ms); -ENODEV once the device is
  * gone; -EMSGSIZE if the request exceeds the negotiated limits;
  * -ERESTARTSYS if a signal arrived before the request was on the ring,
- * i.e. the device never saw it.  A request on the ring is always waited
- * for, whatever signal arrives.
+ * i.e. the device never saw it; -EAGAIN with VBRIDGE_REQ_NOWAIT if it
+ * would have had to wait to go on the ring.  A request on the ring is
+ * always waited for, whatever signal arrives.
  */
 int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args)
 {
@@ -935,7 +938,9 @@ int vbridge_request_args(struct vbridge_dev *vb, struct vbridge_args *args)
 		err = vbridge_queue_add(vbq, req, sgs, &seq);
 		if (err == -ENOSPC) {
 			/* Ring full: back off until descriptors come back. */
-			err = vbridge_wait_space(vbq, seq, &dl);
+			err = -EAGAIN;
+			if (!(args->flags & VBRIDGE_REQ_NOWAIT))
+				err = vbridge_wait_space(vbq, seq, &dl);
 			if (!err)
 				continue;
 		} else if (err == -EAGAIN) {
