@@ -483,6 +483,7 @@ TEST_F(vbfs, aio_direct)
 	struct iocb cbs[16];
 	long long res[16];
 	int fd, i, pass, refused = 0;
+	struct statfs sf;
 	struct stat st;
 
 	ASSERT_EQ(0, syscall(SYS_io_setup, 32, &ctx));
@@ -533,9 +534,11 @@ TEST_F(vbfs, aio_direct)
 	 * RWF_NOWAIT, as io_uring's first try: a one-request I/O inside the
 	 * file goes on the ring at once or is refused with EAGAIN (then sent
 	 * again without it, as io_uring does), and does what a plain one
-	 * does: writes, then reads of what they wrote.
+	 * does: writes, then reads of what they wrote.  FUSE (ubridge)
+	 * refuses RWF_NOWAIT at submission.
 	 */
-	for (pass = 0; pass < 2; pass++) {
+	for (pass = 0; !statfs(mnt(), &sf) && sf.f_type == VBRIDGE_FS_MAGIC &&
+	     pass < 2; pass++) {
 		for (i = 0; i < 8; i++) {
 			off_t off = (off_t)(i * 32 + 5) * blk;
 
@@ -555,9 +558,9 @@ TEST_F(vbfs, aio_direct)
 			EXPECT_EQ((long long)blk, res[i]);
 		}
 	}
-	for (i = 0; i < 8; i++)
+	for (i = 0; pass && i < 8; i++)
 		EXPECT_EQ(0, memcmp(rd + i * blk, buf + (i * 32 + 5) * blk, blk));
-	TH_LOG("RWF_NOWAIT: %d of 16 refused", refused);
+	TH_LOG("RWF_NOWAIT: %d of %d refused", refused, pass * 8);
 	close(fd);
 	/* What the host has, through the page cache of a fresh open. */
 	ASSERT_EQ(0, write_file("/proc/sys/vm/drop_caches", "3", 1));
