@@ -42,7 +42,6 @@ static struct workqueue_struct *vbridge_fs_dio_wq;
  * @start: where the I/O starts
  * @sent: bytes put on the ring (or not sent on failure)
  * @write: a WRITE, else a READ
- * @nowait: IOCB_NOWAIT: one request, sent only if that needs no waiting
  * @wait: the submitter waits for the requests and ends the I/O itself;
  *	else the last completion ends it (itself, or through @work)
  * @parts: requests sent, for their pages once all are done; built by the
@@ -60,7 +59,6 @@ struct vbridge_fs_dio {
 	loff_t start;
 	size_t sent;
 	bool write;
-	bool nowait;
 	bool wait;
 	struct vbridge_fs_dio_part *parts;
 	atomic_t pending;
@@ -254,7 +252,8 @@ static int vbridge_fs_dio_send(struct vbridge_fs_dio *dio,
 	} in = {};
 	struct vbridge_args args = {
 		.flags = VBRIDGE_REQ_BACKGROUND | VBRIDGE_REQ_END_ATOMIC |
-			 (dio->nowait ? VBRIDGE_REQ_NOWAIT : 0),
+			 (dio->iocb->ki_flags & IOCB_NOWAIT ?
+			  VBRIDGE_REQ_NOWAIT : 0),
 		.in = &in,
 		.end = vbridge_fs_dio_part_end,
 		.end_data = part,
@@ -396,7 +395,6 @@ ssize_t vbridge_fs_direct_rw(struct kiocb *iocb, struct iov_iter *iter,
 	dio->inode = inode;
 	dio->start = pos;
 	dio->write = write;
-	dio->nowait = nowait;
 	dio->wait = wait;
 	dio->end = LLONG_MAX;
 	spin_lock_init(&dio->lock);

@@ -974,10 +974,8 @@ static ssize_t vbridge_fs_read_iter(struct kiocb *iocb, struct iov_iter *to)
 
 	if (vbridge_fs_locks_lost(inode))
 		return -EIO;
-	if (iocb->ki_flags & IOCB_DIRECT)
-		return vbridge_fs_direct_rw(iocb, to, false, 0);
 	/* Only O_DIRECT tries IOCB_NOWAIT (FMODE_NOWAIT): the rest may wait. */
-	if (iocb->ki_flags & IOCB_NOWAIT)
+	if ((iocb->ki_flags & IOCB_NOWAIT) && !(iocb->ki_flags & IOCB_DIRECT))
 		return -EAGAIN;
 	if (vbridge_fs_is_direct(iocb))
 		return vbridge_fs_direct_rw(iocb, to, false, 0);
