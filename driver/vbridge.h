@@ -579,6 +579,13 @@ struct vbridge_fs_link {
 #define VBRIDGE_I_LOCKS_LOST	3
 /* The device has no sealed handle of the node: do not ask again. */
 #define VBRIDGE_I_NO_HANDLE	4
+/*
+ * Directories: the names of the last READDIR records were cached here
+ * already (or the directory was made here), so listings ask for names
+ * only (READDIR_NAMES) until a LOOKUP of a name in the directory goes to
+ * the device (vbridge_fs_readdir.c).
+ */
+#define VBRIDGE_I_RD_NAMES	5
 
 /**
  * struct vbridge_file - an open vbridgefs file or directory
@@ -722,6 +729,7 @@ extern const struct inode_operations vbridge_fs_dir_iops;
 extern const struct file_operations vbridge_fs_dir_fops;
 extern const struct dentry_operations vbridge_fs_dentry_ops;
 void vbridge_fs_set_entry_timeout(struct dentry *dentry, u64 valid_ns);
+bool vbridge_fs_entry_valid(struct dentry *dentry);
 void vbridge_fs_dir_changed(struct inode *dir);
 
 /* vbridge_fs_readdir.c */

@@ -37,7 +37,7 @@ void vbridge_fs_dir_changed(struct inode *dir)
 	vbridge_fs_rdc_reset(dir);
 }
 
-static bool vbridge_fs_entry_valid(struct dentry *dentry)
+bool vbridge_fs_entry_valid(struct dentry *dentry)
 {
 	return time_before64(get_jiffies_64(), (u64)READ_ONCE(dentry->d_time));
 }
@@ -58,6 +58,9 @@ static int vbridge_fs_do_lookup(struct inode *dir, const struct qstr *name,
 	err = vbridge_fs_name_check(name);
 	if (err)
 		return err;
+	/* Names of @dir are being looked up: listings should say more. */
+	if (test_bit(VBRIDGE_I_RD_NAMES, &VBRIDGE_I(dir)->state))
+		clear_bit(VBRIDGE_I_RD_NAMES, &VBRIDGE_I(dir)->state);
 	len = vbridge_fs_name_msg_init(&in, VBRIDGE_I(dir)->nodeid,
 				       name->name, name->len);
 	err = vbridge_fs_simple(VBRIDGE_FS(dir->i_sb), VBRIDGE_OP_FS_LOOKUP,
@@ -216,8 +219,13 @@ static int vbridge_fs_create(struct mnt_idmap *idmap, struct inode *dir,
 static int vbridge_fs_mkdir(struct mnt_idmap *idmap, struct inode *dir,
 			    struct dentry *dentry, umode_t mode)
 {
-	return vbridge_fs_make(dir, dentry, VBRIDGE_OP_FS_MKDIR,
-			       (mode & 07777) | S_IFDIR, 0);
+	int err = vbridge_fs_make(dir, dentry, VBRIDGE_OP_FS_MKDIR,
+				  (mode & 07777) | S_IFDIR, 0);
+
+	/* Names made in it here are cached as they are made. */
+	if (!err && d_really_is_positive(dentry))
+		set_bit(VBRIDGE_I_RD_NAMES, &VBRIDGE_I(d_inode(dentry))->state);
+	return err;
 }
 
 static int vbridge_fs_symlink(struct mnt_idmap *idmap, struct inode *dir,

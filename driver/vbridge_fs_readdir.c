@@ -5,10 +5,18 @@
  *
  * Every READDIR record carries the entry's attributes and holds a lookup
  * of its node (readdirplus), so a listing from the device also
- * instantiates the dentries.  With cache=auto and cache=always the
- * records are kept, in the order and with the positions the device gave,
- * in the directory's page cache, as FUSE's FOPEN_CACHE_DIR does: a
- * listing again is then served without a request.
+ * instantiates the dentries.  That costs the device a lookup per name:
+ * where the names turn out to be cached here already, as after a
+ * listing or a stat of each, and with cache=none, which revalidates
+ * every name anyway, READDIR_NAMES lists the names alone (FUSE's adaptive
+ * readdirplus).  The next listing from the start asks for a few names
+ * with READDIR first to see whether they still are, and a LOOKUP in the
+ * directory brings READDIR back (VBRIDGE_I_RD_NAMES).
+ *
+ * With cache=auto and cache=always the records are kept, in the order
+ * and with the positions the device gave, in the directory's page cache,
+ * as FUSE's FOPEN_CACHE_DIR does: a listing again is then served without
+ * a request.
  *
  * Coherence follows the names': the listing is served for the device's
  * entry timeout (an hour with cache=always) from when it was fetched; it
@@ -37,6 +45,8 @@
 
 /* Bytes of READDIR records asked for at a time. */
 #define VBRIDGE_FS_READDIR_SIZE		(64 * 1024)
+/* ... by a READDIR that tells whether names are still cached: ~20 names. */
+#define VBRIDGE_FS_READDIR_PROBE	4096
 
 /* One cached record. */
 struct vbridge_fs_rdc_rec {
@@ -52,6 +62,16 @@ struct vbridge_fs_rdc_rec {
 
 /* vbridge_fs_readdir_cached(): the cache cannot serve the position. */
 #define VBRIDGE_FS_RDC_MISS		1
+
+/* A READDIR or READDIR_NAMES record from the device, checked. */
+struct vbridge_fs_rd_rec {
+	const struct vbridge_fs_entry_out *entry;	/* READDIR's only */
+	const char *name;
+	u32 namelen;
+	u32 type;
+	u64 ino;
+	u64 off;		/* the device's position after the record */
+};
 
 /* What the cache was when a READDIR request went out. */
 struct vbridge_fs_rdc_fill {
@@ -129,17 +149,16 @@ static void vbridge_fs_rdc_begin(struct vbridge_fs_rdc *rdc,
 }
 
 /*
- * The record @d (@namelen: checked) follows the position @prev in the
- * directory: cache it if the cache ends exactly at @prev and was not
- * emptied since the request went out.
+ * The record @d follows the position @prev in the directory: cache it if
+ * the cache ends exactly at @prev and was not emptied since the request
+ * went out.
  */
 static void vbridge_fs_rdc_add(struct inode *dir, struct vbridge_fs_rdc_fill *f,
-			       const struct vbridge_fs_dirent *d, u32 namelen,
-			       loff_t prev)
+			       const struct vbridge_fs_rd_rec *d, loff_t prev)
 {
 	struct vbridge_inode *vi = VBRIDGE_I(dir);
 	struct vbridge_fs_rdc *rdc = &vi->rdc;
-	size_t reclen = VBRIDGE_FS_RDC_REC_SIZE(namelen);
+	size_t reclen = VBRIDGE_FS_RDC_REC_SIZE(d->namelen);
 	struct vbridge_fs_rdc_rec *rec;
 	unsigned int offset;
 	loff_t at, size;
@@ -193,14 +212,14 @@ static void vbridge_fs_rdc_add(struct inode *dir, struct vbridge_fs_rdc_fill *f,
 	if (!rdc->size && !rdc->pos)
 		vbridge_fs_rdc_begin(rdc, f);
 	rec = addr + offset;
-	rec->ino = le64_to_cpu(d->entry.attr.ino);
-	rec->off = le64_to_cpu(d->off);
-	rec->namelen = namelen;
-	rec->type = le32_to_cpu(d->type) & 15;
-	memcpy(rec->name, d->name, namelen);
+	rec->ino = d->ino;
+	rec->off = d->off;
+	rec->namelen = d->namelen;
+	rec->type = d->type;
+	memcpy(rec->name, d->name, d->namelen);
 	kunmap_local(addr);
 	rdc->size = at + reclen;
-	rdc->pos = le64_to_cpu(d->off);
+	rdc->pos = d->off;
 	spin_unlock(&vi->lock);
 }
 
@@ -228,19 +247,22 @@ static void vbridge_fs_rdc_complete(struct inode *dir,
  * so that a stat of it right after the listing needs no LOOKUP.  The
  * inode keeps the lookup the record holds until it is evicted.  The
  * caller holds the directory's i_rwsem shared, as a lookup does.
+ * Returns false where the name was cached and valid already: the record
+ * told nothing new.
  */
-static void vbridge_fs_readdir_entry(struct file *file,
-				     const struct vbridge_fs_dirent *d,
-				     u32 namelen, u64 version)
+static bool vbridge_fs_readdir_entry(struct file *file,
+				     const struct vbridge_fs_rd_rec *d,
+				     u64 version)
 {
 	DECLARE_WAIT_QUEUE_HEAD_ONSTACK(wq);
 	struct dentry *parent = file->f_path.dentry;
 	struct vbridge_fs *fs = VBRIDGE_FS(parent->d_sb);
-	struct qstr name = QSTR_INIT(d->name, namelen);
+	struct qstr name = QSTR_INIT(d->name, d->namelen);
 	struct dentry *dentry, *alias;
 	struct inode *inode;
 	u64 valid_ns = vbridge_fs_valid_since(fs, version,
-					      le64_to_cpu(d->entry.entry_valid_ns));
+					      le64_to_cpu(d->entry->entry_valid_ns));
+	bool was_valid;
 
 	if (is_dot_dotdot(name.name, name.len))
 		goto slow;
@@ -252,23 +274,24 @@ static void vbridge_fs_readdir_entry(struct file *file,
 	name.hash = full_name_hash(parent, name.name, name.len);
 	dentry = d_lookup(parent, &name);
 	if (dentry && d_really_is_positive(dentry) &&
-	    !vbridge_fs_check_entry(&d->entry) &&
-	    vbridge_fs_entry_again(d_inode(dentry), &d->entry, version)) {
+	    !vbridge_fs_check_entry(d->entry) &&
+	    vbridge_fs_entry_again(d_inode(dentry), d->entry, version)) {
+		was_valid = vbridge_fs_entry_valid(dentry);
 		if (fs->cache != VBRIDGE_FS_CACHE_NONE)
 			vbridge_fs_set_entry_timeout(dentry, valid_ns);
 		dput(dentry);
-		return;
+		return !was_valid;
 	}
 	dput(dentry);
 slow:
-	inode = vbridge_fs_entry_inode(d_inode(parent), &d->entry, version, 0);
+	inode = vbridge_fs_entry_inode(d_inode(parent), d->entry, version, 0);
 	if (IS_ERR(inode))
-		return;
+		return true;
 	/* cache=none revalidates every dentry anyway. */
 	if (fs->cache == VBRIDGE_FS_CACHE_NONE ||
 	    is_dot_dotdot(name.name, name.len)) {
 		iput(inode);
-		return;
+		return true;
 	}
 retry:
 	dentry = d_lookup(parent, &name);
@@ -276,7 +299,7 @@ retry:
 		dentry = d_alloc_parallel(parent, &name, &wq);
 		if (IS_ERR(dentry)) {
 			iput(inode);
-			return;
+			return true;
 		}
 	}
 	if (!d_in_lookup(dentry)) {
@@ -293,12 +316,73 @@ retry:
 		if (alias) {
 			dput(dentry);
 			if (IS_ERR(alias))
-				return;
+				return true;
 			dentry = alias;
 		}
 	}
 	vbridge_fs_set_entry_timeout(dentry, valid_ns);
 	dput(dentry);
+	return true;
+}
+
+/*
+ * Whether the next request of a listing of @dir, from @pos, should be a
+ * READDIR, which looks every name up, rather than a READDIR_NAMES (a
+ * device before 2.4 has only READDIR); *@probe: a short one, whose
+ * records tell whether the names are still cached (a listing from the
+ * start where they were last time).
+ */
+static bool vbridge_fs_readdir_plus(struct inode *dir, loff_t pos, bool *probe)
+{
+	struct vbridge_fs *fs = VBRIDGE_FS(dir->i_sb);
+
+	*probe = false;
+	if (READ_ONCE(fs->vb->minor) < 4)
+		return true;
+	if (fs->cache == VBRIDGE_FS_CACHE_NONE)
+		return false;
+	if (!test_bit(VBRIDGE_I_RD_NAMES, &VBRIDGE_I(dir)->state))
+		return true;
+	*probe = !pos;
+	return *probe;
+}
+
+/*
+ * Check the record at @off of the @len bytes of a READDIR (@plus) or
+ * READDIR_NAMES reply into @r; its size, or 0 if it is malformed.
+ */
+static u32 vbridge_fs_readdir_parse(const void *buf, u32 off, u32 len,
+				    bool plus, struct vbridge_fs_rd_rec *r)
+{
+	const struct vbridge_fs_dirent_name *n = buf + off;
+	const struct vbridge_fs_dirent *d = buf + off;
+	u32 rlen;
+
+	if (len - off < (plus ? sizeof(*d) : sizeof(*n)))
+		return 0;
+	if (plus) {
+		r->entry = &d->entry;
+		r->name = d->name;
+		r->namelen = le32_to_cpu(d->namelen);
+		r->type = le32_to_cpu(d->type) & 15;
+		r->ino = le64_to_cpu(d->entry.attr.ino);
+		r->off = le64_to_cpu(d->off);
+	} else {
+		r->entry = NULL;
+		r->name = n->name;
+		r->namelen = le32_to_cpu(n->namelen);
+		r->type = le32_to_cpu(n->type) & 15;
+		r->ino = le64_to_cpu(n->ino);
+		r->off = le64_to_cpu(n->off);
+	}
+	if (!r->namelen || r->namelen > VBRIDGE_FS_NAME_MAX)
+		return 0;
+	rlen = plus ? VBRIDGE_FS_DIRENT_SIZE(r->namelen) :
+	       VBRIDGE_FS_DIRENT_NAME_SIZE(r->namelen);
+	if (rlen > len - off || memchr(r->name, '/', r->namelen) ||
+	    memchr(r->name, '\0', r->namelen))
+		return 0;
+	return rlen;
 }
 
 /*
@@ -337,7 +421,6 @@ static int vbridge_fs_readdir_device(struct file *file, struct dir_context *ctx)
 		struct vbridge_fs_read_in read;
 	} in = {};
 	struct vbridge_args args = {
-		.opcode = VBRIDGE_OP_FS_READDIR,
 		.flags = VBRIDGE_REQ_KILLABLE,
 		.in = &in,
 		.in_len = sizeof(in),
@@ -361,13 +444,19 @@ static int vbridge_fs_readdir_device(struct file *file, struct dir_context *ctx)
 	args.out_bvec = &bv;
 	args.out_nr_bvec = 1;
 	vbridge_fs_in_init(&in.fs, VBRIDGE_I(dir)->nodeid, vf->fh);
-	in.read.size = cpu_to_le32(size);
 	/* Past the records already given: later ones are read ahead. */
 	pos = ctx->pos;
 
 	while (!full) {
-		u32 off = 0, len;
+		u32 off = 0, len, looked_up = 0, fresh = 0;
+		bool plus, probe;
 
+		plus = vbridge_fs_readdir_plus(dir, pos, &probe);
+		args.opcode = plus ? VBRIDGE_OP_FS_READDIR :
+			      VBRIDGE_OP_FS_READDIR_NAMES;
+		in.read.size = cpu_to_le32(probe ? min_t(u32, size,
+							 VBRIDGE_FS_READDIR_PROBE) :
+					   size);
 		in.read.offset = cpu_to_le64(pos);
 		if (cache)
 			vbridge_fs_rdc_fill_start(dir, &fill);
@@ -383,35 +472,27 @@ static int vbridge_fs_readdir_device(struct file *file, struct dir_context *ctx)
 			break;
 		}
 		while (off < len) {
-			const struct vbridge_fs_dirent *d = buf + off;
-			u32 namelen, rlen;
+			struct vbridge_fs_rd_rec d;
+			u32 rlen;
 
-			if (len - off < sizeof(*d)) {
-				err = -EIO;
-				break;
-			}
-			namelen = le32_to_cpu(d->namelen);
-			rlen = VBRIDGE_FS_DIRENT_SIZE(namelen);
-			if (!namelen || namelen > VBRIDGE_FS_NAME_MAX ||
-			    rlen > len - off ||
-			    memchr(d->name, '/', namelen) ||
-			    memchr(d->name, '\0', namelen)) {
+			rlen = vbridge_fs_readdir_parse(buf, off, len, plus, &d);
+			if (!rlen) {
 				err = -EIO;
 				break;
 			}
 			off += rlen;
-			if (d->entry.nodeid)
-				vbridge_fs_readdir_entry(file, d, namelen,
-							 version);
+			if (d.entry && d.entry->nodeid) {
+				looked_up++;
+				fresh += vbridge_fs_readdir_entry(file, &d,
+								  version);
+			}
 			if (cache)
-				vbridge_fs_rdc_add(dir, &fill, d, namelen, pos);
-			pos = le64_to_cpu(d->off);
+				vbridge_fs_rdc_add(dir, &fill, &d, pos);
+			pos = d.off;
 			/* Later records still hold lookups: account them all. */
 			if (full)
 				continue;
-			if (!dir_emit(ctx, d->name, namelen,
-				      le64_to_cpu(d->entry.attr.ino),
-				      le32_to_cpu(d->type) & 15)) {
+			if (!dir_emit(ctx, d.name, d.namelen, d.ino, d.type)) {
 				full = true;
 				continue;
 			}
@@ -424,6 +505,11 @@ static int vbridge_fs_readdir_device(struct file *file, struct dir_context *ctx)
 					    fs->vb->name);
 			break;
 		}
+		/* Most names were cached already: the rest by name only. */
+		if (looked_up && fresh * 4 <= looked_up)
+			set_bit(VBRIDGE_I_RD_NAMES, &VBRIDGE_I(dir)->state);
+		else if (looked_up)
+			clear_bit(VBRIDGE_I_RD_NAMES, &VBRIDGE_I(dir)->state);
 	}
 	vbridge_fs_rdc_fill_end(&fill);
 	__free_pages(page, order);

@@ -461,7 +461,79 @@ TEST_F(rtt, readdir_twice)
 	END();
 	log_delta(_metadata, "listing again with cache=none", &self->a,
 		  &self->b);
-	EXPECT_LE(1, delta(&self->a, &self->b, VBRIDGE_OP_FS_READDIR));
+	/* Names only: cache=none looks each name up when it is used. */
+	EXPECT_EQ(0, delta(&self->a, &self->b, VBRIDGE_OP_FS_READDIR));
+	EXPECT_LE(1, delta(&self->a, &self->b, VBRIDGE_OP_FS_READDIR_NAMES));
+}
+
+/* stat() every name of make_files(); 0 or -1. */
+static int stat_files(const char *dir, int n)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/f%03d", dir, i);
+		if (stat(path, &st))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * Adaptive readdirplus: a listing of names cached here already asks the
+ * device for the names alone after one READDIR (no lookup per name on
+ * the host), and once those names are gone from the dentry cache a
+ * listing looks them up again, so that a stat of each after it needs no
+ * LOOKUP.
+ */
+TEST_F(rtt, readdir_adaptive)
+{
+	struct counts *a = &self->a, *b = &self->b;
+	char path[PATH_MAX];
+	int fd;
+
+	ASSERT_EQ(0, make_files(self->dir, 1000));
+	settle();
+	ASSERT_EQ(0, stat_files(self->dir, 1000));
+	BEGIN();
+	ASSERT_EQ(1000, count_names(self->dir));
+	END();
+	log_delta(_metadata, "listing 1000 cached names", a, b);
+	EXPECT_EQ(1, delta(a, b, VBRIDGE_OP_FS_READDIR));
+	EXPECT_LE(1, delta(a, b, VBRIDGE_OP_FS_READDIR_NAMES));
+	EXPECT_EQ(0, delta(a, b, VBRIDGE_OP_FS_LOOKUP));
+
+	/* Changed: listed from the device again, a short READDIR first. */
+	snprintf(path, sizeof(path), "%s/new", self->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, stat_files(self->dir, 1000));
+	BEGIN();
+	ASSERT_EQ(1001, count_names(self->dir));
+	END();
+	log_delta(_metadata, "listing after a create", a, b);
+	EXPECT_EQ(1, delta(a, b, VBRIDGE_OP_FS_READDIR));
+	EXPECT_LE(1, delta(a, b, VBRIDGE_OP_FS_READDIR_NAMES));
+
+	/*
+	 * Evicted dentries (and the cached listing, which is page cache):
+	 * READDIR throughout, and no LOOKUP for the stats.
+	 */
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(2, write(fd, "3\n", 2));
+	close(fd);
+	BEGIN();
+	ASSERT_EQ(1001, count_names(self->dir));
+	ASSERT_EQ(0, stat_files(self->dir, 1000));
+	END();
+	log_delta(_metadata, "cold listing and a stat of each", a, b);
+	EXPECT_LE(1, delta(a, b, VBRIDGE_OP_FS_READDIR));
+	EXPECT_EQ(0, delta(a, b, VBRIDGE_OP_FS_READDIR_NAMES));
+	EXPECT_GE(2, delta(a, b, VBRIDGE_OP_FS_LOOKUP));
 }
 
 /*

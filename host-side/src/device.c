@@ -384,6 +384,8 @@ static const struct vbd_op fs_ops[] = {
 	 VBRIDGE_OP_FS_RESOLVE - VBRIDGE_OP_FS_FIRST] = {
 		op_fs, sizeof(struct vbridge_fs_in), 0,
 		F(VBRIDGE_F_FS) | F(VBRIDGE_F_FS_HANDLES) },
+	[VBRIDGE_OP_FS_READDIR_NAMES - VBRIDGE_OP_FS_FIRST] = {
+		op_fs, sizeof(struct vbridge_fs_in), 0, F(VBRIDGE_F_FS) },
 };
 
 /* vbd_display_handle() checks the sizes of each. */

@@ -171,6 +171,8 @@ static const struct fs_op fs_ops[] = {
 	   sizeof(struct vbridge_fs_batch_forget_in), 0, 0),
 	OP(GET_HANDLE, op_get_handle, 0, sizeof(struct vbridge_fs_handle), 0),
 	OP(RESOLVE, op_resolve, sizeof(struct vbridge_fs_handle), ENTRY, 0),
+	OP(READDIR_NAMES, op_readdir_names, sizeof(struct vbridge_fs_read_in),
+	   0, 0),
 };
 
 int vbd_fs_handle(struct vbd_fs *fs, struct vbd_fs_req *r)

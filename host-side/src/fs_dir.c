@@ -310,9 +310,51 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
+/*
+ * One record of the getdents64() entry d into the reply: with plus, the
+ * entry looked up (READDIR), else only its inode number (READDIR_NAMES).
+ * Returns the record's size, 0 for a name to leave out.
+ */
+static size_t readdir_record(struct fs_ctx *x, const struct linux_dirent64 *d,
+			     bool plus)
+{
+	static const uint8_t pad[8];
+	size_t len = strlen(d->d_name), hdr, rlen;
+
+	if (plus) {
+		struct vbridge_fs_dirent rec = { 0 };
+		int err = lookup(x->fs, x->node, d->d_name, &rec.entry);
+
+		if (err == -ENOENT)
+			return 0;	/* removed meanwhile */
+		if (err)
+			memset(&rec.entry, 0, sizeof(rec.entry));
+		rec.off = htole64(d->d_off);
+		rec.namelen = htole32(len);
+		rec.type = htole32(d->d_type);
+		push(x, &rec, sizeof(rec));
+		hdr = sizeof(rec);
+		rlen = VBRIDGE_FS_DIRENT_SIZE(len);
+	} else {
+		struct vbridge_fs_dirent_name rec = {
+			.ino = htole64(d->d_ino),
+			.off = htole64(d->d_off),
+			.namelen = htole32(len),
+			.type = htole32(d->d_type),
+		};
+
+		push(x, &rec, sizeof(rec));
+		hdr = sizeof(rec);
+		rlen = VBRIDGE_FS_DIRENT_NAME_SIZE(len);
+	}
+	push(x, d->d_name, len);
+	push(x, pad, rlen - hdr - len);
+	return rlen;
+}
+
 /* Emit the records of dir handle h from offset into at most size bytes. */
 static int readdir_fill(struct fs_ctx *x, struct fs_handle *h,
-			uint64_t offset, uint32_t size)
+			uint64_t offset, uint32_t size, bool plus)
 {
 	char buf[16384] __attribute__((aligned(8)));
 	uint32_t used = 0;
@@ -330,11 +372,9 @@ static int readdir_fill(struct fs_ctx *x, struct fs_handle *h,
 			break;
 		for (pos = 0; pos < n;) {
 			struct linux_dirent64 *d = (void *)(buf + pos);
-			struct vbridge_fs_dirent rec = { 0 };
 			size_t len = strlen(d->d_name);
-			size_t rlen = VBRIDGE_FS_DIRENT_SIZE(len);
-			static const uint8_t pad[8];
-			int err;
+			size_t rlen = plus ? VBRIDGE_FS_DIRENT_SIZE(len) :
+				      VBRIDGE_FS_DIRENT_NAME_SIZE(len);
 
 			pos += d->d_reclen;
 			if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
@@ -343,25 +383,14 @@ static int readdir_fill(struct fs_ctx *x, struct fs_handle *h,
 				full = true;
 				break;
 			}
-			err = lookup(x->fs, x->node, d->d_name, &rec.entry);
-			if (err == -ENOENT)
-				continue;	/* removed meanwhile */
-			if (err)
-				memset(&rec.entry, 0, sizeof(rec.entry));
-			rec.off = htole64(d->d_off);
-			rec.namelen = htole32(len);
-			rec.type = htole32(d->d_type);
-			push(x, &rec, sizeof(rec));
-			push(x, d->d_name, len);
-			push(x, pad, rlen - sizeof(rec) - len);
-			used += rlen;
+			used += readdir_record(x, d, plus);
 		}
 	}
 	/* Not even one record fits: not the end of the directory. */
 	return !used && full ? -EINVAL : 0;
 }
 
-int op_readdir(struct fs_ctx *x)
+static int readdir_common(struct fs_ctx *x, bool plus)
 {
 	struct vbridge_fs_read_in in;
 	struct fs_handle *h;
@@ -376,10 +405,20 @@ int op_readdir(struct fs_ctx *x)
 	if (err)
 		return err;
 	pthread_mutex_lock(&h->pos_lock);
-	err = readdir_fill(x, h, le64toh(in.offset), size);
+	err = readdir_fill(x, h, le64toh(in.offset), size, plus);
 	pthread_mutex_unlock(&h->pos_lock);
 	handle_put(x->fs, h);
 	return err;
+}
+
+int op_readdir(struct fs_ctx *x)
+{
+	return readdir_common(x, true);
+}
+
+int op_readdir_names(struct fs_ctx *x)
+{
+	return readdir_common(x, false);
 }
 
 int op_statfs(struct fs_ctx *x)

@@ -252,6 +252,7 @@ int op_rmdir(struct fs_ctx *x);
 int op_rename(struct fs_ctx *x);
 int op_link(struct fs_ctx *x);
 int op_readdir(struct fs_ctx *x);
+int op_readdir_names(struct fs_ctx *x);
 int op_statfs(struct fs_ctx *x);
 int op_syncfs(struct fs_ctx *x);
 

@@ -40,7 +40,7 @@ mkdir "$tmp/dir"
 touch "$tmp/file"
 
 expect 0 '^Usage: vbridged' "--help" -- --help
-expect 0 '^vbridged [0-9.]+ \(vbridge protocol 2\.3\)$' "--version" -- --version
+expect 0 '^vbridged [0-9.]+ \(vbridge protocol 2\.4\)$' "--version" -- --version
 expect 0 '"type": "vbridge"' "--print-capabilities" -- --print-capabilities
 expect 0 '"features": \[' "--print-capabilities ignores other arguments" -- \
 	--print-capabilities --bogus

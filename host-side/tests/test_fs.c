@@ -1063,6 +1063,119 @@ static void test_readdir(void)
 	fs_teardown(&t);
 }
 
+/* READDIR_NAMES from off into ents (nodeid 0, mode unset); the number. */
+static unsigned int readdir_names_op(struct tfs *t, uint64_t id, uint64_t fh,
+				     uint64_t off, uint32_t size,
+				     struct dent *ents, uint64_t *inos)
+{
+	struct vbridge_fs_read_in in = {
+		.offset = htole64(off), .size = htole32(size),
+	};
+	struct fe_resp r;
+	unsigned int n = 0;
+	size_t pos = 0;
+
+	CHECK_EQ(fsreq(t, VBRIDGE_OP_FS_READDIR_NAMES, &(struct freq){
+		.nodeid = id, .fh = fh, .arg = &in, .arg_len = sizeof(in),
+		.out_room = size }, &r), 0);
+	while (pos < r.len - 16) {
+		struct vbridge_fs_dirent_name d =
+			OUT(r, struct vbridge_fs_dirent_name, pos);
+		uint32_t len = le32toh(d.namelen);
+
+		CHECK(len < 256);
+		memset(&ents[n], 0, sizeof(ents[n]));
+		ents[n].off = le64toh(d.off);
+		inos[n] = le64toh(d.ino);
+		CHECK_EQ(le32toh(d.type), DT_REG);
+		memcpy(ents[n].name, r.payload + pos + sizeof(d), len);
+		ents[n].name[len] = 0;
+		n++;
+		pos += VBRIDGE_FS_DIRENT_NAME_SIZE(len);
+	}
+	CHECK_EQ(pos, r.len - 16);
+	return n;
+}
+
+/*
+ * A listing without lookups: every name once, the inode numbers a stat
+ * gives, no lookup held, and positions common with READDIR's.
+ */
+static void test_readdir_names(void)
+{
+	struct vbridge_fs_forget_in fin = { .nlookup = htole64(1) };
+	static struct dent ents[64];
+	static uint64_t inos[64];
+	unsigned int i, n, total = 0, calls = 0;
+	struct vbridge_fs_attr a;
+	bool seen[100] = { 0 };
+	uint64_t off = 0, fh, id;
+	char name[32];
+	struct stat st;
+	struct tfs t;
+
+	fs_setup(&t);
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "file-%03u", i);
+		write_file(path_in(t.dir, name), "x");
+	}
+	id = lookup_id(&t, t.root, "file-007");
+	CHECK_EQ(do_open(&t, VBRIDGE_OP_FS_OPENDIR, t.root, O_RDONLY, &fh), 0);
+	do {
+		n = readdir_names_op(&t, t.root, fh, off, 1024, ents, inos);
+		calls++;
+		for (i = 0; i < n; i++) {
+			unsigned int k;
+
+			CHECK_EQ(sscanf(ents[i].name, "file-%u", &k), 1);
+			CHECK(k < 100 && !seen[k]);
+			seen[k] = true;
+			CHECK_EQ(stat(path_in(t.dir, ents[i].name), &st), 0);
+			CHECK_EQ(inos[i], (uint64_t)st.st_ino);
+			off = ents[i].off;
+		}
+		total += n;
+	} while (n);
+	CHECK_EQ(total, 100);
+	/* Names-only records are smaller: fewer requests than READDIR's. */
+	CHECK(calls > 3 && calls < 8);
+	/* The one lookup of file-007 is still the only one. */
+	CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_FORGET, &(struct freq){
+		.nodeid = id, .arg = &fin, .arg_len = sizeof(fin) },
+		&(struct fe_resp){ 0 }), 0);
+	CHECK_EQ(getattr(&t, id, &a), -ESTALE);
+
+	/* Half a listing one way, the rest the other: every name once. */
+	memset(seen, 0, sizeof(seen));
+	n = readdir_op(&t, t.root, fh, 0, 2048, ents);
+	CHECK(n > 0 && n < 100);
+	total = n;
+	for (i = 0; i < n; i++)
+		seen[atoi(ents[i].name + 5)] = true;
+	off = ents[n - 1].off;
+	while ((n = readdir_names_op(&t, t.root, fh, off, 1024, ents, inos))) {
+		for (i = 0; i < n; i++) {
+			CHECK(!seen[atoi(ents[i].name + 5)]);
+			seen[atoi(ents[i].name + 5)] = true;
+		}
+		off = ents[n - 1].off;
+		total += n;
+	}
+	CHECK_EQ(total, 100);
+	/* Too small for one record. */
+	{
+		struct vbridge_fs_read_in in = { .size = htole32(30) };
+		struct fe_resp r;
+
+		CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_READDIR_NAMES, &(struct freq){
+			.nodeid = t.root, .fh = fh, .arg = &in,
+			.arg_len = sizeof(in), .out_room = 30 }, &r), -EINVAL);
+	}
+	CHECK_EQ(fsreq(&t, VBRIDGE_OP_FS_RELEASEDIR, &(struct freq){
+		.nodeid = t.root, .fh = fh }, &(struct fe_resp){ 0 }), 0);
+	fs_teardown(&t);
+}
+
 static void test_statfs_fsync(void)
 {
 	struct vbridge_fs_fsync_in fin = { .flags = htole32(VBRIDGE_FS_FSYNC_DATASYNC) };
@@ -2312,6 +2425,7 @@ static const struct tap_test tests[] = {
 	T(read_write_split),
 	T(setattr),
 	T(readdir),
+	T(readdir_names),
 	T(statfs_fsync),
 	T(xattr),
 	T(fallocate_lseek),

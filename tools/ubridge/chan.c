@@ -271,7 +271,7 @@ out:
 	return err;
 }
 
-int ubr_chan_init(struct ubr_chan *ch, uint32_t *max_req)
+int ubr_chan_init(struct ubr_chan *ch, uint32_t *max_req, uint16_t *minor)
 {
 	struct vbridge_init_in in = {
 		.major = htole16(VBRIDGE_PROTO_MAJOR),
@@ -288,7 +288,9 @@ int ubr_chan_init(struct ubr_chan *ch, uint32_t *max_req)
 	if (err)
 		return err;
 	*max_req = le32toh(out.max_req_size);
+	*minor = le16toh(out.minor);
 	if (len != sizeof(out) || le16toh(out.major) != VBRIDGE_PROTO_MAJOR ||
+	    *minor > VBRIDGE_PROTO_MINOR ||
 	    *max_req < VBRIDGE_MIN_REQ_SIZE || *max_req > UBR_MAX_REQ_SIZE)
 		return -EPROTO;
 	pthread_mutex_lock(&ch->lock);

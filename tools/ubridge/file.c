@@ -266,19 +266,49 @@ static size_t add_dots(fuse_req_t req, fuse_ino_t ino, char *out, size_t size,
 	return pos;
 }
 
+/* A READDIR record's header, or a READDIR_NAMES one's. */
+union readdir_rec {
+	struct vbridge_fs_dirent plus;
+	struct vbridge_fs_dirent_name names;
+};
+
+/*
+ * The record at in[at..len) of a READDIR reply (or READDIR_NAMES, with
+ * names) into *d, its name into name; the record's size, 0 if malformed.
+ */
+static size_t readdir_next(const char *in, size_t at, size_t len, bool names,
+			   union readdir_rec *d, char *name)
+{
+	size_t hdr = names ? sizeof(d->names) : sizeof(d->plus);
+	uint32_t n;
+	size_t rec;
+
+	if (len - at < hdr)
+		return 0;
+	memcpy(d, in + at, hdr);
+	n = le32toh(names ? d->names.namelen : d->plus.namelen);
+	rec = names ? VBRIDGE_FS_DIRENT_NAME_SIZE(n) : VBRIDGE_FS_DIRENT_SIZE(n);
+	if (!n || n > VBRIDGE_FS_NAME_MAX || rec > len - at)
+		return 0;
+	memcpy(name, in + at + hdr, n);
+	name[n] = 0;
+	return rec;
+}
+
 /*
  * READDIR answers with entries that hold a lookup each (readdirplus):
- * those the kernel does not take (plain readdir, a full buffer) are
- * given back.
+ * those the kernel does not take (a full buffer) are given back.  Plain
+ * readdir asks a 2.4 device for the names alone (READDIR_NAMES).
  */
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi, bool plus)
 {
 	struct ubr *u = U(req);
 	struct vbridge_fs_read_in ri = { .offset = htole64(off <= 2 ? 0 : off) };
-	struct vbridge_fs_dirent d;
+	bool names = !plus && u->minor >= 4;
 	size_t len = 0, pos = 0, at = 0, rec, ask;
 	char name[VBRIDGE_FS_NAME_MAX + 1];
+	union readdir_rec d;
 	char *in, *out;
 	bool full = false;
 	struct fsreq r;
@@ -286,8 +316,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	if (size > u->max_io)
 		size = u->max_io;
-	/* FUSE's records are a little larger than the device's. */
-	ask = size * 7 / 8;
+	/* FUSE's records are a little larger than READDIR's. */
+	ask = names ? size : size * 7 / 8;
 	ri.size = htole32(ask);
 	in = malloc(ask + 1);
 	out = malloc(size + 1);
@@ -298,56 +328,47 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pos = add_dots(req, ino, out, size, off, plus);
 	fsreq_init(&r, req, ino, fi->fh);
 	fsreq_add(&r, &ri, sizeof(ri));
-	err = fsreq_call(&r, VBRIDGE_OP_FS_READDIR, in, ask, &len);
+	err = fsreq_call(&r, names ? VBRIDGE_OP_FS_READDIR_NAMES :
+			 VBRIDGE_OP_FS_READDIR, in, ask, &len);
 	for (; !err && at < len; at += rec) {
-		uint32_t n;
-		uint64_t node;
+		struct fuse_entry_param e = { 0 };
+		uint64_t node = 0;
+		size_t n;
 
-		if (len - at < sizeof(d)) {
+		rec = readdir_next(in, at, len, names, &d, name);
+		if (!rec) {
 			err = -EIO;
 			break;
 		}
-		memcpy(&d, in + at, sizeof(d));
-		n = le32toh(d.namelen);
-		rec = VBRIDGE_FS_DIRENT_SIZE(n);
-		if (!n || n > VBRIDGE_FS_NAME_MAX || rec > len - at) {
-			err = -EIO;
-			break;
-		}
-		memcpy(name, in + at + sizeof(d), n);
-		name[n] = 0;
-		node = le64toh(d.entry.nodeid);
-		if (!full && plus) {
-			struct fuse_entry_param e = { 0 };
-
-			if (node)
-				fill_entry(u, &d.entry, &e);
+		if (names) {
+			e.attr.st_ino = le64toh(d.names.ino);
+			e.attr.st_mode = (le32toh(d.names.type) & 017) << 12;
+		} else {
+			node = le64toh(d.plus.entry.nodeid);
+			if (node && plus)
+				fill_entry(u, &d.plus.entry, &e);
 			else
-				fill_stat(&d.entry.attr, &e.attr);
+				fill_stat(&d.plus.entry.attr, &e.attr);
 			e.attr.st_mode = (e.attr.st_mode & ~S_IFMT) |
-					 ((le32toh(d.type) & 017) << 12);
-			rec = fuse_add_direntry_plus(req, out + pos, size - pos,
-						     name, &e, le64toh(d.off));
-			full = rec > size - pos;
-			if (!full) {
-				pos += rec;
-				node = 0;	/* the kernel holds it now */
-			}
-		} else if (!full) {
-			struct stat st = {
-				.st_ino = le64toh(d.entry.attr.ino),
-				.st_mode = (le32toh(d.type) & 017) << 12,
-			};
+					 ((le32toh(d.plus.type) & 017) << 12);
+		}
+		if (!full) {
+			uint64_t next = le64toh(names ? d.names.off : d.plus.off);
 
-			rec = fuse_add_direntry(req, out + pos, size - pos, name,
-						&st, le64toh(d.off));
-			full = rec > size - pos;
-			if (!full)
-				pos += rec;
+			n = plus ? fuse_add_direntry_plus(req, out + pos,
+							  size - pos, name, &e,
+							  next) :
+				   fuse_add_direntry(req, out + pos, size - pos,
+						     name, &e.attr, next);
+			full = n > size - pos;
+			if (!full) {
+				pos += n;
+				if (plus)
+					node = 0;	/* the kernel holds it now */
+			}
 		}
 		if (node)
 			forget_node(u, node, 1);
-		rec = VBRIDGE_FS_DIRENT_SIZE(n);
 	}
 out:
 	if (err)

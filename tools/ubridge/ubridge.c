@@ -48,8 +48,13 @@ static void ub_init(void *userdata, struct fuse_conn_info *conn)
 	if (u->cache == CACHE_AUTO)
 		want |= FUSE_CAP_AUTO_INVAL_DATA;
 	conn->want |= want & conn->capable;
-	/* Always readdirplus: the device's records carry the attributes anyway. */
-	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	/*
+	 * The kernel picks readdirplus where the names will be looked up
+	 * (FUSE_CAP_READDIRPLUS_AUTO) once plain readdir has a request of
+	 * its own (READDIR_NAMES, 2.4); before that, always readdirplus.
+	 */
+	if (u->minor < 4)
+		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	if (u->cache != CACHE_AUTO)
 		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	conn->max_write = u->max_io;
@@ -245,7 +250,7 @@ int main(int argc, char **argv)
 	u->ch = ubr_chan_open(u->port);
 	if (!u->ch)
 		return 1;
-	err = ubr_chan_init(u->ch, &max_req);
+	err = ubr_chan_init(u->ch, &max_req, &u->minor);
 	if (!err)
 		err = mount_tag(u);
 	if (err) {

@@ -37,10 +37,11 @@ typedef void ubr_broken_fn(void *opaque);
  */
 struct ubr_chan *ubr_chan_open(const char *path);
 /*
- * INIT: negotiate the protocol; *max_req is the request size agreed.
- * Before ubr_chan_start() calls are answered on the calling thread.
+ * INIT: negotiate the protocol; *max_req is the request size agreed,
+ * *minor the protocol's minor version.  Before ubr_chan_start() calls
+ * are answered on the calling thread.
  */
-int ubr_chan_init(struct ubr_chan *ch, uint32_t *max_req);
+int ubr_chan_init(struct ubr_chan *ch, uint32_t *max_req, uint16_t *minor);
 /* Start the reader thread that hands replies to their callers. */
 int ubr_chan_start(struct ubr_chan *ch, ubr_event_fn *event,
 		   ubr_broken_fn *broken, void *opaque);
@@ -69,6 +70,7 @@ struct ubr {
 	struct fuse_session *se;
 	uint64_t root;			/* the export's root node id */
 	uint32_t max_io;		/* data bytes per READ/WRITE/READDIR */
+	uint16_t minor;			/* protocol version negotiated */
 	int cache;			/* enum cache_mode */
 	int writeback;
 	char *tag;

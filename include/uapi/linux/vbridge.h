@@ -58,6 +58,10 @@
  *        lock is held elsewhere, and drivers wait before asking again
  *        (formerly the device waited up to a second, which held up the
  *        request queue behind it).
+ *   2.4  VBRIDGE_OP_FS_READDIR_NAMES: a listing without the entries'
+ *        attributes and lookups (struct vbridge_fs_dirent_name), for
+ *        names nobody will look up, as FUSE's READDIR beside READDIRPLUS.
+ *        Drivers use it only with a device that negotiated minor 4.
  */
 #ifndef _UAPI_LINUX_VBRIDGE_H
 #define _UAPI_LINUX_VBRIDGE_H
@@ -72,7 +76,7 @@
 #define VBRIDGE_VIRTIO_ID		63
 
 #define VBRIDGE_PROTO_MAJOR		2
-#define VBRIDGE_PROTO_MINOR		3
+#define VBRIDGE_PROTO_MINOR		4
 #define VBRIDGE_PROTO_VERSION(major, minor)	(((major) << 16) | (minor))
 
 /*
@@ -187,6 +191,7 @@ enum vbridge_opcode {
 	VBRIDGE_OP_FS_BATCH_FORGET	= 0x0125,	/* 2.1 */
 	VBRIDGE_OP_FS_GET_HANDLE	= 0x0126,	/* 2.2, VBRIDGE_F_FS_HANDLES */
 	VBRIDGE_OP_FS_RESOLVE		= 0x0127,	/* 2.2, VBRIDGE_F_FS_HANDLES */
+	VBRIDGE_OP_FS_READDIR_NAMES	= 0x0128,	/* 2.4 */
 	/* 0x0200 - 0x02ff: display (VBRIDGE_F_DISPLAY) */
 	VBRIDGE_OP_DISPLAY_GET_INFO	= 0x0200,
 	VBRIDGE_OP_DISPLAY_RESOURCE_CREATE = 0x0201,
@@ -549,6 +554,25 @@ struct vbridge_fs_dirent {
 
 #define VBRIDGE_FS_DIRENT_SIZE(namelen) \
 	((sizeof(struct vbridge_fs_dirent) + (namelen) + 7) & ~7UL)
+
+/*
+ * One VBRIDGE_OP_FS_READDIR_NAMES record (2.4): as READDIR's, but only the
+ * entry's inode number (the host directory's, as getdents(2) gives it:
+ * that of a lookup but for a mount point), the position after it and its
+ * name, then padding to 8 bytes; it holds no lookup.  The request is
+ * READDIR's (struct vbridge_fs_read_in), and positions are common to
+ * both: a listing may switch between them.
+ */
+struct vbridge_fs_dirent_name {
+	__le64 ino;
+	__le64 off;
+	__le32 namelen;
+	__le32 type;		/* DT_* */
+	char name[];
+};
+
+#define VBRIDGE_FS_DIRENT_NAME_SIZE(namelen) \
+	((sizeof(struct vbridge_fs_dirent_name) + (namelen) + 7) & ~7UL)
 
 /* VBRIDGE_OP_FS_FSYNC, VBRIDGE_FS_FSYNCDIR */
 #define VBRIDGE_FS_FSYNC_DATASYNC	(1 << 0)
