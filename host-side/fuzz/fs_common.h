@@ -74,7 +74,7 @@ static void fs_run(struct fz *z)
 
 	while (z->left >= 3) {
 		uint32_t op = VBRIDGE_OP_FS_FIRST +
-			      fz_uint(z, 1) % (VBRIDGE_OP_FS_RESOLVE - VBRIDGE_OP_FS_FIRST + 2);
+			      fz_uint(z, 1) % (VBRIDGE_OP_FS_READDIR_NAMES - VBRIDGE_OP_FS_FIRST + 2);
 		size_t len = fz_uint(z, 2) % 8192, split = fz_uint(z, 1);
 		const uint8_t *payload;
 		struct virtq_chain *c = malloc(sizeof(*c));
