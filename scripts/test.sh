@@ -285,7 +285,10 @@ echo "==> userspace bridge (ubridge: FUSE over virtio-serial, no module)"
 # guest mounts the export with ubridge and runs the filesystem
 # selftests on it (image/guest/vb-ubridge).
 UBR_DIR=$(mktemp -d /tmp/vbridge-ubridge.XXXXXX)
-mkdir "$UBR_DIR/share"
+mkdir "$UBR_DIR/share" "$UBR_DIR/share/.agent"
+# The host agent changes the export for the coherence tests.
+"$ROOT/scripts/host-agent.sh" "$UBR_DIR/share" &
+UBR_AGENT_PID=$!
 VM_EXTRA_QEMU_ARGS="-device virtio-serial-pci
 	-chardev socket,id=ubr,path=$UBR_DIR/serial.sock
 	-device virtserialport,chardev=ubr,name=org.vbridge.0" \
@@ -294,6 +297,8 @@ VM_EXTRA_QEMU_ARGS="-device virtio-serial-pci
 	--log "$LOGDIR/ubridge.log" -- \
 	--shared-dir "share=$UBR_DIR/share" --serial-socket "$UBR_DIR/serial.sock"
 ubr_status=$?
+kill "$UBR_AGENT_PID" 2>/dev/null
+wait "$UBR_AGENT_PID" 2>/dev/null
 rm -rf "$UBR_DIR"
 count_guest "$LOGDIR/ubridge.log" || ubr_status=1
 # One kselftest run per cache mode, each closing with its Totals line.

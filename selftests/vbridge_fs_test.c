@@ -1219,6 +1219,43 @@ TEST(coherence_cache_always)
 	unlink(path);
 }
 
+/*
+ * A name cached here goes when the host removes it: on the host's change
+ * event (INVAL_ENTRY) where names are cached for long (cache=always,
+ * cache=auto with a device that watches the whole filesystem), else
+ * within the entry timeout.  The name's length is not a multiple of 8:
+ * the event carries padding after it.
+ */
+TEST(coherence_names)
+{
+	char cmd[128], name[64], path[PATH_MAX];
+	double done, dt;
+	struct stat st;
+
+	if (!have_agent())
+		SKIP(return, "needs the host agent");
+	snprintf(name, sizeof(name), "cohn-%d-x", getpid());
+	snprintf(path, sizeof(path), "%s/%s", mnt(), name);
+	ASSERT_EQ(0, write_file(path, "x", 1));
+	/* Our own creation's events come back first: cache it after them. */
+	usleep(300000);
+	ASSERT_EQ(0, stat(path, &st));
+	ASSERT_EQ(0, stat(path, &st));
+
+	snprintf(cmd, sizeof(cmd), "remove %s\n", name);
+	ASSERT_EQ(0, agent_run(cmd, &done));
+	do {
+		if (stat(path, &st) && errno == ENOENT)
+			break;
+		usleep(1000);
+		dt = now_ms() - done;
+	} while (dt < 5000);
+	dt = now_ms() - done;
+	TH_LOG("host's removal seen after %.1f ms", dt);
+	EXPECT_EQ(-1, stat(path, &st));
+	EXPECT_GT(2000.0, dt);
+}
+
 TEST(host_lock)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };

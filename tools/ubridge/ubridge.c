@@ -118,7 +118,10 @@ static void apply_event(struct ubr *u, const uint8_t *data, uint32_t len)
 			return;
 		memcpy(&ie, data, sizeof(ie));
 		n = le32toh(ie.namelen);
-		if (!n || n > VBRIDGE_FS_NAME_MAX || len != sizeof(ie) + n)
+		/* The device pads the name (to 8 bytes, as vbridged does). */
+		if (!n || n > VBRIDGE_FS_NAME_MAX || n > len - sizeof(ie) ||
+		    memchr(data + sizeof(ie), '/', n) ||
+		    memchr(data + sizeof(ie), '\0', n))
 			return;
 		memcpy(name, data + sizeof(ie), n);
 		name[n] = 0;
