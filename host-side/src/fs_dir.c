@@ -310,23 +310,30 @@ struct linux_dirent64 {
 	char d_name[];
 };
 
+/* The size of a READDIR (plus) or READDIR_NAMES record of a len-byte name. */
+static size_t readdir_record_size(size_t len, bool plus)
+{
+	return plus ? VBRIDGE_FS_DIRENT_SIZE(len) :
+		      VBRIDGE_FS_DIRENT_NAME_SIZE(len);
+}
+
 /*
- * One record of the getdents64() entry d into the reply: with plus, the
- * entry looked up (READDIR), else only its inode number (READDIR_NAMES).
- * Returns the record's size, 0 for a name to leave out.
+ * The record of the getdents64() entry d (its name len bytes, the record
+ * rlen) into the reply: with plus, the entry looked up (READDIR), else
+ * only its inode number (READDIR_NAMES).  False for a name left out.
  */
-static size_t readdir_record(struct fs_ctx *x, const struct linux_dirent64 *d,
-			     bool plus)
+static bool readdir_record(struct fs_ctx *x, const struct linux_dirent64 *d,
+			   size_t len, size_t rlen, bool plus)
 {
 	static const uint8_t pad[8];
-	size_t len = strlen(d->d_name), hdr, rlen;
+	size_t hdr;
 
 	if (plus) {
 		struct vbridge_fs_dirent rec = { 0 };
 		int err = lookup(x->fs, x->node, d->d_name, &rec.entry);
 
 		if (err == -ENOENT)
-			return 0;	/* removed meanwhile */
+			return false;	/* removed meanwhile */
 		if (err)
 			memset(&rec.entry, 0, sizeof(rec.entry));
 		rec.off = htole64(d->d_off);
@@ -334,7 +341,6 @@ static size_t readdir_record(struct fs_ctx *x, const struct linux_dirent64 *d,
 		rec.type = htole32(d->d_type);
 		push(x, &rec, sizeof(rec));
 		hdr = sizeof(rec);
-		rlen = VBRIDGE_FS_DIRENT_SIZE(len);
 	} else {
 		struct vbridge_fs_dirent_name rec = {
 			.ino = htole64(d->d_ino),
@@ -345,11 +351,10 @@ static size_t readdir_record(struct fs_ctx *x, const struct linux_dirent64 *d,
 
 		push(x, &rec, sizeof(rec));
 		hdr = sizeof(rec);
-		rlen = VBRIDGE_FS_DIRENT_NAME_SIZE(len);
 	}
 	push(x, d->d_name, len);
 	push(x, pad, rlen - hdr - len);
-	return rlen;
+	return true;
 }
 
 /* Emit the records of dir handle h from offset into at most size bytes. */
@@ -373,8 +378,7 @@ static int readdir_fill(struct fs_ctx *x, struct fs_handle *h,
 		for (pos = 0; pos < n;) {
 			struct linux_dirent64 *d = (void *)(buf + pos);
 			size_t len = strlen(d->d_name);
-			size_t rlen = plus ? VBRIDGE_FS_DIRENT_SIZE(len) :
-				      VBRIDGE_FS_DIRENT_NAME_SIZE(len);
+			size_t rlen = readdir_record_size(len, plus);
 
 			pos += d->d_reclen;
 			if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
@@ -383,7 +387,8 @@ static int readdir_fill(struct fs_ctx *x, struct fs_handle *h,
 				full = true;
 				break;
 			}
-			used += readdir_record(x, d, plus);
+			if (readdir_record(x, d, len, rlen, plus))
+				used += rlen;
 		}
 	}
 	/* Not even one record fits: not the end of the directory. */
