@@ -19,7 +19,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CMDLINE="scripts/bench.sh $*"
 for v in BENCH_FILES BENCH_MIB BENCH_READS BENCH_FIO_MIB BENCH_FIO_SECS BENCH_TREE \
-	BENCH_CONFIGS BENCH_WORKLOADS; do
+	BENCH_CONFIGS BENCH_WORKLOADS BENCH_VBRIDGED_ARGS; do
 	[ -z "${!v:-}" ] || CMDLINE="$v=${!v} $CMDLINE"
 done
 QUICK=0 BUILD=1 OUT='' PUBLISH=''
@@ -40,7 +40,8 @@ done
 # Quick: a smoke run for make test.  BENCH_CONFIGS (a comma list of the
 # configurations below) and BENCH_WORKLOADS (of the groups files, find,
 # git, untar, seq, mmap, fio; see bench/workloads.sh) narrow a run down,
-# e.g. to compare one change on a few configurations in minutes.
+# e.g. to compare one change on a few configurations in minutes;
+# BENCH_VBRIDGED_ARGS adds vbridged options (e.g. --queue-threads=1).
 if [ "$QUICK" = 1 ]; then
 	FILES=100 MIB=4 READS=256 FIO_MIB=4 FIO_SECS=200ms TREE_SUB=include/drm
 	FIO_ONE=1
@@ -181,6 +182,7 @@ export VM_EXTRA_APPEND="bench_files=$FILES bench_mib=$MIB bench_reads=$READS ben
 export VBRIDGED_PIDFILE=$WORK/vbridged.pid
 SMP=2 MEM=1536
 vm_status=0
+# shellcheck disable=SC2086 # BENCH_VBRIDGED_ARGS: options, split on purpose
 "$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
 	--kernel "$KIMAGE" --initrd "$WORK/initramfs-bench.cpio.gz" \
 	--job bench --timeout "$TIMEOUT" --smp $SMP --mem $MEM \
@@ -189,7 +191,7 @@ vm_status=0
 	--shared-dir "vbautowb=$WORK/vbautowb" --shared-dir "vbalways=$WORK/vbalways" \
 	--shared-dir "vbalwayswb=$WORK/vbalwayswb" --shared-dir "ub=$WORK/ub" \
 	--serial-socket "$WORK/serial.sock" --display 1920x1080 \
-	>"$OUT/vm-run.log" 2>&1 || vm_status=$?
+	${BENCH_VBRIDGED_ARGS:-} >"$OUT/vm-run.log" 2>&1 || vm_status=$?
 [ "$vm_status" = 0 ] || { echo "bench: the guest run failed ($vm_status), see $OUT/guest.log and $OUT/vm-run.log" >&2; tail -n 20 "$OUT/vm-run.log" >&2; }
 
 ELAPSED=$(($(date +%s) - START))

@@ -60,6 +60,7 @@ struct vbd_device {
 	struct vbridge_config config;
 	uint64_t offered;
 	unsigned int num_request_queues;
+	unsigned int queue_threads;	/* threads per request queue */
 
 	/* Written only while no queue thread runs (set_features, reset). */
 	uint64_t features;
@@ -100,7 +101,7 @@ struct vbd_device {
 /* One request being handled. */
 struct vbd_req {
 	struct vbd_device *dev;
-	/* guest memory, stable while the ring is locked; NULL off a virtqueue */
+	/* guest memory, stable while handled; NULL off a virtqueue */
 	const struct virtq_mem *mem;
 	const struct virtq_chain *c;
 	uint32_t opcode;
@@ -482,40 +483,48 @@ uint32_t vbd_device_max_req_size(struct vbd_device *dev)
 	return n;
 }
 
-/* Handle the request in c; returns the bytes written to it. */
-static uint32_t handle_request(struct vbd_device *dev, struct virtq *vq,
-			       const struct virtq_chain *c)
-{
-	if (c->wr_len < sizeof(struct vbridge_resp_hdr)) {
-		if (vbd_ratelimit(&vq->rl))
-			log_warn("virtqueue %u: request %u has no room for a response",
-				 vq->index, c->head);
-		return 0;
-	}
-	return vbd_device_handle(dev, vq->mem, c);
-}
-
+/*
+ * Handle the requests on q, each without the ring lock, so that the
+ * queue's other threads take the next ones meanwhile.
+ */
 static void handle_requests(struct vbd_device *dev, struct vu_queue *q)
 {
+	const struct virtq_mem *mem;
 	struct virtq_chain c;
 	struct virtq *vq;
+	bool more = true, drop;
 	uint32_t len;
+	int r;
 
 	vq = vu_queue_lock(q);
 	if (!vq)
 		return;
-	do {
-		virtq_disable_notify(vq);
-		while (virtq_pop(vq, &c) > 0) {
-			len = handle_request(dev, vq, &c);
-			if (dev->inject &&
-			    vbd_inject_reply(dev->inject, c.wr, c.nr_wr,
-					     c.wr_len, &len) == VBD_FAULT_DROP)
-				continue;
-			virtq_push(vq, c.head, len);
+	while (more) {
+		r = virtq_pop(vq, &c);
+		if (!r && virtq_enable_notify(vq))
+			continue;
+		if (r <= 0)
+			break;
+		if (c.wr_len < sizeof(struct vbridge_resp_hdr)) {
+			if (vbd_ratelimit(&vq->rl))
+				log_warn("virtqueue %u: request %u has no room for a response",
+					 vq->index, c.head);
+			virtq_push(vq, c.head, 0);
 			vu_queue_notify(q);
+			continue;
 		}
-	} while (virtq_enable_notify(vq));
+		mem = vq->mem;
+		vu_queue_unlock_chain(q);
+		len = vbd_device_handle(dev, mem, &c);
+		drop = dev->inject &&
+		       vbd_inject_reply(dev->inject, c.wr, c.nr_wr, c.wr_len,
+					&len) == VBD_FAULT_DROP;
+		more = vu_queue_lock_chain(q);
+		if (drop)
+			continue;
+		virtq_push(vq, c.head, len);
+		vu_queue_notify(q);
+	}
 	/* Chains rejected by virtq_pop() were completed too. */
 	vu_queue_notify(q);
 	vu_queue_unlock(q);
@@ -583,8 +592,16 @@ void vbd_device_detach(struct vbd_device *dev)
 	pthread_mutex_unlock(&dev->lock);
 }
 
+static unsigned int vbd_queue_threads(void *opaque, unsigned int index)
+{
+	struct vbd_device *dev = opaque;
+
+	return index == EVENT_QUEUE ? 1 : dev->queue_threads;
+}
+
 static const struct vu_dev_ops vbd_vu_ops = {
 	.handle_queue = vbd_handle_queue,
+	.queue_threads = vbd_queue_threads,
 	.get_config = vbd_get_config,
 	.set_features = vbd_set_features,
 	.reset = vbd_reset,
@@ -632,6 +649,7 @@ struct vbd_device *vbd_device_new(const struct vbd_store *store,
 	dev->config.num_request_queues = htole32(num_request_queues);
 	dev->config.num_tags = htole32(ntags);
 	dev->num_request_queues = num_request_queues;
+	dev->queue_threads = VBD_QUEUE_THREADS_DEFAULT;
 	dev->offered = F(VIRTIO_F_VERSION_1) | F(VIRTIO_RING_F_INDIRECT_DESC) |
 		       F(VIRTIO_RING_F_EVENT_IDX) | F(VBRIDGE_F_MQ) |
 		       F(VBRIDGE_F_EVENT_QUEUE) | F(VBRIDGE_F_DEBUG) |
@@ -664,6 +682,11 @@ void vbd_device_start_direct(struct vbd_device *dev, vbd_event_sink_fn *sink,
 void vbd_device_offer_access_platform(struct vbd_device *dev)
 {
 	dev->offered |= F(VIRTIO_F_ACCESS_PLATFORM);
+}
+
+void vbd_device_set_queue_threads(struct vbd_device *dev, unsigned int n)
+{
+	dev->queue_threads = n;
 }
 
 void vbd_device_set_inject(struct vbd_device *dev, struct vbd_inject *inject)

@@ -45,6 +45,14 @@ struct vbd_display *vbd_device_enable_display(struct vbd_device *dev,
  */
 void vbd_device_offer_access_platform(struct vbd_device *dev);
 /*
+ * Threads serving each request queue (--queue-threads), 1 to
+ * VU_MAX_QUEUE_THREADS; before the frontend connects.  One thread per
+ * queue handles its requests in order; more let a slow host call (an
+ * fsync, a large copy) leave the requests behind it to the others.
+ */
+#define VBD_QUEUE_THREADS_DEFAULT	4
+void vbd_device_set_queue_threads(struct vbd_device *dev, unsigned int n);
+/*
  * Damage replies and events on purpose (--inject); before the frontend
  * connects.  The caller keeps inject and frees it after the device.
  */

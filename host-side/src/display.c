@@ -3,9 +3,9 @@
  * vbridge display: resources are framebuffers in guest memory, named by
  * the guest-physical ranges the driver registered.  Only those ranges
  * are kept: they are translated through the memory table each time
- * pixels are read, on a request queue whose ring lock is held, so a
- * SET_MEM_TABLE (which stops every queue first) can never leave a stale
- * pointer behind.  A range no longer in guest memory fails the request
+ * pixels are read, while a request of a running queue is handled, so a
+ * SET_MEM_TABLE (which stops every queue and waits for the requests in
+ * hand first) can never leave a stale pointer behind.  A range no longer in guest memory fails the request
  * with -EFAULT.
  *
  * Each enabled scanout has a surface on the host, as large as the

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <linux/vbridge.h>
 
@@ -39,6 +40,7 @@ static const char *const fault_names[VBD_NR_FAULTS] = {
 	[VBD_FAULT_GARBAGE] = "garbage",
 	[VBD_FAULT_DROP] = "drop",
 	[VBD_FAULT_EVENT] = "event",
+	[VBD_FAULT_SLOW] = "slow",
 };
 
 const char *vbd_fault_name(enum vbd_fault f)
@@ -57,7 +59,9 @@ static enum vbd_fault fault_by_name(const char *s, size_t len)
 	return VBD_FAULT_NONE;
 }
 
-#define ALL_KINDS	(((1U << VBD_NR_FAULTS) - 1) & ~(1U << VBD_FAULT_NONE))
+/* Slow replies damage nothing, only time: by name only. */
+#define DEFAULT_KINDS	(((1U << VBD_NR_FAULTS) - 1) & \
+			 ~(1U << VBD_FAULT_NONE | 1U << VBD_FAULT_SLOW))
 
 static int parse_kinds(const char *s, uint32_t *kinds)
 {
@@ -91,7 +95,7 @@ static uint64_t next_locked(struct vbd_inject *inj)
 struct vbd_inject *vbd_inject_new(const char *spec)
 {
 	struct vbd_inject *inj;
-	uint32_t kinds = ALL_KINDS;
+	uint32_t kinds = DEFAULT_KINDS;
 	uint64_t seed;
 	double rate;
 	char *end;
@@ -209,6 +213,10 @@ enum vbd_fault vbd_inject_reply(struct vbd_inject *inj, const struct iovec *wr,
 	}
 	inj->count[f]++;
 	pthread_mutex_unlock(&inj->lock);
+	if (f == VBD_FAULT_SLOW)
+		nanosleep(&(struct timespec){
+				.tv_nsec = VBD_INJECT_SLOW_MS * 1000000L },
+			  NULL);
 	return f;
 }
 

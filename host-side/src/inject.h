@@ -23,14 +23,18 @@ enum vbd_fault {
 	VBD_FAULT_GARBAGE,	/* payload bytes (entries, attrs, records) flipped */
 	VBD_FAULT_DROP,		/* never answered */
 	VBD_FAULT_EVENT,	/* event payload flipped */
+	VBD_FAULT_SLOW,		/* answered VBD_INJECT_SLOW_MS late, intact */
 	VBD_NR_FAULTS,
 };
+
+/* How late a slow reply comes; slow is asked for by name only. */
+#define VBD_INJECT_SLOW_MS	250
 
 struct vbd_inject;
 
 /*
  * From "SEED:RATE[:KIND,...]": RATE in [0, 1], KINDs by vbd_fault_name()
- * (default: all).  NULL with errno EINVAL or ENOMEM.
+ * (default: all but slow).  NULL with errno EINVAL or ENOMEM.
  */
 struct vbd_inject *vbd_inject_new(const char *spec);
 void vbd_inject_free(struct vbd_inject *inj);
@@ -38,6 +42,7 @@ void vbd_inject_free(struct vbd_inject *inj);
 /*
  * Maybe damage the reply just written to wr (used length *len).  Returns
  * the fault applied; VBD_FAULT_DROP means the chain must not be completed.
+ * VBD_FAULT_SLOW sleeps first: call it without the ring's lock.
  */
 enum vbd_fault vbd_inject_reply(struct vbd_inject *inj, const struct iovec *wr,
 				unsigned int nr_wr, size_t wr_len,

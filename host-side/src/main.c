@@ -47,6 +47,7 @@ struct options {
 	const char *socket_path;
 	int fd;
 	unsigned int num_queues;
+	unsigned int queue_threads;
 	char *shares[VBRIDGE_MAX_TAGS + 1];
 	unsigned int nshares;
 	struct vbd_fs_opts fs;
@@ -84,6 +85,8 @@ static void usage(FILE *f)
 "  --shared-dir=TAG=DIR[:ro]\n"
 "                          export directory DIR under TAG (up to %d times)\n"
 "  --num-queues=N          number of request queues, 1 to %d (default 1)\n"
+"  --queue-threads=N       threads serving each request queue, 1 to %d\n"
+"                          (default %d)\n"
 "  --uid-map=GUEST:HOST:COUNT\n"
 "                          guest uids GUEST.. are host uids HOST.. (up to %d\n"
 "                          times; without any, ids are the same on both sides;\n"
@@ -130,7 +133,8 @@ static void usage(FILE *f)
 "                          testing only: damage a fraction RATE (0 to 1) of\n"
 "                          the replies and events, reproducibly from SEED;\n"
 "                          KINDs: short, oversized, wrong-id, bad-error,\n"
-"                          bad-len, garbage, drop, event (default: all)\n"
+"                          bad-len, garbage, drop, event (default: all\n"
+"                          these), slow (answered %d ms late)\n"
 "  --sandbox=MODE          namespace (default): new PID, mount, network, IPC\n"
 "                          and UTS namespaces and an empty root with /proc;\n"
 "                          chroot: an empty chroot, where namespaces are\n"
@@ -144,9 +148,10 @@ static void usage(FILE *f)
 "  --print-capabilities    print the backend capabilities as JSON and exit\n"
 "  -V, --version           print the version and exit\n"
 "  -h, --help              print this help and exit\n",
-		VBRIDGE_MAX_TAGS, VBRIDGE_MAX_REQUEST_QUEUES, VBD_MAX_ID_MAPS,
+		VBRIDGE_MAX_TAGS, VBRIDGE_MAX_REQUEST_QUEUES,
+		VU_MAX_QUEUE_THREADS, VBD_QUEUE_THREADS_DEFAULT, VBD_MAX_ID_MAPS,
 		VBD_OVERFLOW_ID, 64, VBD_FS_MAX_TIMEOUT_MS,
-		VBRIDGE_DISPLAY_MAX_SCANOUTS);
+		VBRIDGE_DISPLAY_MAX_SCANOUTS, VBD_INJECT_SLOW_MS);
 }
 
 static void print_capabilities(void)
@@ -207,6 +212,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		OPT_FD,
 		OPT_SHARED_DIR,
 		OPT_NUM_QUEUES,
+		OPT_QUEUE_THREADS,
 		OPT_LOG_LEVEL,
 		OPT_PRINT_CAPS,
 		OPT_UID_MAP,
@@ -234,6 +240,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "fd", required_argument, NULL, OPT_FD },
 		{ "shared-dir", required_argument, NULL, OPT_SHARED_DIR },
 		{ "num-queues", required_argument, NULL, OPT_NUM_QUEUES },
+		{ "queue-threads", required_argument, NULL, OPT_QUEUE_THREADS },
 		{ "uid-map", required_argument, NULL, OPT_UID_MAP },
 		{ "gid-map", required_argument, NULL, OPT_GID_MAP },
 		{ "max-fds", required_argument, NULL, OPT_MAX_FDS },
@@ -273,6 +280,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 
 	o->fd = -1;
 	o->num_queues = 1;
+	o->queue_threads = VBD_QUEUE_THREADS_DEFAULT;
 	o->vnc_display = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vVh", longopts, NULL)) != -1) {
@@ -296,6 +304,12 @@ static void parse_args(int argc, char **argv, struct options *o)
 				bad_args("--num-queues: expected 1 to %d, not '%s'",
 					 VBRIDGE_MAX_REQUEST_QUEUES, optarg);
 			o->num_queues = v;
+			break;
+		case OPT_QUEUE_THREADS:
+			if (parse_uint(optarg, VU_MAX_QUEUE_THREADS, &v) || !v)
+				bad_args("--queue-threads: expected 1 to %d, not '%s'",
+					 VU_MAX_QUEUE_THREADS, optarg);
+			o->queue_threads = v;
 			break;
 		case OPT_UID_MAP:
 			if (o->fs.nuid_maps == VBD_MAX_ID_MAPS ||
@@ -674,6 +688,7 @@ static int start_device(struct daemon *dm, const struct options *o)
 	dm->dev = vbd_device_new(dm->store, o->num_queues, &o->fs);
 	if (!dm->dev)
 		return -1;
+	vbd_device_set_queue_threads(dm->dev, o->queue_threads);
 	if (o->access_platform)
 		vbd_device_offer_access_platform(dm->dev);
 	if (o->inject) {

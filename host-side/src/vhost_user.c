@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -18,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -164,20 +164,31 @@ struct vu_queue {
 	bool enabled;
 
 	/*
-	 * The queue thread exists while running.  The main thread creates
-	 * and joins it; kick_fd and stop_fd do not change while it runs.
+	 * The queue threads exist while running.  The main thread creates
+	 * and joins them; kick_fd, stop_fd and more_fd do not change while
+	 * they run.  A kick or more_fd wakes one idle thread (each waits on
+	 * its own epoll instance, EPOLLEXCLUSIVE); stop_fd wakes them all.
 	 */
 	bool running;
-	pthread_t thread;
+	unsigned int nworkers;
+	struct vu_worker {
+		struct vu_queue *q;
+		pthread_t thread;
+		int epfd;
+	} workers[VU_MAX_QUEUE_THREADS];
 	int stop_fd;
+	int more_fd;			/* chains are waiting for a thread */
 
 	pthread_mutex_t lock;
 	/* Protected by lock; written by the main thread only: */
 	bool live;			/* ring valid and to be processed */
+	bool stopping;			/* pop nothing more, finish inflight */
 	int call_fd;
 	int err_fd;
 	/* Protected by lock: */
 	bool err_signalled;
+	unsigned int inflight;		/* chains handled without the lock */
+	pthread_cond_t drained;		/* inflight fell to 0 while stopping */
 	struct virtq ring;		/* meaningful while live */
 };
 
@@ -251,47 +262,83 @@ static int set_nonblock(int fd)
 
 /* Queue threads */
 
+/* Consume an eventfd's count; false if fd is not an eventfd we can use. */
+static bool eventfd_consume(int fd)
+{
+	uint64_t v;
+	ssize_t n = read(fd, &v, sizeof(v));
+
+	return n == sizeof(v) || (n < 0 && (errno == EAGAIN || errno == EINTR));
+}
+
 static void *queue_thread(void *arg)
 {
-	struct vu_queue *q = arg;
+	struct vu_worker *w = arg;
+	struct vu_queue *q = w->q;
 	struct vu_dev *d = q->dev;
-	struct pollfd pfd[2] = {
-		{ .fd = q->stop_fd, .events = POLLIN },
-		{ .fd = q->kick_fd, .events = POLLIN },
-	};
 
 	/* Buffers may have been made available while we were stopped. */
 	d->ops->handle_queue(d->opaque, q, q->index);
 	for (;;) {
-		uint64_t v;
-		ssize_t n;
+		struct epoll_event ev[3];
+		int i, n;
 
-		if (poll(pfd, 2, -1) < 0) {
+		n = epoll_wait(w->epfd, ev, 3, -1);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			log_err("virtqueue %u: poll: %s", q->index, strerror(errno));
+			log_err("virtqueue %u: epoll_wait: %s", q->index,
+				strerror(errno));
 			break;
 		}
-		if (pfd[0].revents)
-			break;
-		if (!pfd[1].revents)
-			continue;
-		n = pfd[1].revents & POLLIN ? read(q->kick_fd, &v, sizeof(v)) : 0;
-		if (n == sizeof(v) || (n < 0 && errno == EAGAIN)) {
-			d->ops->handle_queue(d->opaque, q, q->index);
-			continue;
+		for (i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+
+			if (fd == q->stop_fd)
+				return NULL;
+			if (eventfd_consume(fd))
+				continue;
+			/* Not an eventfd we can use: wait for the others only. */
+			log_err("virtqueue %u: kick file descriptor unusable, ignoring it",
+				q->index);
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
 		}
-		/* Not an eventfd we can use: wait for the stop request only. */
-		log_err("virtqueue %u: kick file descriptor unusable, ignoring it",
-			q->index);
-		pfd[1].fd = -1;
+		d->ops->handle_queue(d->opaque, q, q->index);
 	}
 	return NULL;
 }
 
+static int worker_epoll(struct vu_queue *q)
+{
+	struct epoll_event stop = { .events = EPOLLIN, .data.fd = q->stop_fd };
+	struct epoll_event kick = {
+		.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = q->kick_fd,
+	};
+	struct epoll_event more = {
+		.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = q->more_fd,
+	};
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		return -errno;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, q->stop_fd, &stop) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, q->more_fd, &more) < 0) {
+		close(ep);
+		return -errno;
+	}
+	/* A kick fd epoll cannot watch is the frontend's loss, not ours. */
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, q->kick_fd, &kick) < 0)
+		log_err("virtqueue %u: kick file descriptor unusable, ignoring it",
+			q->index);
+	return ep;
+}
+
+static void queue_stop(struct vu_queue *q);
+
 static int queue_start(struct vu_queue *q)
 {
 	struct vu_dev *d = q->dev;
+	unsigned int i, n;
 	int r;
 
 	if (!d->mem)
@@ -301,55 +348,88 @@ static int queue_start(struct vu_queue *q)
 		return vu_violation("virtqueue %u started before its size and addresses",
 				    q->index);
 	q->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (q->stop_fd < 0) {
-		log_err("virtqueue %u: eventfd: %s", q->index, strerror(errno));
-		return -errno;
+	q->more_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->stop_fd < 0 || q->more_fd < 0) {
+		r = -errno;
+		log_err("virtqueue %u: eventfd: %s", q->index, strerror(-r));
+		close_fd(&q->stop_fd);
+		close_fd(&q->more_fd);
+		return r;
 	}
 
 	pthread_mutex_lock(&q->lock);
 	r = virtq_start(&q->ring, d->mem, q->index, q->num, &q->addr, q->base,
 			d->features);
 	q->live = !r;
+	q->stopping = false;
 	q->err_signalled = false;
 	pthread_mutex_unlock(&q->lock);
 	if (r) {
 		close_fd(&q->stop_fd);
+		close_fd(&q->more_fd);
 		return vu_violation("virtqueue %u: ring not in guest memory or misaligned, or its parts overlap",
 				    q->index);
 	}
 
-	r = pthread_create(&q->thread, NULL, queue_thread, q);
-	if (r) {
-		log_err("virtqueue %u: cannot create thread: %s", q->index,
-			strerror(r));
-		pthread_mutex_lock(&q->lock);
-		q->live = false;
-		pthread_mutex_unlock(&q->lock);
-		close_fd(&q->stop_fd);
-		return -r;
-	}
+	/* From here queue_stop() undoes whatever part was done. */
 	q->running = true;
-	log_debug("virtqueue %u started, size %u, base %u", q->index, q->num,
-		  q->base);
+	n = d->ops->queue_threads ? d->ops->queue_threads(d->opaque, q->index) : 1;
+	n = n < 1 ? 1 : n > VU_MAX_QUEUE_THREADS ? VU_MAX_QUEUE_THREADS : n;
+	for (i = 0; i < n; i++) {
+		struct vu_worker *w = &q->workers[i];
+
+		w->q = q;
+		w->epfd = worker_epoll(q);
+		if (w->epfd < 0) {
+			r = w->epfd;
+			log_err("virtqueue %u: epoll: %s", q->index,
+				strerror(-r));
+			break;
+		}
+		r = pthread_create(&w->thread, NULL, queue_thread, w);
+		if (r) {
+			log_err("virtqueue %u: cannot create thread: %s",
+				q->index, strerror(r));
+			close(w->epfd);
+			r = -r;
+			break;
+		}
+		q->nworkers++;
+	}
+	if (i < n) {
+		queue_stop(q);
+		return r;
+	}
+	log_debug("virtqueue %u started, size %u, base %u, %u threads",
+		  q->index, q->num, q->base, n);
 	return 0;
 }
 
 static void queue_stop(struct vu_queue *q)
 {
 	static const uint64_t one = 1;
+	unsigned int i;
 
 	if (!q->running)
 		return;
 	/* Once not live, no other thread touches the ring. */
 	pthread_mutex_lock(&q->lock);
+	q->stopping = true;
+	while (q->inflight)
+		pthread_cond_wait(&q->drained, &q->lock);
 	q->live = false;
 	q->base = q->ring.last_avail_idx;
 	pthread_mutex_unlock(&q->lock);
 
 	if (write(q->stop_fd, &one, sizeof(one)) != sizeof(one))
 		abort();	/* eventfd: cannot fail below its maximum */
-	pthread_join(q->thread, NULL);
+	for (i = 0; i < q->nworkers; i++) {
+		pthread_join(q->workers[i].thread, NULL);
+		close(q->workers[i].epfd);
+	}
+	q->nworkers = 0;
 	close_fd(&q->stop_fd);
+	close_fd(&q->more_fd);
 	q->running = false;
 	log_debug("virtqueue %u stopped at %u", q->index, q->base);
 }
@@ -390,11 +470,35 @@ static int dev_resume(struct vu_dev *d)
 struct virtq *vu_queue_lock(struct vu_queue *q)
 {
 	pthread_mutex_lock(&q->lock);
-	if (!q->live) {
+	if (!q->live || q->stopping) {
 		pthread_mutex_unlock(&q->lock);
 		return NULL;
 	}
 	return &q->ring;
+}
+
+void vu_queue_unlock_chain(struct vu_queue *q)
+{
+	static const uint64_t one = 1;
+
+	q->inflight++;
+	/*
+	 * Have the driver kick for its next chain, and wake another thread
+	 * for the chains already waiting: this one may be a while.
+	 */
+	if (virtq_enable_notify(&q->ring) && q->nworkers > 1 &&
+	    write(q->more_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		abort();	/* eventfd: cannot fail but when full */
+	vu_queue_unlock(q);
+}
+
+bool vu_queue_lock_chain(struct vu_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	/* The push comes before the main thread can take the lock back. */
+	if (!--q->inflight && q->stopping)
+		pthread_cond_signal(&q->drained);
+	return !q->stopping;
 }
 
 void vu_queue_notify(struct vu_queue *q)
@@ -1114,8 +1218,10 @@ struct vu_dev *vu_dev_new(int sock, const struct vu_dev_info *info)
 
 		q->dev = d;
 		q->index = i;
-		q->kick_fd = q->stop_fd = q->call_fd = q->err_fd = -1;
+		q->kick_fd = q->stop_fd = q->more_fd = -1;
+		q->call_fd = q->err_fd = -1;
 		pthread_mutex_init(&q->lock, NULL);
+		pthread_cond_init(&q->drained, NULL);
 	}
 	return d;
 }
@@ -1131,6 +1237,7 @@ void vu_dev_free(struct vu_dev *d)
 		close_fd(&q->kick_fd);
 		close_fd(&q->call_fd);
 		close_fd(&q->err_fd);
+		pthread_cond_destroy(&q->drained);
 		pthread_mutex_destroy(&q->lock);
 	}
 	mem_unmap(d->mem);

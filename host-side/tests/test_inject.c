@@ -102,6 +102,7 @@ static void test_rate_and_mix(void)
 	for (f = VBD_FAULT_SHORT; f <= VBD_FAULT_DROP; f++)
 		CHECK(seen & (1U << f));
 	CHECK(!(seen & (1U << VBD_FAULT_EVENT)));
+	CHECK(!(seen & (1U << VBD_FAULT_SLOW)));
 	CHECK_EQ(vbd_inject_count(inj, VBD_FAULT_NONE), 20000 - damaged);
 	vbd_inject_free(inj);
 }
