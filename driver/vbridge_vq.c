@@ -24,13 +24,14 @@
  *     with interrupts off everywhere), validates each response (lengths
  *     clamped to what was posted, unique id, errno range) and wakes the
  *     waiter directly: one wake-up per request, not one of a kworker and
- *     then one of the waiter.  It only completes and wakes: it drops the
- *     device's reference only where the waiter's remains, so that nothing
- *     is freed in interrupt context; a request nobody waits for any more
- *     (INIT given up) and background requests, whose callbacks may
- *     sleep, go on to the queue's completion work, unless their callback
- *     only completes (VBRIDGE_REQ_END_ATOMIC: readahead).  The work also
- *     drains the used ring when the watchdog asks.
+ *     then one of the waiter.  It drops the device's reference of a
+ *     waited-for request only where the waiter's remains, so that the
+ *     waiter frees it; a request nobody waits for any more (INIT given
+ *     up) and background requests, whose callbacks may sleep, go on to
+ *     the queue's completion work, unless their callback only completes
+ *     (VBRIDGE_REQ_END_ATOMIC: readahead, direct I/O), which is called
+ *     and freed right there.  The work also drains the used ring when
+ *     the watchdog asks.
  *  4. A request is never abandoned once it is on the ring, as in FUSE:
  *     the waiter sleeps interruptibly (or killably) for the response; a
  *     signal only makes it go on waiting killably, and a fatal signal
@@ -806,6 +807,16 @@ void vbridge_queue_done(struct virtqueue *vq)
 		}
 		list_del_init(&req->node);
 		vbridge_req_wake(vbq, req);
+		/*
+		 * Nobody waits for a background request: its last reference
+		 * may go here, as a block driver's completion frees its bio
+		 * (put_page(), kfree(); vfree() defers in interrupt context),
+		 * with no work to run for it.
+		 */
+		if (req->end) {
+			vbridge_req_put(req);
+			continue;
+		}
 		/*
 		 * The device's reference outlived the complete(): the
 		 * waiter cannot free the request under us.  Dropped here
