@@ -161,8 +161,9 @@ echo "==> fault injection (vbridged --inject: damaged replies and events)"
 INJ_SHARE=$(mktemp -d /tmp/vbridge-inject.XXXXXX)
 # Every kind but "drop": a dropped reply fails the device (the watchdog),
 # after which nothing more is damaged; the destructive boot's stalled
-# backend and the kill boot cover unanswered requests.
-INJECT_SPEC=${VBRIDGE_INJECT:-$RANDOM:0.02:short,oversized,wrong-id,bad-error,bad-len,garbage,event}
+# backend and the kill boot cover unanswered requests.  "slow" answers
+# some requests 250 ms late, with others of the queue overtaking them.
+INJECT_SPEC=${VBRIDGE_INJECT:-$RANDOM:0.02:short,oversized,wrong-id,bad-error,bad-len,garbage,event,slow}
 echo "# vbridged --inject=$INJECT_SPEC"
 "$ROOT/scripts/vm-run.sh" --qemu "$QEMU" --vbridged "$VBRIDGED" \
 	--kernel "$KIMAGE" --initrd "$INITRD" --job inject --timeout 600 \
