@@ -170,7 +170,8 @@ struct vu_queue {
 	 * its own epoll instance, EPOLLEXCLUSIVE); stop_fd wakes them all.
 	 */
 	bool running;
-	unsigned int nworkers;
+	unsigned int nthreads;		/* set before the first starts */
+	unsigned int nworkers;		/* started, for queue_stop() */
 	struct vu_worker {
 		struct vu_queue *q;
 		pthread_t thread;
@@ -375,6 +376,7 @@ static int queue_start(struct vu_queue *q)
 	q->running = true;
 	n = d->ops->queue_threads ? d->ops->queue_threads(d->opaque, q->index) : 1;
 	n = n < 1 ? 1 : n > VU_MAX_QUEUE_THREADS ? VU_MAX_QUEUE_THREADS : n;
+	q->nthreads = n;
 	for (i = 0; i < n; i++) {
 		struct vu_worker *w = &q->workers[i];
 
@@ -486,7 +488,7 @@ void vu_queue_unlock_chain(struct vu_queue *q)
 	 * Have the driver kick for its next chain, and wake another thread
 	 * for the chains already waiting: this one may be a while.
 	 */
-	if (virtq_enable_notify(&q->ring) && q->nworkers > 1 &&
+	if (virtq_enable_notify(&q->ring) && q->nthreads > 1 &&
 	    write(q->more_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		abort();	/* eventfd: cannot fail but when full */
 	vu_queue_unlock(q);
