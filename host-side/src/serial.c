@@ -171,6 +171,12 @@ static int read_request(struct vbd_serial_conn *conn, void *req,
 	return read_full(conn->fd, req, *len, false);
 }
 
+/* How a connection ends after r: 1 a clean end of stream, else an error. */
+static int end_status(int r)
+{
+	return r == 1 ? 0 : r == -EPROTO ? -EPROTO : -EIO;
+}
+
 static void *worker(void *arg)
 {
 	struct vbd_serial_conn *conn = arg;
@@ -183,6 +189,12 @@ static void *worker(void *arg)
 	while (c && req && resp) {
 		pthread_mutex_lock(&conn->rd_lock);
 		r = conn_running(conn) ? read_request(conn, req, &len, &room) : 0;
+		/*
+		 * Before the next reader runs: its clean end of stream right
+		 * after a frame cut short must not hide the error.
+		 */
+		if (r)
+			conn_end(conn, end_status(r));
 		pthread_mutex_unlock(&conn->rd_lock);
 		if (r || !conn_running(conn))
 			break;
@@ -202,7 +214,7 @@ static void *worker(void *arg)
 	if (r == -ENOMEM)
 		log_err("serial: out of memory");
 	if (r)
-		conn_end(conn, r == 1 ? 0 : r == -EPROTO ? -EPROTO : -EIO);
+		conn_end(conn, end_status(r));
 	free(c);
 	free(req);
 	free(resp);
