@@ -5,8 +5,8 @@
  * are kept: they are translated through the memory table each time
  * pixels are read, while a request of a running queue is handled, so a
  * SET_MEM_TABLE (which stops every queue and waits for the requests in
- * hand first) can never leave a stale pointer behind.  A range no longer in guest memory fails the request
- * with -EFAULT.
+ * hand first) can never leave a stale pointer behind.  A range no
+ * longer in guest memory fails the request with -EFAULT.
  *
  * Each enabled scanout has a surface on the host, as large as the
  * rectangle of the resource it shows.  SET_SCANOUT and FLUSH copy the

@@ -299,7 +299,7 @@ static void *queue_thread(void *arg)
 				return NULL;
 			if (eventfd_consume(fd))
 				continue;
-			/* Not an eventfd we can use: wait for the others only. */
+			/* Not an eventfd we can use: wait on the others. */
 			log_err("virtqueue %u: kick file descriptor unusable, ignoring it",
 				q->index);
 			epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -374,7 +374,8 @@ static int queue_start(struct vu_queue *q)
 
 	/* From here queue_stop() undoes whatever part was done. */
 	q->running = true;
-	n = d->ops->queue_threads ? d->ops->queue_threads(d->opaque, q->index) : 1;
+	n = d->ops->queue_threads ?
+	    d->ops->queue_threads(d->opaque, q->index) : 1;
 	n = n < 1 ? 1 : n > VU_MAX_QUEUE_THREADS ? VU_MAX_QUEUE_THREADS : n;
 	q->nthreads = n;
 	for (i = 0; i < n; i++) {
